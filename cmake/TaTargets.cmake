@@ -1,0 +1,36 @@
+# Shared compile options and helpers. Linked PRIVATE by every project target
+# so that warnings apply to project code only (never to generated code users).
+add_library(ta_options INTERFACE)
+target_compile_options(ta_options INTERFACE -Wall -Wextra
+  $<$<BOOL:${TA_WERROR}>:-Werror>)
+
+if(TA_SANITIZE STREQUAL "address")
+  set(_ta_san -fsanitize=address,undefined -fno-omit-frame-pointer
+              -fno-sanitize-recover=undefined)
+elseif(TA_SANITIZE STREQUAL "thread")
+  set(_ta_san -fsanitize=thread -fno-omit-frame-pointer)
+elseif(NOT TA_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "TA_SANITIZE must be '', 'address' or 'thread'")
+endif()
+if(_ta_san)
+  target_compile_options(ta_options INTERFACE ${_ta_san})
+  target_link_options(ta_options INTERFACE ${_ta_san})
+endif()
+
+# ta_cc_test(NAME <name> SRCS <files...> DEPS <targets...> [LABELS <labels...>]
+#            [TIMEOUT <seconds>])
+# One GoogleTest binary registered as one ctest test.
+function(ta_cc_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SRCS})
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} ta_testing GTest::gmock
+                        GTest::gtest_main ta_options)
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT})
+  if(T_LABELS)
+    set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+endfunction()
