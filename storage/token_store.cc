@@ -1,0 +1,118 @@
+#include "storage/token_store.h"
+
+#include <array>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace token_authority::storage {
+namespace {
+
+template <typename E, size_t N>
+absl::string_view NameOf(
+    const std::array<std::pair<E, absl::string_view>, N>& table, E value) {
+  for (const auto& [e, name] : table) {
+    if (e == value) return name;
+  }
+  return "unknown";
+}
+
+template <typename E, size_t N>
+absl::StatusOr<E> ParseName(
+    const std::array<std::pair<E, absl::string_view>, N>& table,
+    absl::string_view name, absl::string_view field) {
+  for (const auto& [e, n] : table) {
+    if (n == name) return e;
+  }
+  std::string allowed;
+  for (const auto& [e, n] : table) {
+    absl::StrAppend(&allowed, allowed.empty() ? "" : ", ", n);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": unknown value \"", name, "\" (expected one of ", allowed, ")"));
+}
+
+constexpr std::array<std::pair<ApiKeyRole, absl::string_view>, 4> kRoles = {{
+    {ApiKeyRole::kAdmin, "admin"},
+    {ApiKeyRole::kIssuer, "issuer"},
+    {ApiKeyRole::kVerifier, "verifier"},
+    {ApiKeyRole::kAuditor, "auditor"},
+}};
+constexpr std::array<std::pair<TargetKind, absl::string_view>, 3> kKinds = {{
+    {TargetKind::kStreamGroup, "stream_group"},
+    {TargetKind::kStreams, "streams"},
+    {TargetKind::kOrganization, "organization"},
+}};
+constexpr std::array<std::pair<SigningKeyState, absl::string_view>, 3>
+    kKeyStates = {{
+        {SigningKeyState::kPrimary, "primary"},
+        {SigningKeyState::kActive, "active"},
+        {SigningKeyState::kRetired, "retired"},
+    }};
+constexpr std::array<std::pair<TokenState, absl::string_view>, 4> kTokenStates =
+    {{
+        {TokenState::kActive, "active"},
+        {TokenState::kNotYetValid, "not_yet_valid"},
+        {TokenState::kExpired, "expired"},
+        {TokenState::kRevoked, "revoked"},
+    }};
+constexpr std::array<std::pair<AuditAction, absl::string_view>, 10> kActions = {
+    {
+        {AuditAction::kTokenIssued, "token.issued"},
+        {AuditAction::kTokenRevoked, "token.revoked"},
+        {AuditAction::kTokensRevoked, "tokens.revoked"},
+        {AuditAction::kKeyRotated, "key.rotated"},
+        {AuditAction::kOrganizationCreated, "organization.created"},
+        {AuditAction::kOrganizationUpdated, "organization.updated"},
+        {AuditAction::kApiKeyCreated, "apikey.created"},
+        {AuditAction::kApiKeyRevoked, "apikey.revoked"},
+        {AuditAction::kKeyCreated, "key.created"},
+        {AuditAction::kKeyRetired, "key.retired"},
+    }};
+
+}  // namespace
+
+absl::string_view ApiKeyRoleName(ApiKeyRole role) {
+  return NameOf(kRoles, role);
+}
+absl::StatusOr<ApiKeyRole> ParseApiKeyRole(absl::string_view name,
+                                           absl::string_view field) {
+  return ParseName(kRoles, name, field);
+}
+absl::string_view TargetKindName(TargetKind kind) {
+  return NameOf(kKinds, kind);
+}
+absl::StatusOr<TargetKind> ParseTargetKind(absl::string_view name,
+                                           absl::string_view field) {
+  return ParseName(kKinds, name, field);
+}
+absl::string_view SigningKeyStateName(SigningKeyState state) {
+  return NameOf(kKeyStates, state);
+}
+absl::StatusOr<SigningKeyState> ParseSigningKeyState(absl::string_view name,
+                                                     absl::string_view field) {
+  return ParseName(kKeyStates, name, field);
+}
+absl::string_view TokenStateName(TokenState state) {
+  return NameOf(kTokenStates, state);
+}
+absl::StatusOr<TokenState> ParseTokenState(absl::string_view name,
+                                           absl::string_view field) {
+  return ParseName(kTokenStates, name, field);
+}
+absl::string_view AuditActionName(AuditAction action) {
+  return NameOf(kActions, action);
+}
+absl::StatusOr<AuditAction> ParseAuditAction(absl::string_view name,
+                                             absl::string_view field) {
+  return ParseName(kActions, name, field);
+}
+
+TokenState TokenStateAt(const Token& token, absl::Time now) {
+  if (token.revoked_at.has_value()) return TokenState::kRevoked;
+  if (now >= token.expires_at) return TokenState::kExpired;
+  if (now < token.not_before) return TokenState::kNotYetValid;
+  return TokenState::kActive;
+}
+
+}  // namespace token_authority::storage
