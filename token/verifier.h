@@ -1,0 +1,122 @@
+// Verification of a playback token for one playback request.
+//
+// Rules, in the order they are checked; the result names the FIRST rule that
+// fails:
+//   1. At most kMaxTokenBytes (8 KiB), checked before any parsing. MALFORMED.
+//   2. Exactly three '.'-separated segments, each strict base64url (no
+//      padding, no foreign characters, canonical trailing bits). MALFORMED.
+//   3. The header is a JSON object (no duplicate members, nesting <= 32) with
+//      a string "alg". MALFORMED.
+//   4. "alg" is exactly one of ES256, RS256, EdDSA, HS256; "none" in any
+//      casing, other casings and unknown names: UNSUPPORTED_ALGORITHM.
+//   5. "crit" present (no extension is understood): MALFORMED. "jku", "x5u",
+//      "jwk" or "x5c" present (keys are never taken from a token): MALFORMED.
+//      "typ", when present, must be "JWT" (any casing): MALFORMED.
+//   6. "kid" a non-empty string naming a key of the organisation's key set:
+//      otherwise UNKNOWN_KEY; a retired key: UNKNOWN_KEY.
+//   7. The key's algorithm equals "alg" (no algorithm confusion):
+//      UNSUPPORTED_ALGORITHM.
+//   8. The signature verifies (ES256: 64-byte R||S with 0 < r, s < n only):
+//      BAD_SIGNATURE.
+//   9. The payload parses as claims (ParseClaims: types, required members,
+//      exactly one target, no duplicate members): MALFORMED.
+//  10. The token's "org" equals the key set's organisation, and the request's
+//      organisation (when given) equals it too: TARGET_MISMATCH.
+//  11. hooks->IsOrganizationDisabled(org): ORGANIZATION_DISABLED.
+//  12. hooks->IsRevoked(claims): REVOKED (revocation is by jti, so a revoked
+//      token re-encoded differently stays revoked).
+//  13. Expiry: refused iff now >= exp + leeway: EXPIRED.
+//  14. Not-before: refused iff now < nbf - leeway: NOT_YET_VALID.
+//      (exp and nbf are whole seconds; `now` keeps its sub-second part, so
+//      with exp = E and leeway L the last accepted instant is just before
+//      E + L, and E + L itself is refused.)
+//  15. The target covers the request (Target::Covers): TARGET_MISMATCH.
+//  16. "ip" set: the request's client_ip parses and lies in the token's
+//      address/network (IPv4-mapped IPv6 counts as IPv4, see ip_address.h):
+//      IP_MISMATCH.
+//  17. "domain" set: the request's domain matches (see domain.h):
+//      DOMAIN_MISMATCH.
+#ifndef TOKEN_VERIFIER_H_
+#define TOKEN_VERIFIER_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "token/algorithm.h"
+#include "token/claims.h"
+#include "token/deny_reason.h"
+#include "token/key_set.h"
+
+namespace token_authority::token {
+
+// What is being played (mirrors proto VerifyTokenRequest without the jwt).
+// Empty strings mean "not known".
+struct PlaybackRequest {
+  std::string organization_id;
+  std::string stream_group_id;
+  std::string stream_name;
+  std::string client_ip;
+  std::string domain;
+};
+
+// The verdict.
+struct VerifyResult {
+  bool allowed = false;
+  DenyReason reason = DenyReason::kUnspecified;  // kUnspecified iff allowed
+  std::string detail;    // one sentence for people and logs; never the token
+  std::string token_id;  // the jti, once the signature has verified
+  std::string key_id;    // the header's kid, when it could be read
+  std::optional<Algorithm> algorithm;  // the header's alg, when supported
+  std::optional<Claims> claims;  // once the signature verified and they parsed
+
+  static VerifyResult Deny(DenyReason reason, std::string detail);
+};
+
+// Decisions the core cannot make alone (revocation lists, organisation
+// state), supplied by the server or the client's LocalVerifier.
+// Implementations must be thread-safe; they are called on the hot path only
+// for tokens whose signature verified.
+class VerifyHooks {
+ public:
+  virtual ~VerifyHooks() = default;
+  // Whether the organisation is gone or has no secure playback.
+  virtual bool IsOrganizationDisabled(absl::string_view organization_id) const;
+  // Whether the token (claims.token_id() within claims.organization_id()) is
+  // revoked.
+  virtual bool IsRevoked(const Claims& claims) const;
+};
+
+struct VerifierOptions {
+  // Tolerated clock skew for exp and nbf. Must not be negative.
+  absl::Duration leeway = absl::Seconds(60);
+};
+
+// Where a token is in its validity window at `now` (rules 13-14).
+enum class TimeValidity { kValid, kNotYetValid, kExpired };
+TimeValidity CheckTokenTimes(int64_t not_before_unix, int64_t expires_at_unix,
+                             absl::Time now, absl::Duration leeway);
+
+// Verifies tokens by the rules above. Immutable; Verify is const and
+// thread-safe.
+class TokenVerifier {
+ public:
+  explicit TokenVerifier(VerifierOptions options = {});
+
+  // Verifies `jwt` for `request` with the keys of `keys` (the request's
+  // organisation's key set) at `now`. `hooks` may be null (nothing revoked,
+  // organisation enabled). Never fails: every problem is a denial.
+  VerifyResult Verify(absl::string_view jwt, const PlaybackRequest& request,
+                      const KeySet& keys, absl::Time now,
+                      const VerifyHooks* hooks = nullptr) const;
+
+  const VerifierOptions& options() const { return options_; }
+
+ private:
+  VerifierOptions options_;
+};
+
+}  // namespace token_authority::token
+
+#endif  // TOKEN_VERIFIER_H_
