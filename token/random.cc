@@ -26,7 +26,8 @@ class OpenSslRandom : public RandomSource {
 
 absl::StatusOr<std::string> RandomSource::Bytes(size_t n) {
   std::string s(n, '\0');
-  absl::Status st = Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(s.data()), n));
+  absl::Status st =
+      Fill(absl::MakeSpan(reinterpret_cast<uint8_t*>(s.data()), n));
   if (!st.ok()) return st;
   return s;
 }

@@ -8,10 +8,10 @@
 
 // Evaluates `expr` (an absl::Status); returns it from the calling function if
 // it is not OK.
-#define TA_RETURN_IF_ERROR(expr)                     \
-  do {                                               \
-    const ::absl::Status ta_status_ = (expr);        \
-    if (!ta_status_.ok()) return ta_status_;         \
+#define TA_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    const ::absl::Status ta_status_ = (expr); \
+    if (!ta_status_.ok()) return ta_status_;  \
   } while (0)
 
 #define TA_STATUS_CONCAT_INNER_(a, b) a##b
@@ -20,11 +20,12 @@
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status from
 // the calling function, otherwise moves the value into `lhs`, which may be a
 // declaration (`auto x`) or an existing variable.
-#define TA_ASSIGN_OR_RETURN(lhs, rexpr) \
-  TA_ASSIGN_OR_RETURN_IMPL_(TA_STATUS_CONCAT_(ta_statusor_, __LINE__), lhs, rexpr)
+#define TA_ASSIGN_OR_RETURN(lhs, rexpr)                                     \
+  TA_ASSIGN_OR_RETURN_IMPL_(TA_STATUS_CONCAT_(ta_statusor_, __LINE__), lhs, \
+                            rexpr)
 
-#define TA_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                              \
+#define TA_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)    \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 

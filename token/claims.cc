@@ -1,0 +1,429 @@
+#include "token/claims.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "token/base64url.h"
+#include "token/domain.h"
+#include "token/ip_address.h"
+#include "token/json.h"
+#include "token/status_macros.h"
+#include "token/validation.h"
+
+namespace token_authority::token {
+
+// Gives the parser access to Claims' private members.
+struct ClaimsAccess {
+  static Claims Make(PartialClaims&& p) {
+    Claims c;
+    c.iss_ = std::move(*p.issuer);
+    c.jti_ = std::move(*p.token_id);
+    c.iat_ = *p.issued_at;
+    c.nbf_ = *p.not_before;
+    c.exp_ = *p.expires_at;
+    c.org_ = std::move(*p.organization_id);
+    c.target_ = std::move(*p.target);
+    if (p.client_ip) c.ip_ = std::move(*p.client_ip);
+    if (p.domain) c.domain_ = std::move(*p.domain);
+    if (p.user_id) c.user_ = std::move(*p.user_id);
+    if (p.tag) c.tag_ = std::move(*p.tag);
+    return c;
+  }
+};
+
+namespace {
+
+using json::Node;
+using json::Type;
+
+std::string Got(const Node& n) {
+  return absl::StrCat("got ", n.type == Type::kNumber   ? "a number"
+                              : n.type == Type::kString ? "a string"
+                              : n.type == Type::kNull   ? "null"
+                              : n.type == Type::kArray  ? "an array"
+                              : n.type == Type::kObject ? "an object"
+                                                        : "a boolean");
+}
+
+// Reads the claims of `payload` into `out`. With `strict`, stops at the first
+// problem (returns false); otherwise records every problem and continues.
+bool ReadClaims(absl::string_view payload, bool strict, PartialClaims* out) {
+  auto problem = [&](std::string p) {
+    out->problems.push_back(std::move(p));
+    return !strict;  // continue?
+  };
+  auto doc = json::Document::Parse(payload);
+  if (!doc.ok()) {
+    problem(absl::StrCat("the payload is not valid JSON: ",
+                         doc.status().message()));
+    return false;
+  }
+  const Node& root = doc->root();
+  if (root.type != Type::kObject) {
+    problem(absl::StrCat("the payload must be a JSON object, ", Got(root)));
+    return false;
+  }
+  int targets = 0;
+  std::vector<absl::string_view> bad;  // claims already reported as wrong
+  auto string_claim = [&](const Node& n, std::optional<std::string>* dst,
+                          bool non_empty) -> bool {
+    if (n.type != Type::kString || (non_empty && n.text.empty())) {
+      bad.push_back(n.key);
+      return problem(absl::StrCat(
+          "claim \"", n.key, "\" must be a ", non_empty ? "non-empty " : "",
+          "string, ",
+          n.type == Type::kString ? "got an empty string" : Got(n)));
+    }
+    *dst = std::string(n.text);
+    return true;
+  };
+  auto time_claim = [&](const Node& n, std::optional<int64_t>* dst) -> bool {
+    int64_t v;
+    if (!json::GetInt64(n, &v)) {
+      bad.push_back(n.key);
+      return problem(absl::StrCat(
+          "claim \"", n.key,
+          "\" must be an integer NumericDate (seconds since 1970), ",
+          n.type == Type::kNumber ? "got a non-integer number" : Got(n)));
+    }
+    if (v < 0 || v > kMaxNumericDate) {
+      bad.push_back(n.key);
+      return problem(absl::StrCat("claim \"", n.key, "\" (", v,
+                                  ") is outside 1970..9999"));
+    }
+    *dst = v;
+    return true;
+  };
+  for (uint32_t i = root.first_child; i != 0; i = doc->node(i).next) {
+    const Node& n = doc->node(i);
+    const absl::string_view k = n.key;
+    bool go = true;
+    if (k == "iss") {
+      go = string_claim(n, &out->issuer, true);
+    } else if (k == "jti") {
+      go = string_claim(n, &out->token_id, true);
+    } else if (k == "org") {
+      go = string_claim(n, &out->organization_id, true);
+    } else if (k == "iat") {
+      go = time_claim(n, &out->issued_at);
+    } else if (k == "nbf") {
+      go = time_claim(n, &out->not_before);
+    } else if (k == "exp") {
+      go = time_claim(n, &out->expires_at);
+    } else if (k == "groupid") {
+      ++targets;
+      std::optional<std::string> g;
+      go = string_claim(n, &g, true);
+      if (g) out->target = Target::StreamGroup(std::move(*g));
+    } else if (k == "streams") {
+      ++targets;
+      if (n.type != Type::kArray) {
+        go = problem(absl::StrCat(
+            "claim \"streams\" must be an array of stream names, ", Got(n)));
+      } else if (n.size == 0) {
+        go = problem("claim \"streams\" must name at least one stream");
+      } else {
+        std::vector<std::string> names;
+        names.reserve(n.size);
+        for (uint32_t j = n.first_child; j != 0; j = doc->node(j).next) {
+          const Node& e = doc->node(j);
+          if (e.type != Type::kString || e.text.empty()) {
+            go = problem(absl::StrCat(
+                "claim \"streams\" must hold non-empty strings, element ",
+                names.size() + 1, " is ",
+                e.type == Type::kString ? "empty" : Got(e).substr(4)));
+            names.clear();
+            break;
+          }
+          names.emplace_back(e.text);
+        }
+        if (!names.empty()) out->target = Target::Streams(std::move(names));
+      }
+    } else if (k == "orgawide") {
+      ++targets;
+      if (n.type != Type::kTrue) {
+        go = problem(
+            absl::StrCat("claim \"orgawide\" must be true, ",
+                         n.type == Type::kFalse ? "got false" : Got(n)));
+      } else {
+        out->target = Target::Organization();
+      }
+    } else if (k == "ip") {
+      go = string_claim(n, &out->client_ip, true);
+      if (go && out->client_ip) {
+        auto p = IpPrefix::Parse(*out->client_ip);
+        if (!p.ok()) {
+          out->client_ip.reset();
+          go = problem(absl::StrCat("claim \"ip\": ", p.status().message()));
+        }
+      }
+    } else if (k == "domain") {
+      go = string_claim(n, &out->domain, true);
+      if (go && out->domain) {
+        absl::Status st = ValidateDomainPattern(*out->domain);
+        if (!st.ok()) {
+          out->domain.reset();
+          go = problem(absl::StrCat("claim \"domain\": ", st.message()));
+        }
+      }
+    } else if (k == "user") {
+      go = string_claim(n, &out->user_id, false);
+    } else if (k == "tag") {
+      go = string_claim(n, &out->tag, false);
+    }
+    if (!go) return false;
+  }
+  if (targets > 1) {
+    out->target.reset();
+    if (!problem("the token must have exactly one of the claims \"groupid\", "
+                 "\"streams\" and \"orgawide\", it has several")) {
+      return false;
+    }
+  }
+  struct Required {
+    bool present;
+    const char* name;
+  };
+  for (const Required& r :
+       {Required{out->issuer.has_value(), "iss"},
+        Required{out->token_id.has_value(), "jti"},
+        Required{out->issued_at.has_value(), "iat"},
+        Required{out->not_before.has_value(), "nbf"},
+        Required{out->expires_at.has_value(), "exp"},
+        Required{out->organization_id.has_value(), "org"}}) {
+    if (!r.present) {
+      // A claim of the wrong type has its own problem already.
+      bool reported = false;
+      for (absl::string_view b : bad) reported = reported || b == r.name;
+      if (!reported &&
+          !problem(absl::StrCat("claim \"", r.name, "\" is missing"))) {
+        return false;
+      }
+    }
+  }
+  if (targets == 0 &&
+      !problem("the token has no target claim (\"groupid\", \"streams\" or "
+               "\"orgawide\")")) {
+    return false;
+  }
+  if (out->expires_at && out->not_before &&
+      *out->expires_at <= *out->not_before &&
+      !problem(
+          "claim \"exp\" is not after \"nbf\": the token is never valid")) {
+    return false;
+  }
+  return out->problems.empty();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NewTokenId(RandomSource& random) {
+  TA_ASSIGN_OR_RETURN(std::string bytes, random.Bytes(kTokenIdBytes));
+  return Base64UrlEncode(bytes);
+}
+
+std::string Claims::ToJson() const {
+  std::string out;
+  size_t hint = 128 + iss_.size() + jti_.size() + org_.size() +
+                target_.stream_group_id().size() + ip_.size() + domain_.size() +
+                user_.size() + tag_.size();
+  for (const auto& s : target_.stream_names()) hint += s.size() + 3;
+  out.reserve(hint);
+  out.append("{\"iss\":");
+  json::AppendQuoted(iss_, &out);
+  out.append(",\"jti\":");
+  json::AppendQuoted(jti_, &out);
+  absl::StrAppend(&out, ",\"iat\":", iat_, ",\"nbf\":", nbf_, ",\"exp\":", exp_,
+                  ",\"org\":");
+  json::AppendQuoted(org_, &out);
+  switch (target_.kind()) {
+    case Target::Kind::kStreamGroup:
+      out.append(",\"groupid\":");
+      json::AppendQuoted(target_.stream_group_id(), &out);
+      break;
+    case Target::Kind::kStreams: {
+      out.append(",\"streams\":[");
+      bool first = true;
+      for (const auto& s : target_.stream_names()) {
+        if (!first) out.push_back(',');
+        first = false;
+        json::AppendQuoted(s, &out);
+      }
+      out.push_back(']');
+      break;
+    }
+    case Target::Kind::kOrganization:
+      out.append(",\"orgawide\":true");
+      break;
+  }
+  auto opt = [&](const char* name, const std::string& v) {
+    if (v.empty()) return;
+    out.append(",\"");
+    out.append(name);
+    out.append("\":");
+    json::AppendQuoted(v, &out);
+  };
+  opt("ip", ip_);
+  opt("domain", domain_);
+  opt("user", user_);
+  opt("tag", tag_);
+  out.push_back('}');
+  return out;
+}
+
+bool operator==(const Claims& a, const Claims& b) {
+  return a.iss_ == b.iss_ && a.jti_ == b.jti_ && a.iat_ == b.iat_ &&
+         a.nbf_ == b.nbf_ && a.exp_ == b.exp_ && a.org_ == b.org_ &&
+         a.target_ == b.target_ && a.ip_ == b.ip_ && a.domain_ == b.domain_ &&
+         a.user_ == b.user_ && a.tag_ == b.tag_;
+}
+
+ClaimsBuilder& ClaimsBuilder::SetIssuer(std::string issuer) {
+  iss_ = std::move(issuer);
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetTokenId(std::string token_id) {
+  jti_ = std::move(token_id);
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetIssuedAt(absl::Time t) {
+  iat_ = t;
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetNotBefore(absl::Time t) {
+  nbf_ = t;
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetExpiresAt(absl::Time t) {
+  exp_ = t;
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetOrganizationId(std::string organization_id) {
+  org_ = std::move(organization_id);
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetTarget(Target target) {
+  target_ = std::move(target);
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetClientIp(std::string ip_or_cidr) {
+  ip_ = std::move(ip_or_cidr);
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetDomain(std::string domain_pattern) {
+  domain_ = std::move(domain_pattern);
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetUserId(std::string user_id) {
+  user_ = std::move(user_id);
+  return *this;
+}
+ClaimsBuilder& ClaimsBuilder::SetTag(std::string tag) {
+  tag_ = std::move(tag);
+  return *this;
+}
+
+absl::StatusOr<Claims> ClaimsBuilder::Build(RandomSource& random) const {
+  if (jti_.has_value()) return BuildWithId(*jti_);
+  TA_ASSIGN_OR_RETURN(std::string jti, NewTokenId(random));
+  return BuildWithId(std::move(jti));
+}
+
+absl::StatusOr<Claims> ClaimsBuilder::Build() const {
+  if (!jti_.has_value()) {
+    return absl::InvalidArgumentError(
+        "jti: no token id set (use Build(RandomSource&) to draw one)");
+  }
+  return BuildWithId(*jti_);
+}
+
+absl::StatusOr<Claims> ClaimsBuilder::BuildWithId(std::string jti) const {
+  std::vector<FieldViolation> v;
+  auto check = [&](const char* field, const absl::Status& st) {
+    if (!st.ok()) v.push_back({field, std::string(st.message())});
+  };
+  if (!iss_.has_value() || iss_->empty()) {
+    v.push_back({"iss", "an issuer is required"});
+  } else {
+    check("iss", ValidatePrintableText(*iss_, kMaxIssuerLength));
+  }
+  {
+    std::string raw;
+    if (jti.size() != 22 || !Base64UrlDecodeTo(jti, &raw) ||
+        raw.size() != kTokenIdBytes) {
+      v.push_back(
+          {"jti", "a token id is 16 bytes in base64url (22 characters)"});
+    }
+  }
+  auto seconds = [&](const char* field, const std::optional<absl::Time>& t,
+                     int64_t* out) {
+    if (!t.has_value()) {
+      v.push_back({field, "is required"});
+      return false;
+    }
+    if (*t < absl::UnixEpoch() ||
+        *t >= absl::FromUnixSeconds(kMaxNumericDate + 1)) {
+      v.push_back({field, "must lie between 1970 and 9999"});
+      return false;
+    }
+    *out = absl::ToUnixSeconds(*t);
+    return true;
+  };
+  Claims c;
+  const bool has_iat = seconds("iat", iat_, &c.iat_);
+  bool has_nbf = has_iat;
+  if (nbf_.has_value()) {
+    has_nbf = seconds("nbf", nbf_, &c.nbf_);
+  } else {
+    c.nbf_ = c.iat_;
+  }
+  const bool has_exp = seconds("exp", exp_, &c.exp_);
+  if (has_exp && has_nbf && c.exp_ <= c.nbf_) {
+    v.push_back({"exp", "must be after the not-before time"});
+  }
+  if (has_exp && has_iat && c.exp_ <= c.iat_) {
+    v.push_back({"exp", "must be after the issue time"});
+  }
+  if (!org_.has_value()) {
+    v.push_back({"org", "an organisation id is required"});
+  } else {
+    check("org", ValidateOrganizationId(*org_));
+  }
+  if (!target_.has_value()) {
+    v.push_back({"target", "exactly one target is required"});
+  } else {
+    for (FieldViolation& t : ValidateTarget(*target_))
+      v.push_back(std::move(t));
+  }
+  if (!ip_.empty()) check("ip", IpPrefix::Parse(ip_).status());
+  if (!domain_.empty()) check("domain", ValidateDomainPattern(domain_));
+  check("user", ValidatePrintableText(user_, kMaxTextLength));
+  check("tag", ValidatePrintableText(tag_, kMaxTextLength));
+  TA_RETURN_IF_ERROR(ViolationsToStatus(v));
+  c.iss_ = *iss_;
+  c.jti_ = std::move(jti);
+  c.org_ = *org_;
+  c.target_ = *target_;
+  c.ip_ = ip_;
+  c.domain_ = domain_;
+  c.user_ = user_;
+  c.tag_ = tag_;
+  return c;
+}
+
+PartialClaims ParseClaimsLenient(absl::string_view payload_json) {
+  PartialClaims p;
+  ReadClaims(payload_json, /*strict=*/false, &p);
+  return p;
+}
+
+absl::StatusOr<Claims> ParseClaims(absl::string_view payload_json) {
+  PartialClaims p;
+  if (!ReadClaims(payload_json, /*strict=*/true, &p)) {
+    return absl::InvalidArgumentError(
+        p.problems.empty() ? std::string("invalid claims") : p.problems[0]);
+  }
+  return ClaimsAccess::Make(std::move(p));
+}
+
+}  // namespace token_authority::token

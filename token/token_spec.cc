@@ -1,0 +1,144 @@
+#include "token/token_spec.h"
+
+#include "absl/strings/str_cat.h"
+#include "token/domain.h"
+#include "token/ip_address.h"
+#include "token/status_macros.h"
+#include "token/time_util.h"
+
+namespace token_authority::token {
+namespace {
+
+absl::Time FloorSeconds(absl::Time t) {
+  return absl::FromUnixSeconds(absl::ToUnixSeconds(t));
+}
+
+}  // namespace
+
+std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
+                                              const TokenLimits& limits,
+                                              absl::Time now) {
+  std::vector<FieldViolation> v;
+  const absl::Time iat = FloorSeconds(now);
+  const std::string max_text = token::FormatDuration(limits.max_lifetime);
+
+  if (!spec.target.has_value()) {
+    v.push_back({"target",
+                 "exactly one target is required: a stream group id, stream "
+                 "names or the whole organisation"});
+  } else {
+    for (FieldViolation& t : ValidateTarget(*spec.target)) {
+      v.push_back(std::move(t));
+    }
+  }
+
+  // The expiry the token would get, when it can be worked out.
+  std::optional<absl::Time> expiry;
+  if (spec.lifetime.has_value() && spec.expires_at.has_value()) {
+    v.push_back(
+        {"expires_at", "give either a lifetime or an expiry time, not both"});
+  }
+  if (spec.lifetime.has_value()) {
+    const absl::Duration d = *spec.lifetime;
+    if (d < absl::Seconds(1)) {
+      v.push_back({"lifetime", absl::StrCat("must be at least 1s (got ",
+                                            token::FormatDuration(d), ")")});
+    } else if (d > limits.max_lifetime) {
+      v.push_back(
+          {"lifetime", absl::StrCat("must be at most ", max_text, " (got ",
+                                    token::FormatDuration(d), ")")});
+    } else if (!spec.expires_at.has_value()) {
+      expiry = iat + absl::Seconds(absl::ToInt64Seconds(d));
+    }
+  }
+  if (spec.expires_at.has_value()) {
+    const absl::Time exp = FloorSeconds(*spec.expires_at);
+    if (exp <= iat) {
+      v.push_back(
+          {"expires_at", absl::StrCat("must be in the future (got ",
+                                      FormatRfc3339(*spec.expires_at),
+                                      ", now is ", FormatRfc3339(iat), ")")});
+    } else if (exp - iat > limits.max_lifetime) {
+      v.push_back({"expires_at",
+                   absl::StrCat("must be at most ", max_text, " from now (got ",
+                                FormatRfc3339(*spec.expires_at), ")")});
+    } else if (!spec.lifetime.has_value()) {
+      expiry = exp;
+    }
+  }
+  if (!spec.lifetime.has_value() && !spec.expires_at.has_value()) {
+    expiry = iat + absl::Seconds(absl::ToInt64Seconds(limits.default_lifetime));
+  }
+  if (spec.not_before.has_value()) {
+    const absl::Time nbf = FloorSeconds(*spec.not_before);
+    if (*spec.not_before < absl::UnixEpoch()) {
+      v.push_back({"not_before", "must not be before 1970-01-01T00:00:00Z"});
+    } else if (expiry.has_value() && nbf >= *expiry) {
+      v.push_back(
+          {"not_before",
+           absl::StrCat("must be before the expiry (", FormatRfc3339(*expiry),
+                        "), got ", FormatRfc3339(*spec.not_before))});
+    }
+  }
+  if (!spec.client_ip.empty()) {
+    auto p = IpPrefix::Parse(spec.client_ip);
+    if (!p.ok()) {
+      v.push_back(
+          {"client_ip", absl::StrCat(p.status().message(),
+                                     "; give an IPv4 or IPv6 address or a CIDR "
+                                     "network such as 203.0.113.0/24")});
+    }
+  }
+  if (!spec.domain.empty()) {
+    absl::Status st = ValidateDomainPattern(spec.domain);
+    if (!st.ok()) v.push_back({"domain", std::string(st.message())});
+  }
+  {
+    absl::Status st = ValidatePrintableText(spec.user_id, kMaxTextLength);
+    if (!st.ok()) v.push_back({"user_id", std::string(st.message())});
+  }
+  {
+    absl::Status st = ValidatePrintableText(spec.tag, kMaxTextLength);
+    if (!st.ok()) v.push_back({"tag", std::string(st.message())});
+  }
+  return v;
+}
+
+absl::StatusOr<TokenTimes> ResolveTokenTimes(const TokenSpec& spec,
+                                             const TokenLimits& limits,
+                                             absl::Time now) {
+  TA_RETURN_IF_ERROR(ViolationsToStatus(ValidateTokenSpec(spec, limits, now)));
+  TokenTimes t;
+  t.issued_at = FloorSeconds(now);
+  t.not_before = spec.not_before.has_value() ? FloorSeconds(*spec.not_before)
+                                             : t.issued_at;
+  if (spec.expires_at.has_value()) {
+    t.expires_at = FloorSeconds(*spec.expires_at);
+  } else {
+    const absl::Duration life = spec.lifetime.value_or(limits.default_lifetime);
+    t.expires_at = t.issued_at + absl::Seconds(absl::ToInt64Seconds(life));
+  }
+  return t;
+}
+
+absl::StatusOr<Claims> ClaimsFromSpec(const TokenSpec& spec,
+                                      const TokenLimits& limits, absl::Time now,
+                                      absl::string_view issuer,
+                                      absl::string_view organization_id,
+                                      RandomSource& random) {
+  TA_ASSIGN_OR_RETURN(TokenTimes times, ResolveTokenTimes(spec, limits, now));
+  ClaimsBuilder b;
+  b.SetIssuer(std::string(issuer))
+      .SetOrganizationId(std::string(organization_id))
+      .SetIssuedAt(times.issued_at)
+      .SetNotBefore(times.not_before)
+      .SetExpiresAt(times.expires_at)
+      .SetTarget(*spec.target)
+      .SetClientIp(spec.client_ip)
+      .SetDomain(spec.domain)
+      .SetUserId(spec.user_id)
+      .SetTag(spec.tag);
+  return b.Build(random);
+}
+
+}  // namespace token_authority::token
