@@ -1,0 +1,255 @@
+#include "storage/token_queries.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace token_authority::storage::sqlite {
+
+const char kTokenColumns[] =
+    "t.no, t.id, o.id, t.kind, t.target, t.issued_at, t.not_before, "
+    "t.expires_at, k.kid, k.algorithm, t.jwt_sha256, a.id, t.user_id, t.tag, "
+    "t.client_ip, t.domain, t.request_id, t.spec_fingerprint, t.revoked_at, "
+    "t.revocation_seq, t.revocation_reason";
+
+// CROSS JOIN keeps tokens as the outer loop (SQLite never reorders it).
+const char kTokenJoins[] =
+    " CROSS JOIN organizations o ON o.no = t.org_no"
+    " CROSS JOIN signing_keys k ON k.no = t.key_no"
+    " LEFT JOIN api_keys a ON a.no = t.issued_by";
+
+const char kAuditColumns[] =
+    "e.id, e.time, e.action, a.id, o.id, e.token_id, e.tag, e.user_id, "
+    "e.request_id, e.detail";
+
+const char kAuditFirstIdAtOrAfterSql[] =
+    "SELECT id FROM audit_events WHERE time >= ?1 ORDER BY time, id LIMIT 1";
+
+void BoundQuery::Bind(Statement& stmt) const {
+  int i = 1;
+  for (const SqlValue& v : values) {
+    switch (v.type) {
+      case SqlValue::Type::kInt:
+        stmt.BindInt64(i, v.i);
+        break;
+      case SqlValue::Type::kText:
+        stmt.BindText(i, v.s);
+        break;
+      case SqlValue::Type::kBlob:
+        stmt.BindBlob(i, v.s);
+        break;
+    }
+    ++i;
+  }
+}
+
+namespace {
+
+// Collects WHERE terms with numbered parameters.
+class Where {
+ public:
+  explicit Where(BoundQuery* q) : q_(q) {}
+  // Adds `term`, where each '?' is replaced by the next parameter number.
+  void Add(absl::string_view term, std::vector<SqlValue> values = {}) {
+    std::string out;
+    size_t v = 0;
+    for (char c : term) {
+      if (c == '?' && v < values.size()) {
+        q_->values.push_back(std::move(values[v++]));
+        absl::StrAppend(&out, "?", q_->values.size());
+      } else {
+        out.push_back(c);
+      }
+    }
+    terms_.push_back(std::move(out));
+  }
+  std::string Sql() const {
+    return terms_.empty()
+               ? ""
+               : absl::StrCat(" WHERE ", absl::StrJoin(terms_, " AND "));
+  }
+
+ private:
+  BoundQuery* q_;
+  std::vector<std::string> terms_;
+};
+
+// Ceil of micros to seconds (for `issued_at >= x` and `issued_at < x` on
+// whole-second columns).
+int64_t CeilSeconds(absl::Time t) {
+  const int64_t us = absl::ToUnixMicros(t);
+  int64_t s = us / 1000000;
+  if (us % 1000000 > 0) ++s;
+  return s;
+}
+
+struct TokenSource {
+  std::string from;  // FROM clause (driving table + joins)
+  std::string iat;   // order column: issued_at
+  std::string no;    // order column: token no
+};
+
+// The driving table: token_streams for a stream filter, else tokens.
+TokenSource Source(const std::string& stream_name, bool joins,
+                   const char* index_hint) {
+  TokenSource s;
+  if (!stream_name.empty()) {
+    s.from = " FROM token_streams s CROSS JOIN tokens t ON t.no = s.token_no";
+    s.iat = "s.issued_at";
+    s.no = "s.token_no";
+  } else {
+    s.from = absl::StrCat(" FROM tokens t", index_hint);
+    s.iat = "t.issued_at";
+    s.no = "t.no";
+  }
+  if (joins) s.from += kTokenJoins;
+  return s;
+}
+
+void AddCommonTokenTerms(Where& w, int64_t org_no, const std::string& tag,
+                         const std::string& user_id,
+                         const std::string& stream_name,
+                         const std::string& group) {
+  if (!stream_name.empty()) {
+    w.Add("s.org_no = ?", {SqlValue::Int(org_no)});
+    w.Add("s.stream = ?", {SqlValue::Text(stream_name)});
+  }
+  w.Add("t.org_no = ?", {SqlValue::Int(org_no)});
+  if (!tag.empty()) w.Add("t.tag = ?", {SqlValue::Text(tag)});
+  if (!user_id.empty()) w.Add("t.user_id = ?", {SqlValue::Text(user_id)});
+  if (!group.empty()) {
+    w.Add("t.kind = 1");
+    w.Add("t.target = ?", {SqlValue::Text(group)});
+  }
+}
+
+void AddKeyset(Where& w, const TokenSource& src,
+               const std::optional<std::pair<int64_t, int64_t>>& after) {
+  if (!after.has_value()) return;
+  // (iat, no) < (a, b) written so that the iat range can use the index.
+  w.Add(absl::StrCat(src.iat, " <= ?"), {SqlValue::Int(after->first)});
+  w.Add(absl::StrCat("(", src.iat, " < ? OR ", src.no, " < ?)"),
+        {SqlValue::Int(after->first), SqlValue::Int(after->second)});
+}
+
+BoundQuery BuildTokenQuery(const TokenQuery& q, bool count) {
+  BoundQuery out;
+  const TokenFilter& f = q.filter;
+  // A list of revoked tokens with no narrower index is served by the small
+  // partial index tokens_revoked; the planner cannot know it is small.
+  const bool revoked_only = f.state == TokenState::kRevoked && f.tag.empty() &&
+                            f.user_id.empty() && f.stream_name.empty() &&
+                            f.stream_group_id.empty();
+  const TokenSource src =
+      Source(f.stream_name, /*joins=*/!count,
+             revoked_only ? " INDEXED BY tokens_revoked" : "");
+  Where w(&out);
+  AddCommonTokenTerms(w, q.org_no, f.tag, f.user_id, f.stream_name,
+                      f.stream_group_id);
+  if (f.state.has_value()) {
+    const SqlValue now = SqlValue::Int(q.now_seconds);
+    switch (*f.state) {
+      case TokenState::kRevoked:
+        w.Add("t.revoked_at IS NOT NULL");
+        break;
+      case TokenState::kExpired:
+        w.Add("t.revoked_at IS NULL");
+        w.Add("t.expires_at <= ?", {now});
+        break;
+      case TokenState::kNotYetValid:
+        w.Add("t.revoked_at IS NULL");
+        w.Add("t.expires_at > ?", {now});
+        w.Add("t.not_before > ?", {now});
+        break;
+      case TokenState::kActive:
+        w.Add("t.revoked_at IS NULL");
+        w.Add("t.expires_at > ?", {now});
+        w.Add("t.not_before <= ?", {now});
+        break;
+    }
+  }
+  if (f.issued_after.has_value()) {
+    w.Add(absl::StrCat(src.iat, " >= ?"),
+          {SqlValue::Int(CeilSeconds(*f.issued_after))});
+  }
+  if (f.issued_before.has_value()) {
+    w.Add(absl::StrCat(src.iat, " < ?"),
+          {SqlValue::Int(CeilSeconds(*f.issued_before))});
+  }
+  if (count) {
+    out.sql = absl::StrCat("SELECT count(*)", src.from, w.Sql());
+    return out;
+  }
+  AddKeyset(w, src, q.after);
+  out.values.push_back(SqlValue::Int(q.limit));
+  out.sql = absl::StrCat("SELECT ", kTokenColumns, src.from, w.Sql(),
+                         " ORDER BY ", src.iat, " DESC, ", src.no,
+                         " DESC LIMIT ?", out.values.size());
+  return out;
+}
+
+}  // namespace
+
+BoundQuery BuildTokenListQuery(const TokenQuery& q) {
+  return BuildTokenQuery(q, /*count=*/false);
+}
+
+BoundQuery BuildTokenCountQuery(const TokenQuery& q) {
+  return BuildTokenQuery(q, /*count=*/true);
+}
+
+BoundQuery BuildRevokeSelectQuery(const RevokeQuery& q, bool count_only) {
+  BoundQuery out;
+  const RevokeFilter& f = q.filter;
+  const TokenSource src = Source(f.stream_name, /*joins=*/false, "");
+  Where w(&out);
+  AddCommonTokenTerms(w, q.org_no, f.tag, f.user_id, f.stream_name,
+                      f.stream_group_id);
+  w.Add("t.revoked_at IS NULL");
+  w.Add("t.expires_at > ?", {SqlValue::Int(q.now_seconds)});
+  w.Add(absl::StrCat(src.no, " <= ?"), {SqlValue::Int(q.max_no)});
+  if (count_only) {
+    out.sql = absl::StrCat("SELECT count(*)", src.from, w.Sql());
+    return out;
+  }
+  AddKeyset(w, src, q.after);
+  out.values.push_back(SqlValue::Int(q.limit));
+  out.sql = absl::StrCat(
+      "SELECT t.no, t.id, t.expires_at, t.issued_at, t.tag, t.user_id",
+      src.from, w.Sql(), " ORDER BY ", src.iat, " DESC, ", src.no,
+      " DESC LIMIT ?", out.values.size());
+  return out;
+}
+
+BoundQuery BuildAuditListQuery(const AuditQuery& q) {
+  BoundQuery out;
+  Where w(&out);
+  w.Add("e.org_no = ?", {SqlValue::Int(q.org_no)});
+  if (!q.tag.empty()) w.Add("e.tag = ?", {SqlValue::Text(q.tag)});
+  if (!q.user_id.empty()) w.Add("e.user_id = ?", {SqlValue::Text(q.user_id)});
+  if (!q.token_id_bytes.empty()) {
+    w.Add("e.token_id = ?", {SqlValue::Blob(q.token_id_bytes)});
+  }
+  if (q.action.has_value()) w.Add("e.action = ?", {SqlValue::Int(*q.action)});
+  if (q.min_id.has_value()) w.Add("e.id >= ?", {SqlValue::Int(*q.min_id)});
+  if (q.max_id_excl.has_value()) {
+    w.Add("e.id < ?", {SqlValue::Int(*q.max_id_excl)});
+  }
+  if (q.before_id.has_value()) w.Add("e.id < ?", {SqlValue::Int(*q.before_id)});
+  // Exact time terms as well, so the answer is right even if a database
+  // written elsewhere broke the "time never decreases" rule.
+  if (q.since_micros.has_value()) {
+    w.Add("e.time >= ?", {SqlValue::Int(*q.since_micros)});
+  }
+  if (q.until_micros.has_value()) {
+    w.Add("e.time < ?", {SqlValue::Int(*q.until_micros)});
+  }
+  out.values.push_back(SqlValue::Int(q.limit));
+  out.sql = absl::StrCat(
+      "SELECT ", kAuditColumns,
+      " FROM audit_events e CROSS JOIN organizations o ON o.no = e.org_no"
+      " LEFT JOIN api_keys a ON a.no = e.actor_no",
+      w.Sql(), " ORDER BY e.id DESC LIMIT ?", out.values.size());
+  return out;
+}
+
+}  // namespace token_authority::storage::sqlite

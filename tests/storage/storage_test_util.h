@@ -1,0 +1,102 @@
+// Helpers shared by the storage tests: a temporary directory, a store
+// opened on it with a fake clock and fake randomness, and record builders.
+#ifndef TESTS_STORAGE_STORAGE_TEST_UTIL_H_
+#define TESTS_STORAGE_STORAGE_TEST_UTIL_H_
+
+#include <ftw.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "storage/record_validation.h"
+#include "storage/sqlite_token_store.h"
+#include "token/clock.h"
+#include "token/random.h"
+
+namespace token_authority::storage::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = getenv("TMPDIR");
+    std::string tmpl =
+        absl::StrCat(base != nullptr ? base : "/tmp", "/ta-storage-XXXXXX");
+    char* p = mkdtemp(tmpl.data());
+    EXPECT_NE(p, nullptr);
+    path_ = tmpl;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    nftw(
+        path_.c_str(),
+        [](const char* p, const struct stat*, int, struct FTW*) {
+          return ::remove(p);
+        },
+        16, FTW_DEPTH | FTW_PHYS);
+  }
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const {
+    return absl::StrCat(path_, "/", name);
+  }
+
+ private:
+  std::string path_;
+};
+
+inline absl::Time StartTime() { return absl::FromUnixSeconds(1700000000); }
+
+// A random (FakeRandom-driven) token id.
+inline std::string NewTokenId(RandomSource& random) {
+  std::string bytes = *random.Bytes(16);
+  return EncodeTokenId(bytes);
+}
+
+inline std::string Sha(char fill) { return std::string(kSha256Length, fill); }
+
+// A valid streams token of `org` signed with `kid` (ES256), issued at `iat`,
+// valid for `lifetime`.
+inline Token MakeToken(RandomSource& random, const std::string& org,
+                       const std::string& kid, absl::Time iat,
+                       absl::Duration lifetime = absl::Hours(1)) {
+  Token t;
+  t.id = NewTokenId(random);
+  t.organization_id = org;
+  t.target_kind = TargetKind::kStreams;
+  t.streams = {"cam1", "cam2"};
+  t.issued_at = iat;
+  t.not_before = iat;
+  t.expires_at = iat + lifetime;
+  t.key_id = kid;
+  t.algorithm = "ES256";
+  t.jwt_sha256 = Sha('j');
+  return t;
+}
+
+inline SigningKey MakeKey(const std::string& org, const std::string& kid,
+                          const std::string& alg = "ES256") {
+  SigningKey k;
+  k.organization_id = org;
+  k.kid = kid;
+  k.algorithm = alg;
+  k.private_key = absl::StrCat("-----PRIVATE KEY of ", org, "/", kid, "-----");
+  return k;
+}
+
+inline Organization MakeOrg(const std::string& id) {
+  Organization o;
+  o.id = id;
+  o.name = absl::StrCat("Organisation ", id);
+  o.secure_enabled = true;
+  return o;
+}
+
+}  // namespace token_authority::storage::testing
+
+#endif  // TESTS_STORAGE_STORAGE_TEST_UTIL_H_
