@@ -15,7 +15,7 @@ constexpr size_t kFlushThreshold = 64 * 1024;
 
 // Keeps printable ASCII other than space and '=' (so the line stays
 // machine-readable), replaces the rest with '?', caps the length.
-std::string Sanitize(std::string_view in) {
+std::string Sanitize(absl::string_view in) {
   std::string out;
   const size_t n = in.size() < kMaxFieldLength ? in.size() : kMaxFieldLength;
   out.reserve(n);

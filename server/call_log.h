@@ -9,21 +9,21 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <string_view>
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace token_authority::server {
 
 // What is logged about one call.
 struct CallRecord {
-  std::string_view method;           // e.g. "TokenService/IssueToken"
-  std::string_view organization_id;  // may be empty (unauthenticated calls)
+  absl::string_view method;           // e.g. "TokenService/IssueToken"
+  absl::string_view organization_id;  // may be empty (unauthenticated calls)
   absl::StatusCode code = absl::StatusCode::kOk;
   absl::Duration latency;
-  std::string_view request_id;  // the caller's x-request-id or request_id
+  absl::string_view request_id;  // the caller's x-request-id or request_id
 };
 
 // Formats `record` as one line without the trailing newline, e.g.

@@ -1,0 +1,347 @@
+#include "server/authority_server.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "server/blocking_executor.h"
+#include "server/grpc_services.h"
+#include "token/status_macros.h"
+
+namespace token_authority::server {
+namespace {
+
+constexpr char kDatabaseFile[] = "token-authority.db";
+constexpr char kKekFile[] = "kek.key";
+constexpr char kAdminKeyFile[] = "admin.key";
+
+struct HostPort {
+  std::string host;
+  std::string port;
+};
+
+absl::StatusOr<HostPort> SplitListen(const std::string& listen) {
+  const absl::Status bad = absl::InvalidArgumentError(absl::StrCat(
+      "listen: \"", listen, "\" is not host:port (IPv6: [addr]:port)"));
+  HostPort out;
+  size_t colon;
+  if (!listen.empty() && listen[0] == '[') {
+    const size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() ||
+        listen[close + 1] != ':') {
+      return bad;
+    }
+    out.host = listen.substr(1, close - 1);
+    colon = close + 1;
+  } else {
+    colon = listen.rfind(':');
+    if (colon == std::string::npos) return bad;
+    out.host = listen.substr(0, colon);
+  }
+  out.port = listen.substr(colon + 1);
+  int port;
+  if (out.host.empty() || !absl::SimpleAtoi(out.port, &port) || port < 0 ||
+      port > 65535) {
+    return bad;
+  }
+  return out;
+}
+
+// Binds (without SO_REUSEPORT) and releases the address, so that a port in
+// use is reported before anything is written to disk.
+absl::Status CheckCanBind(const HostPort& hp, const std::string& listen) {
+  if (hp.port == "0") return absl::OkStatus();
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const int rc = getaddrinfo(hp.host.c_str(), hp.port.c_str(), &hints, &res);
+  if (rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen: cannot resolve \"", hp.host, "\": ", gai_strerror(rc)));
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owner(res, freeaddrinfo);
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                            ai->ai_protocol);
+    if (fd < 0) continue;
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    const int bound = ::bind(fd, ai->ai_addr, ai->ai_addrlen);
+    const int err = errno;
+    ::close(fd);
+    if (bound != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", listen, ": ", std::strerror(err)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnsureDirectory(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data-dir: ", dir, " is not a directory"));
+    }
+    return absl::OkStatus();
+  }
+  if (errno != ENOENT) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data-dir: cannot access ", dir, ": ", std::strerror(errno)));
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data-dir: cannot create ", dir, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Writes `content` to `path` (mode 0600) atomically: a temporary file,
+// fsync, rename, fsync of the directory.
+absl::Status WriteSecretFile(const std::string& dir, const std::string& path,
+                             const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));
+  }
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write ", tmp, ": ", std::strerror(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot sync ", tmp, ": ", std::strerror(errno)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot rename ", tmp, ": ", std::strerror(errno)));
+  }
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+int ToMillis(absl::Duration d) {
+  const int64_t ms = absl::ToInt64Milliseconds(d);
+  return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot read ", path));
+  }
+  return ss.str();
+}
+
+absl::StatusOr<std::unique_ptr<AuthorityServer>> AuthorityServer::Start(
+    AuthorityServerOptions options) {
+  std::unique_ptr<AuthorityServer> server(new AuthorityServer());
+  absl::Status s = server->StartInternal(std::move(options));
+  if (!s.ok()) {
+    server->Shutdown(absl::ZeroDuration());
+    return s;
+  }
+  return server;
+}
+
+AuthorityServer::~AuthorityServer() { Shutdown(absl::Seconds(5)); }
+
+bool AuthorityServer::admin_key_file_exists() const {
+  return FileExists(admin_key_path_);
+}
+
+absl::Status AuthorityServer::StartInternal(AuthorityServerOptions options) {
+  // 1. Everything that can be checked without touching the disk.
+  const bool tls =
+      !options.tls_cert_pem.empty() || !options.tls_key_pem.empty();
+  if (tls && (options.tls_cert_pem.empty() || options.tls_key_pem.empty())) {
+    return absl::InvalidArgumentError(
+        "tls-cert, tls-key: give both or neither");
+  }
+  if (!options.client_ca_pem.empty() && !tls) {
+    return absl::InvalidArgumentError(
+        "client-ca: mutual TLS needs tls-cert and tls-key");
+  }
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("data-dir: required");
+  }
+  TA_ASSIGN_OR_RETURN(HostPort hp, SplitListen(options.listen));
+  TA_RETURN_IF_ERROR(CheckCanBind(hp, options.listen));
+
+  if (options.call_log == nullptr) {
+    owned_log_ = FdCallLog::Create(2);
+    log_ = owned_log_.get();
+  } else {
+    log_ = options.call_log;
+  }
+  const Clock& clock = options.clock ? *options.clock : Clock::Real();
+  RandomSource& random =
+      options.random ? *options.random : RandomSource::Secure();
+
+  // 2. The data directory and the store.
+  TA_RETURN_IF_ERROR(EnsureDirectory(options.data_dir));
+  storage::SqliteTokenStoreOptions store_options;
+  store_options.path = absl::StrCat(options.data_dir, "/", kDatabaseFile);
+  store_options.key_encryption_key_path =
+      absl::StrCat(options.data_dir, "/", kKekFile);
+  store_options.synchronous = options.synchronous;
+  store_options.clock = &clock;
+  store_options.random = &random;
+  TA_ASSIGN_OR_RETURN(
+      store_, storage::SqliteTokenStore::Open(std::move(store_options)));
+
+  // 3. The core.
+  TA_ASSIGN_OR_RETURN(
+      authority_,
+      TokenAuthority::Create(options.authority, store_.get(), clock, random));
+
+  // 4. gRPC.
+  executor_ = BlockingExecutor::Create(options.blocking_threads);
+  deps_ = std::make_unique<ServiceDeps>();
+  deps_->authority = authority_.get();
+  deps_->executor = executor_.get();
+  deps_->log = log_;
+  services_.push_back(NewTokenService(*deps_));
+  services_.push_back(NewKeyService(*deps_));
+  services_.push_back(NewAuditService(*deps_));
+  services_.push_back(NewAdminService(*deps_));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (tls) {
+    grpc::SslServerCredentialsOptions ssl(
+        options.client_ca_pem.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = options.client_ca_pem;
+    ssl.pem_key_cert_pairs.push_back(
+        {options.tls_key_pem, options.tls_cert_pem});
+    credentials = grpc::SslServerCredentials(ssl);
+  } else {
+    credentials = grpc::InsecureServerCredentials();
+  }
+  builder.AddListeningPort(options.listen, credentials, &port_);
+  for (auto& service : services_) builder.RegisterService(service.get());
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // A port in use must fail, not be shared.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      ToMillis(options.min_client_ping_interval));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES,
+                             options.max_ping_strikes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             ToMillis(options.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             ToMillis(options.keepalive_timeout));
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen,
+                     ": the address is in use or cannot be bound"));
+  }
+  address_ = hp.host.find(':') != std::string::npos
+                 ? absl::StrCat("[", hp.host, "]:", port_)
+                 : absl::StrCat(hp.host, ":", port_);
+  if (grpc::HealthCheckServiceInterface* health =
+          server_->GetHealthCheckService()) {
+    health->SetServingStatus(true);
+  }
+
+  // 5. The bootstrap admin key, once everything else works.
+  admin_key_path_ = absl::StrCat(options.data_dir, "/", kAdminKeyFile);
+  if (options.create_admin_key) {
+    TA_RETURN_IF_ERROR(EnsureAdminKey(options.data_dir));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuthorityServer::EnsureAdminKey(const std::string& data_dir) {
+  if (FileExists(admin_key_path_) || authority_->HasActiveAdminKey()) {
+    return absl::OkStatus();
+  }
+  TA_ASSIGN_OR_RETURN(CreatedApiKey key, authority_->CreateBootstrapAdminKey());
+  TA_RETURN_IF_ERROR(
+      WriteSecretFile(data_dir, admin_key_path_, key.secret + "\n"));
+  admin_key_created_ = true;
+  return absl::OkStatus();
+}
+
+void AuthorityServer::Shutdown(absl::Duration grace) {
+  std::lock_guard<std::mutex> lock(shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) {
+    if (grpc::HealthCheckServiceInterface* health =
+            server_->GetHealthCheckService()) {
+      health->SetServingStatus(false);
+    }
+  }
+  // Watch streams never end by themselves: end them first.
+  if (authority_ != nullptr) authority_->revocation_feed().Close();
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      absl::ToChronoMilliseconds(grace));
+    server_->Wait();
+  }
+  if (executor_ != nullptr) executor_->Shutdown();
+  if (authority_ != nullptr) authority_->Shutdown();
+  if (store_ != nullptr) (void)store_->Shutdown();
+  if (log_ != nullptr) log_->Flush();
+}
+
+}  // namespace token_authority::server

@@ -1,0 +1,137 @@
+// AuthorityServer: the whole service in one object, used by the
+// token-authority binary and by the in-process test fixture. Opens (or
+// creates) the data directory, the SQLite store and its key-encryption key,
+// builds the TokenAuthority core, and serves the four services plus
+// grpc.health.v1.Health and server reflection over gRPC (plaintext, TLS or
+// mTLS), with a 64 KiB request limit and keepalive enforcement.
+#ifndef SERVER_AUTHORITY_SERVER_H_
+#define SERVER_AUTHORITY_SERVER_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/call_log.h"
+#include "server/token_authority.h"
+#include "storage/sqlite_token_store.h"
+#include "token/clock.h"
+#include "token/random.h"
+
+namespace grpc {
+class Server;
+class Service;
+}  // namespace grpc
+
+namespace token_authority::server {
+
+class BlockingExecutor;
+struct ServiceDeps;
+
+struct AuthorityServerOptions {
+  // host:port ("[::1]:port" for IPv6); port 0 picks a free port.
+  std::string listen = "127.0.0.1:50051";
+  // Holds token-authority.db, kek.key and admin.key; created (mode 0700) if
+  // missing.
+  std::string data_dir = "./var";
+
+  // TLS: the server certificate chain and key (PEM text). Both or neither;
+  // neither means plaintext. `client_ca_pem` (needs TLS) turns on mutual TLS:
+  // clients must present a certificate signed by it.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  std::string client_ca_pem;
+
+  TokenAuthorityOptions authority;
+  storage::SyncMode synchronous = storage::SyncMode::kFull;
+
+  // Requests larger than this are refused with RESOURCE_EXHAUSTED.
+  int max_receive_message_bytes = 64 * 1024;
+  // Threads running handlers that touch the store (group commit batches
+  // what they have in flight).
+  int blocking_threads = 32;
+  // Keepalive enforcement: a client pinging more often than this without
+  // data gets strikes; after `max_ping_strikes` it is sent away (GOAWAY).
+  absl::Duration min_client_ping_interval = absl::Seconds(10);
+  int max_ping_strikes = 2;
+  // The server pings idle connections this often to find dead peers.
+  absl::Duration keepalive_time = absl::Minutes(1);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+
+  // Write <data_dir>/admin.key with a new admin key when the store has no
+  // active service-wide admin key and the file does not exist.
+  bool create_admin_key = true;
+
+  // Not owned; must outlive the server. Defaults: the real clock, the secure
+  // random source, a buffered log on stderr.
+  const Clock* clock = nullptr;
+  RandomSource* random = nullptr;
+  CallLog* call_log = nullptr;
+};
+
+class AuthorityServer {
+ public:
+  // Starts serving. Checks, before anything is written to disk, that the TLS
+  // options are consistent and that the address can be bound. Errors:
+  // InvalidArgument (bad options, naming them), Unavailable (the address is
+  // in use or cannot be bound), FailedPrecondition (a corrupt or foreign
+  // database, a missing or wrong key-encryption key), the store's and the
+  // core's errors. On failure nothing is left running.
+  static absl::StatusOr<std::unique_ptr<AuthorityServer>> Start(
+      AuthorityServerOptions options);
+
+  // Shutdown(absl::Seconds(5)) if not done yet.
+  ~AuthorityServer();
+  AuthorityServer(const AuthorityServer&) = delete;
+  AuthorityServer& operator=(const AuthorityServer&) = delete;
+
+  // The port actually bound.
+  int port() const { return port_; }
+  // host:port with the real port, for clients.
+  const std::string& address() const { return address_; }
+  // <data_dir>/admin.key; whether this start created it; whether it exists.
+  const std::string& admin_key_path() const { return admin_key_path_; }
+  bool admin_key_created() const { return admin_key_created_; }
+  bool admin_key_file_exists() const;
+
+  // Not owned by the caller; valid until the server is destroyed.
+  TokenAuthority* authority() { return authority_.get(); }
+  storage::SqliteTokenStore* store() { return store_.get(); }
+
+  // Stops accepting calls, ends WatchRevocations streams (UNAVAILABLE), lets
+  // calls in flight finish (cancelling them after `grace`), then stops the
+  // core, flushes and closes the store and flushes the log. Idempotent;
+  // thread-safe.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  AuthorityServer() = default;
+  absl::Status StartInternal(AuthorityServerOptions options);
+  absl::Status EnsureAdminKey(const std::string& data_dir);
+
+  std::unique_ptr<CallLog> owned_log_;
+  CallLog* log_ = nullptr;
+  std::unique_ptr<storage::SqliteTokenStore> store_;
+  std::unique_ptr<TokenAuthority> authority_;
+  std::unique_ptr<BlockingExecutor> executor_;
+  std::unique_ptr<ServiceDeps> deps_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string address_;
+  std::string admin_key_path_;
+  bool admin_key_created_ = false;
+
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;
+};
+
+// Reads a whole (small) file, e.g. a PEM file named by a flag.
+// FailedPrecondition naming the path if it cannot be read.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
+
+}  // namespace token_authority::server
+
+#endif  // SERVER_AUTHORITY_SERVER_H_

@@ -1,0 +1,64 @@
+#include "server/blocking_executor.h"
+
+#include <utility>
+
+namespace token_authority::server {
+
+std::unique_ptr<BlockingExecutor> BlockingExecutor::Create(int threads) {
+  return std::unique_ptr<BlockingExecutor>(
+      new BlockingExecutor(threads < 1 ? 1 : threads));
+}
+
+BlockingExecutor::BlockingExecutor(int threads) {
+  workers_.reserve(threads);
+  for (int i = 0; i < threads; ++i) {
+    workers_.emplace_back([this] { Run(); });
+  }
+}
+
+BlockingExecutor::~BlockingExecutor() { Shutdown(); }
+
+bool BlockingExecutor::Schedule(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void BlockingExecutor::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && workers_.empty()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  workers_.clear();
+}
+
+size_t BlockingExecutor::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void BlockingExecutor::Run() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    task();
+  }
+}
+
+}  // namespace token_authority::server

@@ -1,0 +1,97 @@
+#include "server/grpc_call.h"
+
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "server/status_conversion.h"
+
+namespace token_authority::server {
+namespace {
+
+absl::string_view View(const grpc::string_ref& s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+}  // namespace
+
+CallMetadata ReadMetadata(const grpc::CallbackServerContext& context) {
+  CallMetadata out;
+  const auto& md = context.client_metadata();
+  auto auth = md.find("authorization");
+  if (auth != md.end()) {
+    absl::string_view value = absl::StripAsciiWhitespace(View(auth->second));
+    constexpr absl::string_view kScheme = "bearer ";
+    if (value.size() > kScheme.size() &&
+        absl::StartsWithIgnoreCase(value, kScheme)) {
+      out.api_key =
+          std::string(absl::StripAsciiWhitespace(value.substr(kScheme.size())));
+    }
+  }
+  auto org = md.find("x-organization-id");
+  if (org != md.end()) out.organization_id = std::string(View(org->second));
+  auto rid = md.find("x-request-id");
+  if (rid != md.end()) out.request_id = std::string(View(rid->second));
+  return out;
+}
+
+absl::Status CheckCallAlive(const grpc::CallbackServerContext& context) {
+  if (context.deadline() <= std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError("deadline exceeded before the call ran");
+  }
+  if (const_cast<grpc::CallbackServerContext&>(context).IsCancelled()) {
+    return absl::CancelledError("the call was cancelled");
+  }
+  return absl::OkStatus();
+}
+
+void LogCall(const ServiceDeps& deps, absl::string_view method,
+             const CallInfo& info, absl::StatusCode code,
+             std::chrono::steady_clock::time_point start) {
+  if (deps.log == nullptr) return;
+  CallRecord record;
+  record.method = method;
+  record.organization_id = info.organization_id;
+  record.code = code;
+  record.latency = absl::FromChrono(std::chrono::steady_clock::now() - start);
+  record.request_id = info.request_id;
+  deps.log->Record(record);
+}
+
+grpc::ServerUnaryReactor* RunUnary(
+    const ServiceDeps& deps, grpc::CallbackServerContext* context,
+    absl::string_view method, Execution execution,
+    std::function<absl::Status(const Caller&, CallInfo&)> handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const auto start = std::chrono::steady_clock::now();
+  auto run = [deps, context, reactor, method, start,
+              handler = std::move(handler)]() {
+    const CallMetadata md = ReadMetadata(*context);
+    CallInfo info;
+    info.request_id = md.request_id;
+    absl::Status status = CheckCallAlive(*context);
+    if (status.ok()) {
+      absl::StatusOr<Caller> caller =
+          deps.authority->Authenticate(md.api_key, md.organization_id);
+      if (!caller.ok()) {
+        status = caller.status();
+      } else {
+        info.organization_id = caller->organization_id;
+        status = handler(*caller, info);
+      }
+    }
+    LogCall(deps, method, info, status.code(), start);
+    reactor->Finish(ToGrpcStatus(status));
+  };
+  if (execution == Execution::kInline) {
+    run();
+  } else if (!deps.executor->Schedule(run)) {
+    CallInfo info;
+    LogCall(deps, method, info, absl::StatusCode::kUnavailable, start);
+    reactor->Finish(
+        ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
+  }
+  return reactor;
+}
+
+}  // namespace token_authority::server

@@ -1,0 +1,72 @@
+// The four steps every gRPC handler takes (authenticate, convert, call the
+// core, convert back), plus the call log line, in one helper so that each
+// adapter method is a few lines. Internal to server/.
+#ifndef SERVER_GRPC_CALL_H_
+#define SERVER_GRPC_CALL_H_
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
+#include "server/blocking_executor.h"
+#include "server/call_log.h"
+#include "server/token_authority.h"
+
+namespace token_authority::server {
+
+// What the adapters share. Not owned; everything outlives the gRPC server.
+struct ServiceDeps {
+  TokenAuthority* authority = nullptr;
+  // Runs handlers that touch the store, off gRPC's callback threads.
+  BlockingExecutor* executor = nullptr;
+  CallLog* log = nullptr;
+};
+
+// The bearer secret from "authorization: Bearer <key>" ("" when absent or
+// another scheme), the "x-organization-id" and "x-request-id" headers.
+struct CallMetadata {
+  std::string api_key;
+  std::string organization_id;
+  std::string request_id;
+};
+CallMetadata ReadMetadata(const grpc::CallbackServerContext& context);
+
+// Whether the call's deadline has passed or the client went away; the
+// status to answer with if so.
+absl::Status CheckCallAlive(const grpc::CallbackServerContext& context);
+
+// Per-call facts for the log line; a handler may fill organization_id (e.g.
+// VerifyToken's requested organisation) and request_id.
+struct CallInfo {
+  std::string organization_id;
+  std::string request_id;
+};
+
+enum class Execution {
+  kInline,    // memory only (VerifyToken, GetJwks): on gRPC's thread
+  kBlocking,  // touches the store: on the BlockingExecutor
+};
+
+// Runs one unary call: checks the deadline, authenticates, runs `handler`
+// (which converts, calls the core and fills the response), answers with the
+// converted status and writes the log line. Returns the reactor to hand back
+// to gRPC.
+grpc::ServerUnaryReactor* RunUnary(
+    const ServiceDeps& deps, grpc::CallbackServerContext* context,
+    absl::string_view method, Execution execution,
+    std::function<absl::Status(const Caller&, CallInfo&)> handler);
+
+// Writes the log line of a call that started at `start`.
+void LogCall(const ServiceDeps& deps, absl::string_view method,
+             const CallInfo& info, absl::StatusCode code,
+             std::chrono::steady_clock::time_point start);
+
+}  // namespace token_authority::server
+
+#endif  // SERVER_GRPC_CALL_H_

@@ -1,0 +1,309 @@
+// TokenService adapter.
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "server/grpc_services.h"
+#include "server/proto_conversion.h"
+#include "server/status_conversion.h"
+#include "token/status_macros.h"
+#include "tokenauthority/v1/token_service.grpc.pb.h"
+
+namespace token_authority::server {
+namespace {
+
+constexpr int kWatchBatch = 512;
+
+// Streams revocations: replay from the feed (memory, or the store for old
+// cursors), then live events as the feed announces them. One write in flight
+// at a time; all state under mu_ because wakes come from the feed's thread.
+class WatchReactor : public grpc::ServerWriteReactor<v1::RevocationEvent> {
+ public:
+  WatchReactor(const ServiceDeps& deps, std::string organization_id,
+               std::string request_id, int64_t since)
+      : deps_(deps),
+        feed_(&deps.authority->revocation_feed()),
+        start_(std::chrono::steady_clock::now()),
+        cursor_(since) {
+    info_.organization_id = std::move(organization_id);
+    info_.request_id = std::move(request_id);
+  }
+
+  // Must be called once, right after construction (not from the
+  // constructor: a wake may arrive before Subscribe returns).
+  void Start() {
+    const uint64_t id =
+        feed_->Subscribe([this](bool closing) { OnWake(closing); });
+    std::lock_guard<std::mutex> lock(mu_);
+    subscription_ = id;
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(absl::CancelledError("the stream broke"));
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (!writing_) FinishLocked(absl::CancelledError("the call was cancelled"));
+  }
+
+  void OnDone() override {
+    uint64_t id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      id = subscription_;
+    }
+    if (id != 0) feed_->Unsubscribe(id);
+    LogCall(deps_, "TokenService/WatchRevocations", info_, final_code_, start_);
+    delete this;
+  }
+
+ private:
+  void OnWake(bool closing) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing) closing_ = true;
+    Pump();
+  }
+
+  // Requires mu_.
+  void Pump() {
+    if (finished_ || writing_) return;
+    if (cancelled_) {
+      FinishLocked(absl::CancelledError("the call was cancelled"));
+      return;
+    }
+    if (next_ >= pending_.size()) {
+      pending_.clear();
+      next_ = 0;
+      absl::StatusOr<std::vector<storage::RevocationEvent>> events =
+          feed_->Read(cursor_, kWatchBatch);
+      if (!events.ok()) {
+        FinishLocked(events.status());
+        return;
+      }
+      pending_ = std::move(*events);
+    }
+    if (pending_.empty()) {
+      // Caught up: wait for the next wake, unless the server is going away.
+      if (closing_) {
+        FinishLocked(absl::UnavailableError("the server is shutting down"));
+      }
+      return;
+    }
+    message_.Clear();
+    ToProto(pending_[next_++], &message_);
+    cursor_ = message_.sequence();
+    writing_ = true;
+    StartWrite(&message_);
+  }
+
+  // Requires mu_.
+  void FinishLocked(const absl::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    final_code_ = status.code();
+    Finish(ToGrpcStatus(status));
+  }
+
+  const ServiceDeps deps_;
+  RevocationFeed* const feed_;
+  CallInfo info_;
+  const std::chrono::steady_clock::time_point start_;
+
+  std::mutex mu_;
+  uint64_t subscription_ = 0;
+  int64_t cursor_;
+  std::vector<storage::RevocationEvent> pending_;
+  size_t next_ = 0;
+  v1::RevocationEvent message_;
+  bool writing_ = false;
+  bool finished_ = false;
+  bool cancelled_ = false;
+  bool closing_ = false;
+  absl::StatusCode final_code_ = absl::StatusCode::kOk;
+};
+
+// A stream that ends at once with `status` (authentication failures).
+class FailedWatch : public grpc::ServerWriteReactor<v1::RevocationEvent> {
+ public:
+  FailedWatch(const ServiceDeps& deps, CallInfo info,
+              const absl::Status& status,
+              std::chrono::steady_clock::time_point start) {
+    LogCall(deps, "TokenService/WatchRevocations", info, status.code(), start);
+    Finish(ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+};
+
+class TokenServiceImpl final : public v1::TokenService::CallbackService {
+ public:
+  explicit TokenServiceImpl(const ServiceDeps& deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* IssueToken(
+      grpc::CallbackServerContext* context,
+      const v1::IssueTokenRequest* request,
+      v1::IssueTokenResponse* response) override {
+    return RunUnary(
+        deps_, context, "TokenService/IssueToken", Execution::kBlocking,
+        [this, request, response](const Caller& caller,
+                                  CallInfo& info) -> absl::Status {
+          if (!request->request_id().empty()) {
+            info.request_id = request->request_id();
+          }
+          std::vector<token::FieldViolation> violations;
+          token::TokenSpec spec = FromProto(request->spec(), &violations);
+          TA_ASSIGN_OR_RETURN(
+              IssuedToken issued,
+              deps_.authority->IssueToken(caller, spec, request->request_id(),
+                                          violations));
+          ToProto(issued, response);
+          return absl::OkStatus();
+        });
+  }
+
+  grpc::ServerUnaryReactor* GetToken(grpc::CallbackServerContext* context,
+                                     const v1::GetTokenRequest* request,
+                                     v1::Token* response) override {
+    return RunUnary(
+        deps_, context, "TokenService/GetToken", Execution::kBlocking,
+        [this, request, response](const Caller& caller,
+                                  CallInfo&) -> absl::Status {
+          TA_ASSIGN_OR_RETURN(TokenRecord r, deps_.authority->GetToken(
+                                                 caller, request->token_id()));
+          ToProto(r, response);
+          return absl::OkStatus();
+        });
+  }
+
+  grpc::ServerUnaryReactor* ListTokens(
+      grpc::CallbackServerContext* context,
+      const v1::ListTokensRequest* request,
+      v1::ListTokensResponse* response) override {
+    return RunUnary(
+        deps_, context, "TokenService/ListTokens", Execution::kBlocking,
+        [this, request, response](const Caller& caller,
+                                  CallInfo&) -> absl::Status {
+          TA_ASSIGN_OR_RETURN(storage::TokenFilter filter, FromProto(*request));
+          TA_ASSIGN_OR_RETURN(
+              storage::Page<TokenRecord> page,
+              deps_.authority->ListTokens(
+                  caller, std::move(filter),
+                  PageFromProto(request->page_size(), request->page_token())));
+          for (const TokenRecord& r : page.items) {
+            ToProto(r, response->add_tokens());
+          }
+          response->set_next_page_token(page.next_page_token);
+          return absl::OkStatus();
+        });
+  }
+
+  grpc::ServerUnaryReactor* DecodeToken(
+      grpc::CallbackServerContext* context,
+      const v1::DecodeTokenRequest* request,
+      v1::DecodeTokenResponse* response) override {
+    return RunUnary(
+        deps_, context, "TokenService/DecodeToken", Execution::kBlocking,
+        [this, request, response](const Caller& caller,
+                                  CallInfo&) -> absl::Status {
+          TA_ASSIGN_OR_RETURN(DecodeResult r, deps_.authority->DecodeToken(
+                                                  caller, request->jwt()));
+          ToProto(r, response);
+          return absl::OkStatus();
+        });
+  }
+
+  grpc::ServerUnaryReactor* VerifyToken(
+      grpc::CallbackServerContext* context,
+      const v1::VerifyTokenRequest* request,
+      v1::VerifyTokenResponse* response) override {
+    // The hot path: memory only, on gRPC's thread.
+    return RunUnary(
+        deps_, context, "TokenService/VerifyToken", Execution::kInline,
+        [this, request, response](const Caller& caller,
+                                  CallInfo& info) -> absl::Status {
+          info.organization_id = request->organization_id();
+          TA_ASSIGN_OR_RETURN(
+              token::VerifyResult r,
+              deps_.authority->VerifyToken(caller, FromProto(*request)));
+          ToProto(r, response);
+          return absl::OkStatus();
+        });
+  }
+
+  grpc::ServerUnaryReactor* RevokeToken(grpc::CallbackServerContext* context,
+                                        const v1::RevokeTokenRequest* request,
+                                        v1::Token* response) override {
+    return RunUnary(
+        deps_, context, "TokenService/RevokeToken", Execution::kBlocking,
+        [this, request, response](const Caller& caller,
+                                  CallInfo&) -> absl::Status {
+          TA_ASSIGN_OR_RETURN(TokenRecord r, deps_.authority->RevokeToken(
+                                                 caller, request->token_id(),
+                                                 request->reason()));
+          ToProto(r, response);
+          return absl::OkStatus();
+        });
+  }
+
+  grpc::ServerUnaryReactor* RevokeTokens(
+      grpc::CallbackServerContext* context,
+      const v1::RevokeTokensRequest* request,
+      v1::RevokeTokensResponse* response) override {
+    return RunUnary(
+        deps_, context, "TokenService/RevokeTokens", Execution::kBlocking,
+        [this, request, response](const Caller& caller,
+                                  CallInfo&) -> absl::Status {
+          TA_ASSIGN_OR_RETURN(
+              int64_t count, deps_.authority->RevokeTokens(
+                                 caller, FromProto(*request), request->reason(),
+                                 request->dry_run()));
+          response->set_revoked_count(count);
+          return absl::OkStatus();
+        });
+  }
+
+  grpc::ServerWriteReactor<v1::RevocationEvent>* WatchRevocations(
+      grpc::CallbackServerContext* context,
+      const v1::WatchRevocationsRequest* request) override {
+    const auto start = std::chrono::steady_clock::now();
+    const CallMetadata md = ReadMetadata(*context);
+    CallInfo info;
+    info.request_id = md.request_id;
+    absl::StatusOr<Caller> caller =
+        deps_.authority->Authenticate(md.api_key, md.organization_id);
+    absl::Status status = caller.status();
+    if (status.ok()) {
+      info.organization_id = caller->organization_id;
+      status = deps_.authority->AuthorizeWatchRevocations(*caller);
+    }
+    if (status.ok() && request->since_sequence() < 0) {
+      status =
+          absl::InvalidArgumentError("since_sequence: must not be negative");
+    }
+    if (!status.ok()) return new FailedWatch(deps_, info, status, start);
+    auto* reactor =
+        new WatchReactor(deps_, info.organization_id, info.request_id,
+                         request->since_sequence());
+    reactor->Start();
+    return reactor;
+  }
+
+ private:
+  const ServiceDeps deps_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> NewTokenService(const ServiceDeps& deps) {
+  return std::make_unique<TokenServiceImpl>(deps);
+}
+
+}  // namespace token_authority::server

@@ -1,0 +1,343 @@
+// TokenAuthority: the transport-free core of the token-authority service.
+//
+// Every RPC of the four services (TokenService, KeyService, AuditService,
+// AdminService) is a method here taking the authenticated `Caller` and domain
+// arguments and returning absl::Status / absl::StatusOr. The gRPC adapters in
+// server/grpc_*.cc only authenticate, convert and call these methods.
+//
+// State kept in memory, in step with the store (this process is the store's
+// only writer; every mutation goes to the store first and is applied to
+// memory after its COMMIT):
+//  - each organisation's record (the `secure` flag) and KeySet, loaded at
+//    start, replaced on rotation and retirement;
+//  - every API key's id, role, organisation, secret hash and revocation, so
+//    that authentication reads no database;
+//  - the ids of revoked, unexpired tokens (fed by the RevocationFeed), so that
+//    VerifyToken reads no database.
+//
+// Rules: roles (admin: everything, every organisation; issuer: its own
+// organisation's tokens, audit and keys; verifier: VerifyToken, GetJwks,
+// WatchRevocations for every organisation; auditor: its own organisation's
+// get/list/decode/audit). A role without the right: PERMISSION_DENIED.
+// Another organisation's token: NOT_FOUND. An organisation without the secure
+// package cannot issue: FAILED_PRECONDITION "secure playback is not enabled
+// for organisation <id>: upgrade needed", and its tokens stop verifying.
+//
+// Thread-safety: every public method may be called concurrently.
+#ifndef SERVER_TOKEN_AUTHORITY_H_
+#define SERVER_TOKEN_AUTHORITY_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/revocation_feed.h"
+#include "storage/token_store.h"
+#include "token/algorithm.h"
+#include "token/clock.h"
+#include "token/decoder.h"
+#include "token/key_set.h"
+#include "token/random.h"
+#include "token/token_spec.h"
+#include "token/verifier.h"
+
+namespace token_authority::server {
+
+using storage::ApiKeyRole;
+
+// Who is calling, as established by Authenticate.
+struct Caller {
+  // The API key's id ("" only for the service itself, e.g. bootstrap).
+  std::string api_key_id;
+  ApiKeyRole role = ApiKeyRole::kVerifier;
+  // The organisation the call acts for: the key's own organisation, or, for
+  // an admin key, the x-organization-id header ("" when absent). Verifier
+  // keys may carry their organisation here; it does not restrict them.
+  std::string organization_id;
+};
+
+struct TokenAuthorityOptions {
+  // The "iss" claim of issued tokens.
+  std::string issuer = "token-authority";
+  // Tolerated clock skew when verifying exp / nbf.
+  absl::Duration leeway = absl::Seconds(60);
+  // Default and maximum token lifetimes.
+  token::TokenLimits limits;
+  // How often the background maintenance (key retirement, pruning of expired
+  // revocations) runs; absl::ZeroDuration() disables the thread
+  // (RunMaintenance() still works).
+  absl::Duration maintenance_interval = absl::Minutes(1);
+  // The revocation broadcaster.
+  RevocationFeedOptions feed;
+  // Per-API-key rate limit: sustained requests per second and burst size.
+  // 0 disables the limit. Over the limit: RESOURCE_EXHAUSTED with a retry
+  // hint ("retry after <n> ms").
+  double rate_limit_per_second = 0;
+  double rate_limit_burst = 0;
+  // How often at most an API key's last_used_at is refreshed.
+  absl::Duration touch_interval = absl::Minutes(1);
+};
+
+// A token's record with its state at the time of the answer.
+struct TokenRecord {
+  storage::Token token;
+  storage::TokenState state = storage::TokenState::kActive;
+};
+
+struct IssuedToken {
+  TokenRecord record;
+  // The signed JWT; never stored.
+  std::string jwt;
+  // security: { jwtoken: "<jwt>" }
+  std::string security_config;
+  // h5live: { security: { jwtoken: "<jwt>" } }
+  std::string entry_security_config;
+  // False when a retry with the same request_id returned the earlier token.
+  bool created = true;
+};
+
+struct DecodeResult {
+  token::DecodedToken decoded;
+  // The authority's record, when the token is one of the caller's
+  // organisation's tokens (never another organisation's).
+  std::optional<storage::Token> record;
+  // The state now: revoked (from the record), else from the validity
+  // window; nullopt when the times could not be read.
+  std::optional<storage::TokenState> state;
+  // Every problem, one sentence each (the decoder's, plus revocation).
+  std::vector<std::string> problems;
+};
+
+struct VerifyRequest {
+  std::string jwt;
+  token::PlaybackRequest playback;
+};
+
+struct CreatedApiKey {
+  storage::ApiKey key;  // secret_hash cleared
+  std::string secret;   // shown once
+};
+
+class TokenAuthority {
+ public:
+  // Loads organisations, signing keys, API keys and active revocations from
+  // `store`, repairs organisations left without a primary key (a crash
+  // between their creation and their key's), and starts the revocation feed
+  // and the maintenance thread. `store`, `clock` and `random` are not owned
+  // and must outlive the authority. Errors: InvalidArgument for bad options
+  // (naming the option); the store's errors; DataLoss if a stored signing key
+  // does not load.
+  static absl::StatusOr<std::unique_ptr<TokenAuthority>> Create(
+      TokenAuthorityOptions options, storage::TokenStore* store,
+      const Clock& clock, RandomSource& random);
+
+  // Stops background work (Shutdown()).
+  ~TokenAuthority();
+  TokenAuthority(const TokenAuthority&) = delete;
+  TokenAuthority& operator=(const TokenAuthority&) = delete;
+
+  // --- Authentication ---------------------------------------------------
+
+  // The caller behind `api_key_secret` (the bearer token), acting for
+  // `organization_header` (x-organization-id; only admin keys may name an
+  // organisation other than their own). UNAUTHENTICATED for a missing,
+  // malformed, unknown or revoked key; PERMISSION_DENIED for a non-admin key
+  // naming another organisation; RESOURCE_EXHAUSTED over the rate limit.
+  // Reads no database.
+  absl::StatusOr<Caller> Authenticate(absl::string_view api_key_secret,
+                                      absl::string_view organization_header);
+
+  // --- TokenService -----------------------------------------------------
+
+  // Validates the whole spec (every bad field in one INVALID_ARGUMENT),
+  // signs with the organisation's primary key, stores and audits; returns
+  // only once the record is durable. Same request_id and spec as an earlier
+  // call: that token again (same id and claims, re-signed); same request_id,
+  // different spec: ALREADY_EXISTS. Roles: admin, issuer.
+  // `conversion_violations`: problems found while converting the request,
+  // reported together with the spec's own.
+  absl::StatusOr<IssuedToken> IssueToken(
+      const Caller& caller, const token::TokenSpec& spec,
+      absl::string_view request_id,
+      std::vector<token::FieldViolation> conversion_violations = {});
+  // Roles: admin, issuer, auditor. NOT_FOUND outside the organisation.
+  absl::StatusOr<TokenRecord> GetToken(const Caller& caller,
+                                       absl::string_view token_id);
+  // Newest first, filtered, keyset-paged. Roles: admin, issuer, auditor.
+  absl::StatusOr<storage::Page<TokenRecord>> ListTokens(
+      const Caller& caller, storage::TokenFilter filter,
+      const storage::PageRequest& page);
+  // Decodes any JWT and lists every problem; checks the signature with the
+  // caller's organisation's keys (an admin without x-organization-id: the
+  // organisation the token names). Roles: admin, issuer, auditor.
+  absl::StatusOr<DecodeResult> DecodeToken(const Caller& caller,
+                                           absl::string_view jwt);
+  // The verdict for a playback: the core's rules plus revocation and
+  // organisation state, from memory only. A refusal is an OK result with
+  // allowed = false. When request.playback.organization_id is empty, the
+  // token's "org" claim names the key set. Roles: admin, verifier.
+  absl::StatusOr<token::VerifyResult> VerifyToken(const Caller& caller,
+                                                  const VerifyRequest& request);
+  // Revokes one token (idempotent; the reason is kept). Returns once durable
+  // and already refused by VerifyToken. Roles: admin, issuer.
+  absl::StatusOr<TokenRecord> RevokeToken(const Caller& caller,
+                                          absl::string_view token_id,
+                                          absl::string_view reason);
+  // Revokes every unrevoked, unexpired token matching `filter` (at least one
+  // field); with `dry_run` only counts. Roles: admin, issuer.
+  absl::StatusOr<int64_t> RevokeTokens(const Caller& caller,
+                                       const storage::RevokeFilter& filter,
+                                       absl::string_view reason, bool dry_run);
+  // Checks that the caller may watch revocations (admin, verifier); the
+  // stream itself is served from revocation_feed().
+  absl::Status AuthorizeWatchRevocations(const Caller& caller) const;
+  RevocationFeed& revocation_feed() { return *feed_; }
+
+  // --- KeyService -------------------------------------------------------
+
+  // The organisation's keys, newest first, without private material; retired
+  // ones only when asked. Roles: admin, issuer.
+  absl::StatusOr<std::vector<storage::SigningKey>> ListSigningKeys(
+      const Caller& caller, bool include_retired);
+  // A new primary key of `algorithm`; the previous primary keeps verifying.
+  // Roles: admin, issuer.
+  absl::StatusOr<storage::SigningKey> RotateSigningKey(
+      const Caller& caller, token::Algorithm algorithm);
+  // The organisation's public keys as a JWK Set. `organization_id` may be
+  // empty for an issuer (its own) or an admin with x-organization-id.
+  // Roles: admin, issuer, verifier.
+  absl::StatusOr<std::string> GetJwks(const Caller& caller,
+                                      absl::string_view organization_id);
+
+  // --- AuditService -----------------------------------------------------
+
+  // Newest first. An admin without x-organization-id sees the service-wide
+  // events. Roles: admin, issuer, auditor.
+  absl::StatusOr<storage::Page<storage::AuditEvent>> ListAuditEvents(
+      const Caller& caller, const storage::AuditFilter& filter,
+      const storage::PageRequest& page);
+
+  // --- AdminService (admin only) ----------------------------------------
+
+  // Creates an organisation (name: 1-128 printable characters) and its ES256
+  // primary key.
+  absl::StatusOr<storage::Organization> CreateOrganization(
+      const Caller& caller, absl::string_view name, bool secure_enabled);
+  // Sets the secure flag and, when `name` is not empty, the name.
+  absl::StatusOr<storage::Organization> UpdateOrganization(
+      const Caller& caller, absl::string_view organization_id,
+      bool secure_enabled, absl::string_view name);
+  absl::StatusOr<storage::Page<storage::Organization>> ListOrganizations(
+      const Caller& caller, const storage::PageRequest& page);
+  // Issuer and auditor keys need an organisation; admin keys must have none;
+  // verifier keys may have one. The secret is in the answer only.
+  absl::StatusOr<CreatedApiKey> CreateApiKey(const Caller& caller,
+                                             absl::string_view organization_id,
+                                             ApiKeyRole role);
+  // `organization_id` empty: every key. Secret hashes are cleared.
+  absl::StatusOr<std::vector<storage::ApiKey>> ListApiKeys(
+      const Caller& caller, absl::string_view organization_id,
+      bool include_revoked);
+  // Idempotent; effective immediately.
+  absl::StatusOr<storage::ApiKey> RevokeApiKey(const Caller& caller,
+                                               absl::string_view api_key_id);
+
+  // --- Operations -------------------------------------------------------
+
+  // Creates a service-wide admin key on behalf of the service itself (first
+  // start). The secret is returned once.
+  absl::StatusOr<CreatedApiKey> CreateBootstrapAdminKey();
+  // Whether a service-wide, unrevoked admin key exists.
+  bool HasActiveAdminKey() const;
+
+  // Retires non-primary keys whose tokens have all expired (beyond the
+  // leeway) and forgets revocations of expired tokens. Runs periodically in
+  // the background; callable directly (tests). Returns the first error.
+  absl::Status RunMaintenance();
+
+  // Stops the maintenance thread and closes the revocation feed (watchers
+  // are told the server is going away). Idempotent.
+  void Shutdown();
+
+  const TokenAuthorityOptions& options() const { return options_; }
+
+ private:
+  struct OrgEntry;
+  struct ApiKeyEntry;
+  class Hooks;
+
+  TokenAuthority(TokenAuthorityOptions options, storage::TokenStore* store,
+                 const Clock& clock, RandomSource& random);
+
+  absl::Status Load();
+  absl::Status LoadOrganizationKeys(const storage::Organization& org,
+                                    std::vector<storage::SigningKey> rows);
+  absl::Status EnsurePrimaryKey(const storage::Organization& org,
+                                std::vector<storage::SigningKey>& rows,
+                                const storage::AuditContext& audit);
+  absl::StatusOr<std::shared_ptr<const OrgEntry>> BuildOrgEntry(
+      storage::Organization org, std::vector<storage::SigningKey> rows) const;
+  std::shared_ptr<const OrgEntry> FindOrg(absl::string_view id) const;
+  void PutOrg(std::shared_ptr<const OrgEntry> entry);
+  absl::StatusOr<std::shared_ptr<const OrgEntry>> ResolveOrg(
+      const Caller& caller) const;
+  absl::Status ReloadKeys(const std::string& organization_id);
+  absl::Status RetireKeys(const OrgEntry& entry, absl::Time now);
+  void ApplyRevocations(const std::vector<storage::RevocationEvent>& events);
+  void ForgetExpiredRevocations(absl::Time now);
+  bool IsRevoked(absl::string_view token_id) const;
+  absl::Status CheckRateLimit(ApiKeyEntry& entry, absl::Time now);
+  void PutApiKey(const storage::ApiKey& key);
+  absl::StatusOr<IssuedToken> ReissueExisting(const OrgEntry& entry,
+                                              storage::Token row);
+  void MaintenanceLoop();
+
+  const TokenAuthorityOptions options_;
+  storage::TokenStore* const store_;
+  const Clock& clock_;
+  RandomSource& random_;
+  const token::TokenVerifier verifier_;
+
+  // Organisations: copy-on-write entries.
+  mutable absl::Mutex orgs_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const OrgEntry>> orgs_
+      ABSL_GUARDED_BY(orgs_mu_);
+  // Serialises every change of an organisation entry (creation, update,
+  // rotation, retirement) so that none is lost. Taken before key_change_mu_.
+  absl::Mutex org_write_mu_;
+  // Held shared by IssueToken while it reads the clock and picks the key,
+  // exclusively by rotation and retirement around their store call: a token
+  // signed by a key that is no longer primary was issued before the next
+  // key's creation time (what retirement relies on).
+  absl::Mutex key_change_mu_;
+
+  mutable absl::Mutex api_keys_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<ApiKeyEntry>> api_keys_
+      ABSL_GUARDED_BY(api_keys_mu_);
+
+  mutable absl::Mutex revoked_mu_;
+  // Revoked token id -> its expiry.
+  absl::flat_hash_map<std::string, absl::Time> revoked_
+      ABSL_GUARDED_BY(revoked_mu_);
+
+  std::unique_ptr<RevocationFeed> feed_;
+
+  absl::Mutex maintenance_mu_;
+  bool stop_ ABSL_GUARDED_BY(maintenance_mu_) = false;
+  std::thread maintenance_thread_;
+};
+
+}  // namespace token_authority::server
+
+#endif  // SERVER_TOKEN_AUTHORITY_H_
