@@ -35,6 +35,7 @@ using PendingOp = std::variant<PendingWrite, PendingTruncate>;
 // handle reads, and the changes not yet on the real file.
 struct FileState {
   std::string path;
+  bool main_db = false;
   std::string data;
   std::vector<PendingOp> pending;
 };
@@ -67,6 +68,15 @@ struct PowerLossVfs::Impl {
     return total;
   }
 
+  bool HasUnsyncedWritesLocked() const {
+    for (const auto& [path, state] : files) {
+      for (const PendingOp& op : state->pending) {
+        if (std::holds_alternative<PendingWrite>(op)) return true;
+      }
+    }
+    return false;
+  }
+
   // The power fails: unsynced writes are dropped (or some written through
   // to the real file in kKeepRandomSubset mode), every state is forgotten.
   void CutLocked() {
@@ -74,6 +84,7 @@ struct PowerLossVfs::Impl {
     powered.store(false);
     epoch.fetch_add(1);
     ++stats.cuts;
+    stats.cuts_with_unsynced_writes += HasUnsyncedWritesLocked();
     for (const auto& [path, state] : files) {
       int fd = -1;
       for (const PendingOp& op : state->pending) {
@@ -270,6 +281,7 @@ int ShimSync(sqlite3_file* file, int flags) {
   }
   pending.clear();
   ++impl->stats.syncs;
+  impl->stats.database_syncs += f->state->main_db;
   return SQLITE_OK;
 }
 
@@ -418,7 +430,10 @@ int ShimOpen(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags,
         state = it->second;
       } else {
         rc = LoadState(real, name, &state);
-        if (rc == SQLITE_OK) impl->files.emplace(name, state);
+        if (rc == SQLITE_OK) {
+          state->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
+          impl->files.emplace(name, state);
+        }
       }
     }
   }
@@ -607,6 +622,20 @@ void PowerLossVfs::RestorePower() {
 }
 
 bool PowerLossVfs::powered() const { return impl_->powered.load(); }
+
+bool PowerLossVfs::HasUnsyncedWrites() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->HasUnsyncedWritesLocked();
+}
+
+bool PowerLossVfs::CutPowerIfUnsyncedWrites() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (!impl_->powered.load() || !impl_->HasUnsyncedWritesLocked()) {
+    return false;
+  }
+  impl_->CutLocked();
+  return true;
+}
 
 void PowerLossVfs::SetCutMode(CutMode mode, uint64_t seed) {
   std::lock_guard<std::mutex> lock(impl_->mu);

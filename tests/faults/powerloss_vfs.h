@@ -46,11 +46,14 @@ enum class CutMode {
 };
 
 struct PowerLossVfsStats {
-  int64_t writes = 0;             // xWrite calls accepted on durable files
-  int64_t syncs = 0;              // xSync calls that flushed (even nothing)
-  int64_t synced_bytes = 0;       // bytes written to real files by xSync
-  int64_t cuts = 0;               // power cuts
-  int64_t discarded_writes = 0;   // unsynced writes lost in cuts
+  int64_t writes = 0;          // xWrite calls accepted on durable files
+  int64_t syncs = 0;           // xSync calls that flushed (even nothing)
+  int64_t synced_bytes = 0;    // bytes written to real files by xSync
+  int64_t database_syncs = 0;  // of those, syncs of a main database
+                               // file (in WAL mode: checkpoints)
+  int64_t cuts = 0;            // power cuts
+  int64_t cuts_with_unsynced_writes = 0;  // cuts that found writes pending
+  int64_t discarded_writes = 0;           // unsynced writes lost in cuts
   int64_t kept_writes = 0;        // unsynced writes kept (kKeepRandomSubset)
   int64_t refused_after_cut = 0;  // calls failed with SQLITE_IOERR after a cut
   int64_t full_errors = 0;        // writes/truncates failed with SQLITE_FULL
@@ -92,6 +95,14 @@ class PowerLossVfs {
   void RestorePower();
 
   bool powered() const;
+
+  // Whether some durable file has writes not yet synced (a commit or
+  // checkpoint is under way). A snapshot: it may change right after.
+  bool HasUnsyncedWrites() const;
+
+  // Cuts the power now if, and only if, some durable file has writes not yet
+  // synced (checked and cut atomically). Returns whether it cut.
+  bool CutPowerIfUnsyncedWrites();
 
   // How unsynced writes fare at the next cuts. `seed` drives
   // kKeepRandomSubset.
