@@ -1402,10 +1402,6 @@ absl::StatusOr<RevokeTokensResult> SqliteTokenStoreImpl::RevokeTokens(
 
 namespace {
 
-constexpr char kRevocationSelect[] =
-    "SELECT r.seq, r.token_id, o.id, r.revoked_at, r.expires_at FROM "
-    "revocations r CROSS JOIN organizations o ON o.no = r.org_no";
-
 RevocationEvent ReadRevocation(const Statement& s) {
   RevocationEvent e;
   e.sequence = s.Int64(0);
@@ -1424,10 +1420,7 @@ SqliteTokenStoreImpl::ListRevocationsSince(int64_t after_sequence, int limit) {
     return absl::InvalidArgumentError("limit: must be between 1 and 10000");
   }
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
-  TA_ASSIGN_OR_RETURN(
-      Statement s,
-      c->Prepare(absl::StrCat(kRevocationSelect,
-                              " WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2")));
+  TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(sqlite::kRevocationsSinceSql));
   s.BindInt64(1, after_sequence);
   s.BindInt64(2, limit);
   std::vector<RevocationEvent> out;
@@ -1444,10 +1437,7 @@ SqliteTokenStoreImpl::ListActiveRevocations(absl::Time now) {
   TA_ASSIGN_OR_RETURN(int64_t us, Micros(now, "now"));
   (void)us;
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
-  TA_ASSIGN_OR_RETURN(
-      Statement s,
-      c->Prepare(absl::StrCat(kRevocationSelect,
-                              " WHERE r.expires_at > ?1 ORDER BY r.seq")));
+  TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(sqlite::kActiveRevocationsSql));
   s.BindInt64(1, FloorSeconds(now));
   std::vector<RevocationEvent> out;
   while (true) {
@@ -1763,10 +1753,7 @@ absl::StatusOr<int64_t> SqliteTokenStoreImpl::SweepBatch() {
     };
     std::vector<Row> rows;
     {
-      TA_ASSIGN_OR_RETURN(
-          Statement s,
-          c.Prepare("SELECT no, org_no, kind, issued_at, target FROM tokens "
-                    "WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2"));
+      TA_ASSIGN_OR_RETURN(Statement s, c.Prepare(sqlite::kSweepSelectSql));
       s.BindInt64(1, cutoff);
       s.BindInt64(2, options_.sweep_batch_size);
       while (true) {
@@ -1803,11 +1790,7 @@ absl::StatusOr<int64_t> SqliteTokenStoreImpl::SweepBatch() {
       }
     }
     {
-      TA_ASSIGN_OR_RETURN(
-          Statement s,
-          c.Prepare("DELETE FROM revocations WHERE seq IN (SELECT seq FROM "
-                    "revocations WHERE expires_at < ?1 ORDER BY expires_at "
-                    "LIMIT ?2)"));
+      TA_ASSIGN_OR_RETURN(Statement s, c.Prepare(sqlite::kSweepRevocationsSql));
       s.BindInt64(1, cutoff);
       s.BindInt64(2, options_.sweep_batch_size);
       TA_RETURN_IF_ERROR(s.Run());

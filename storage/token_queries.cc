@@ -24,6 +24,27 @@ const char kAuditColumns[] =
 const char kAuditFirstIdAtOrAfterSql[] =
     "SELECT id FROM audit_events WHERE time >= ?1 ORDER BY time, id LIMIT 1";
 
+const char kRevocationsSinceSql[] =
+    "SELECT r.seq, r.token_id, o.id, r.revoked_at, r.expires_at FROM "
+    "revocations r CROSS JOIN organizations o ON o.no = r.org_no "
+    "WHERE r.seq > ?1 ORDER BY r.seq LIMIT ?2";
+
+// The planner would rather scan the whole log in sequence order than sort;
+// the unexpired part is small, so force the expiry index.
+const char kActiveRevocationsSql[] =
+    "SELECT r.seq, r.token_id, o.id, r.revoked_at, r.expires_at FROM "
+    "revocations r INDEXED BY revocations_expires CROSS JOIN organizations o "
+    "ON o.no = r.org_no "
+    "WHERE r.expires_at > ?1 ORDER BY r.seq";
+
+const char kSweepSelectSql[] =
+    "SELECT no, org_no, kind, issued_at, target FROM tokens "
+    "WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2";
+
+const char kSweepRevocationsSql[] =
+    "DELETE FROM revocations WHERE seq IN (SELECT seq FROM revocations "
+    "WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)";
+
 void BoundQuery::Bind(Statement& stmt) const {
   int i = 1;
   for (const SqlValue& v : values) {

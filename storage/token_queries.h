@@ -101,6 +101,19 @@ BoundQuery BuildAuditListQuery(const AuditQuery& q);
 // The first audit id whose time >= micros (uses audit_time), one column.
 extern const char kAuditFirstIdAtOrAfterSql[];
 
+// Revocation log reads. Columns: 0 r.seq, 1 r.token_id, 2 o.id,
+// 3 r.revoked_at, 4 r.expires_at.
+// ?1 = after sequence, ?2 = limit; ascending.
+extern const char kRevocationsSinceSql[];
+// ?1 = now (seconds): expires_at > ?1, ascending by sequence.
+extern const char kActiveRevocationsSql[];
+
+// Retention sweep. ?1 = cutoff (seconds), ?2 = batch size.
+// Columns: 0 no, 1 org_no, 2 kind, 3 issued_at, 4 target.
+extern const char kSweepSelectSql[];
+// Deletes up to ?2 revocation events whose token expired before ?1.
+extern const char kSweepRevocationsSql[];
+
 }  // namespace token_authority::storage::sqlite
 
 #endif  // STORAGE_TOKEN_QUERIES_H_

@@ -1,0 +1,106 @@
+#include "storage/sqlite_db.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/storage/storage_test_util.h"
+#include "tests/testing/status_matchers.h"
+
+namespace token_authority::storage::sqlite {
+namespace {
+
+using ::testing::HasSubstr;
+using ::token_authority::testing::IsOkAndHolds;
+using ::token_authority::testing::StatusIs;
+
+TEST(SqliteErrorTest, MapsCodes) {
+  EXPECT_THAT(Error(nullptr, SQLITE_FULL, "x"),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("database or disk is full")));
+  EXPECT_THAT(Error(nullptr, SQLITE_BUSY, "x"),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Error(nullptr, SQLITE_IOERR_FSYNC, "x"),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Error(nullptr, SQLITE_CORRUPT, "x"),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(Error(nullptr, SQLITE_CONSTRAINT_UNIQUE, "x"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(Error(nullptr, SQLITE_MISUSE, "ctx"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("ctx")));
+}
+
+class ConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = Connection::Open(dir_.File("t.db"), {});
+    ASSERT_TRUE(c.ok()) << c.status();
+    conn_ = *std::move(c);
+    ASSERT_OK(
+        conn_->Exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT, b BLOB)"));
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<Connection> conn_;
+};
+
+TEST_F(ConnectionTest, CachedStatementsAreResetBetweenUses) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(Statement s,
+                         conn_->Prepare("INSERT INTO t(v, b) VALUES (?1, ?2)"));
+    s.BindTextOrNull(1, i == 1 ? "" : "text");
+    s.BindBlob(2, "");
+    ASSERT_OK(s.Run());
+  }
+  EXPECT_THAT(conn_->QueryInt64("SELECT count(*) FROM t WHERE v IS NULL"),
+              IsOkAndHolds(1));
+  // An empty blob is a blob, not NULL.
+  EXPECT_THAT(conn_->QueryInt64("SELECT count(*) FROM t WHERE b IS NULL"),
+              IsOkAndHolds(0));
+  ASSERT_OK_AND_ASSIGN(Statement s,
+                       conn_->Prepare("SELECT k, v FROM t ORDER BY k"));
+  int rows = 0;
+  while (true) {
+    ASSERT_OK_AND_ASSIGN(bool row, s.Step());
+    if (!row) break;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 3);
+}
+
+TEST_F(ConnectionTest, ErrorsBecomeStatuses) {
+  EXPECT_THAT(conn_->Prepare("SELEKT 1").status(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("syntax error")));
+  ASSERT_OK(conn_->Exec("CREATE UNIQUE INDEX tv ON t(v)"));
+  ASSERT_OK(conn_->Exec("INSERT INTO t(v) VALUES ('a')"));
+  EXPECT_THAT(conn_->Exec("INSERT INTO t(v) VALUES ('a')"),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(ConnectionTest, TransactionRollsBackUnlessCommitted) {
+  {
+    Transaction txn(conn_.get());
+    ASSERT_OK(txn.Begin());
+    ASSERT_OK(conn_->Exec("INSERT INTO t(v) VALUES ('lost')"));
+  }
+  EXPECT_THAT(conn_->QueryInt64("SELECT count(*) FROM t"), IsOkAndHolds(0));
+  {
+    Transaction txn(conn_.get());
+    ASSERT_OK(txn.Begin());
+    ASSERT_OK(conn_->Exec("INSERT INTO t(v) VALUES ('kept')"));
+    ASSERT_OK(txn.Commit());
+  }
+  EXPECT_THAT(conn_->QueryInt64("SELECT count(*) FROM t"), IsOkAndHolds(1));
+  EXPECT_FALSE(conn_->InTransaction());
+}
+
+TEST(ConnectionOpenTest, ReportsMissingFileWithoutCreate) {
+  testing::TempDir dir;
+  ConnectionOptions o;
+  o.create = false;
+  EXPECT_THAT(Connection::Open(dir.File("none.db"), o).status(),
+              StatusIs(absl::StatusCode::kUnavailable));
+  o.vfs = "no-such-vfs";
+  o.create = true;
+  EXPECT_FALSE(Connection::Open(dir.File("x.db"), o).ok());
+}
+
+}  // namespace
+}  // namespace token_authority::storage::sqlite
