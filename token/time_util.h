@@ -19,6 +19,9 @@ namespace token_authority::token {
 // Thread-safe.
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text);
 
+// Call it qualified (token::FormatDuration): absl has an absl::FormatDuration
+// that argument-dependent lookup would also find for an unqualified call.
+//
 // Formats `d` in the largest of the units d, h, m, s, ms that divides it
 // exactly, so that ParseDuration(FormatDuration(d)) == d for every duration
 // that is a whole number of milliseconds: 14 days -> "14d", 90 s -> "90s",

@@ -66,27 +66,39 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                                    const KeySet& keys, absl::Time now,
                                    const VerifyHooks* hooks) const {
   using R = DenyReason;
-  // 1-2: size and segments.
-  auto seg = SplitJws(jwt);
-  if (!seg.ok()) {
+  // 1: size, before anything else.
+  if (jwt.size() > kMaxTokenBytes) {
     return VerifyResult::Deny(
         R::kMalformed,
-        absl::StrCat("The token is malformed: ", seg.status().message(), "."));
+        absl::StrCat("The token is ", jwt.size(), " bytes long; at most ",
+                     kMaxTokenBytes, " are accepted."));
   }
+  // 2: three segments.
+  const size_t d1 = jwt.find('.');
+  const size_t d2 = d1 == absl::string_view::npos ? d1 : jwt.find('.', d1 + 1);
+  if (d1 == absl::string_view::npos || d2 == absl::string_view::npos ||
+      jwt.find('.', d2 + 1) != absl::string_view::npos || d1 == 0) {
+    size_t dots = 0;
+    for (char ch : jwt) dots += ch == '.';
+    return VerifyResult::Deny(
+        R::kMalformed,
+        d1 == 0 && dots == 2
+            ? std::string(
+                  "The token is malformed: its header segment is empty.")
+            : absl::StrCat("The token is malformed: a JWT has exactly 3 "
+                           "segments separated by '.', this one has ",
+                           dots + 1, "."));
+  }
+  const absl::string_view header_b64 = jwt.substr(0, d1);
+  const absl::string_view payload_b64 = jwt.substr(d1 + 1, d2 - d1 - 1);
+  const absl::string_view signature_b64 = jwt.substr(d2 + 1);
+  const absl::string_view signing_input = jwt.substr(0, d2);
+  // 3: header.
   std::string header_json, payload_json, signature;
-  if (!Base64UrlDecodeTo(seg->header_b64, &header_json)) {
+  if (!Base64UrlDecodeTo(header_b64, &header_json)) {
     return VerifyResult::Deny(R::kMalformed,
-                              DecodeProblem("header", seg->header_b64));
+                              DecodeProblem("header", header_b64));
   }
-  if (!Base64UrlDecodeTo(seg->payload_b64, &payload_json)) {
-    return VerifyResult::Deny(R::kMalformed,
-                              DecodeProblem("payload", seg->payload_b64));
-  }
-  if (!Base64UrlDecodeTo(seg->signature_b64, &signature)) {
-    return VerifyResult::Deny(R::kMalformed,
-                              DecodeProblem("signature", seg->signature_b64));
-  }
-  // 3: header JSON.
   auto header = ParseJwsHeader(header_json);
   if (!header.ok()) {
     return VerifyResult::Deny(R::kMalformed,
@@ -135,7 +147,19 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                 absl::StrCat("The token's type ", Quote(header->typ),
                              " is not \"JWT\"."));
   }
-  // 6: key.
+  // 6: payload and signature segments.
+  if (!Base64UrlDecodeTo(payload_b64, &payload_json)) {
+    return deny(R::kMalformed, DecodeProblem("payload", payload_b64));
+  }
+  if (signature_b64.empty()) {
+    return deny(R::kMalformed,
+                "The token's signature segment is empty (unsigned tokens are "
+                "never accepted).");
+  }
+  if (!Base64UrlDecodeTo(signature_b64, &signature)) {
+    return deny(R::kMalformed, DecodeProblem("signature", signature_b64));
+  }
+  // 7: key.
   if (!header->has_kid || header->kid.empty()) {
     return deny(R::kUnknownKey,
                 "The token does not name its signing key (no \"kid\" in its "
@@ -153,7 +177,7 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                              " of organisation ", keys.organization_id(),
                              " is retired and verifies no more tokens."));
   }
-  // 7: algorithm confusion.
+  // 8: algorithm confusion.
   if (entry->key->algorithm() != *alg) {
     return deny(R::kUnsupportedAlgorithm,
                 absl::StrCat("The token says ", AlgorithmName(*alg),
@@ -161,14 +185,14 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                              AlgorithmName(entry->key->algorithm()),
                              " key; algorithms must match."));
   }
-  // 8: signature.
-  if (!entry->key->Verify(seg->signing_input, signature)) {
+  // 9: signature.
+  if (!entry->key->Verify(signing_input, signature)) {
     return deny(R::kBadSignature,
                 absl::StrCat("The token's ", AlgorithmName(*alg),
                              " signature does not verify with key ",
                              Quote(header->kid), "."));
   }
-  // 9: claims.
+  // 10: claims.
   auto claims = ParseClaims(payload_json);
   if (!claims.ok()) {
     return deny(R::kMalformed, absl::StrCat("The token's claims are invalid: ",
@@ -177,7 +201,7 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
   result.token_id = claims->token_id();
   result.claims = *std::move(claims);
   const Claims& c = *result.claims;
-  // 10: organisation.
+  // 11: organisation.
   if (c.organization_id() != keys.organization_id()) {
     return deny(R::kTargetMismatch,
                 absl::StrCat("The token claims organisation ",
@@ -192,7 +216,7 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                              keys.organization_id(), ", not to ",
                              Quote(request.organization_id), "."));
   }
-  // 11-12: hooks.
+  // 12-13: hooks.
   if (hooks != nullptr) {
     if (hooks->IsOrganizationDisabled(c.organization_id())) {
       return deny(R::kOrganizationDisabled,
@@ -205,7 +229,7 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                   absl::StrCat("Token ", c.token_id(), " has been revoked."));
     }
   }
-  // 13-14: time.
+  // 14-15: time.
   switch (CheckTokenTimes(c.not_before_unix(), c.expires_at_unix(), now,
                           options_.leeway)) {
     case TimeValidity::kExpired:
@@ -223,7 +247,7 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
     case TimeValidity::kValid:
       break;
   }
-  // 15: target.
+  // 16: target.
   if (!c.target().Covers(request.stream_group_id, request.stream_name)) {
     std::string asked;
     if (c.target().kind() == Target::Kind::kStreamGroup) {
@@ -240,7 +264,7 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                 absl::StrCat("The token covers ", c.target().Describe(),
                              ", not ", asked, "."));
   }
-  // 16: ip.
+  // 17: ip.
   if (!c.client_ip().empty()) {
     auto prefix = IpPrefix::Parse(c.client_ip());
     if (request.client_ip.empty()) {
@@ -262,7 +286,7 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                                ", not to ", addr->ToString(), "."));
     }
   }
-  // 17: domain.
+  // 18: domain.
   if (!c.domain().empty()) {
     if (request.domain.empty()) {
       return deny(R::kDomainMismatch,

@@ -3,39 +3,48 @@
 // Rules, in the order they are checked; the result names the FIRST rule that
 // fails:
 //   1. At most kMaxTokenBytes (8 KiB), checked before any parsing. MALFORMED.
-//   2. Exactly three '.'-separated segments, each strict base64url (no
-//      padding, no foreign characters, canonical trailing bits). MALFORMED.
-//   3. The header is a JSON object (no duplicate members, nesting <= 32) with
-//      a string "alg". MALFORMED.
+//   2. Exactly three '.'-separated segments, the header one non-empty.
+//      MALFORMED.
+//   3. The header is strict base64url (no padding, no foreign characters,
+//      canonical trailing bits) of a JSON object (no duplicate members,
+//      nesting <= 32) with a string "alg". MALFORMED.
 //   4. "alg" is exactly one of ES256, RS256, EdDSA, HS256; "none" in any
-//      casing, other casings and unknown names: UNSUPPORTED_ALGORITHM.
+//      casing, other casings and unknown names: UNSUPPORTED_ALGORITHM (this
+//      comes before the signature segment is looked at, so an unsigned "alg
+//      none" token with an empty third segment is UNSUPPORTED_ALGORITHM).
 //   5. "crit" present (no extension is understood): MALFORMED. "jku", "x5u",
 //      "jwk" or "x5c" present (keys are never taken from a token): MALFORMED.
 //      "typ", when present, must be "JWT" (any casing): MALFORMED.
-//   6. "kid" a non-empty string naming a key of the organisation's key set:
+//   6. The payload and signature segments are strict base64url, and the
+//      signature is not empty. MALFORMED.
+//   7. "kid" a non-empty string naming a key of the organisation's key set:
 //      otherwise UNKNOWN_KEY; a retired key: UNKNOWN_KEY.
-//   7. The key's algorithm equals "alg" (no algorithm confusion):
+//   8. The key's algorithm equals "alg" (no algorithm confusion):
 //      UNSUPPORTED_ALGORITHM.
-//   8. The signature verifies (ES256: 64-byte R||S with 0 < r, s < n only):
-//      BAD_SIGNATURE.
-//   9. The payload parses as claims (ParseClaims: types, required members,
+//   9. The signature verifies (ES256: 64-byte R||S with 0 < r, s < n only;
+//      DER is refused): BAD_SIGNATURE.
+//  10. The payload parses as claims (ParseClaims: types, required members,
 //      exactly one target, no duplicate members): MALFORMED.
-//  10. The token's "org" equals the key set's organisation, and the request's
+//  11. The token's "org" equals the key set's organisation, and the request's
 //      organisation (when given) equals it too: TARGET_MISMATCH.
-//  11. hooks->IsOrganizationDisabled(org): ORGANIZATION_DISABLED.
-//  12. hooks->IsRevoked(claims): REVOKED (revocation is by jti, so a revoked
-//      token re-encoded differently stays revoked).
-//  13. Expiry: refused iff now >= exp + leeway: EXPIRED.
-//  14. Not-before: refused iff now < nbf - leeway: NOT_YET_VALID.
-//      (exp and nbf are whole seconds; `now` keeps its sub-second part, so
-//      with exp = E and leeway L the last accepted instant is just before
-//      E + L, and E + L itself is refused.)
-//  15. The target covers the request (Target::Covers): TARGET_MISMATCH.
-//  16. "ip" set: the request's client_ip parses and lies in the token's
+//  12. hooks->IsOrganizationDisabled(org): ORGANIZATION_DISABLED.
+//  13. hooks->IsRevoked(claims): REVOKED (revocation is by jti, so a revoked
+//      token re-encoded differently stays revoked; a revoked token reports
+//      REVOKED even once expired).
+//  14. Expiry: refused iff now >= exp + leeway: EXPIRED.
+//  15. Not-before: refused iff now < nbf - leeway: NOT_YET_VALID.
+//      (exp and nbf are whole seconds; `now` keeps its sub-second part. With
+//      exp = E and leeway L the last accepted instant is just before E + L,
+//      and E + L itself is refused; with nbf = N, N - L is the first accepted
+//      instant.)
+//  16. The target covers the request (Target::Covers): TARGET_MISMATCH.
+//  17. "ip" set: the request's client_ip parses and lies in the token's
 //      address/network (IPv4-mapped IPv6 counts as IPv4, see ip_address.h):
 //      IP_MISMATCH.
-//  17. "domain" set: the request's domain matches (see domain.h):
+//  18. "domain" set: the request's domain matches (see domain.h):
 //      DOMAIN_MISMATCH.
+// Details never contain the token; values taken from it (kid, alg, typ) are
+// escaped and cut to 64 characters.
 #ifndef TOKEN_VERIFIER_H_
 #define TOKEN_VERIFIER_H_
 

@@ -1,0 +1,249 @@
+#include "token/token_spec.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "token/random.h"
+
+namespace token_authority::token {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+using ::token_authority::testing::StatusIs;
+
+const absl::Time kNow =
+    absl::FromUnixSeconds(1750000000) + absl::Milliseconds(300);
+const TokenLimits kLimits;
+
+TokenSpec Good() {
+  TokenSpec s;
+  s.target = Target::StreamGroup("grp");
+  return s;
+}
+
+std::vector<std::string> Fields(const std::vector<FieldViolation>& v) {
+  std::vector<std::string> out;
+  for (const auto& x : v) out.push_back(x.field);
+  return out;
+}
+
+TEST(TokenSpecTest, DefaultsAreValid) {
+  EXPECT_THAT(ValidateTokenSpec(Good(), kLimits, kNow), IsEmpty());
+  EXPECT_EQ(kLimits.default_lifetime, absl::Hours(14 * 24));
+  EXPECT_EQ(kLimits.max_lifetime, absl::Hours(365 * 24));
+}
+
+TEST(TokenSpecTest, TargetIsRequired) {
+  TokenSpec s;
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow),
+              ElementsAre(Field(&FieldViolation::field, "target")));
+}
+
+TEST(TokenSpecTest, StreamNameRules) {
+  TokenSpec s = Good();
+  s.target = Target::Streams({});
+  EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+              ElementsAre("stream_names"));
+  s.target = Target::Streams(std::vector<std::string>(101, "a"));
+  EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+              ElementsAre("stream_names"));
+  s.target = Target::Streams({"good", std::string(129, 'x'), "sp ace"});
+  EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+              ElementsAre("stream_names", "stream_names"));
+  s.target =
+      Target::Streams(std::vector<std::string>(100, std::string(128, 'x')));
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+}
+
+TEST(TokenSpecTest, LifetimeRules) {
+  TokenSpec s = Good();
+  s.lifetime = absl::ZeroDuration();
+  EXPECT_THAT(
+      ValidateTokenSpec(s, kLimits, kNow),
+      ElementsAre(FieldViolation{"lifetime", "must be at least 1s (got 0s)"}));
+  s.lifetime = -absl::Hours(1);
+  EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+              ElementsAre("lifetime"));
+  s.lifetime = absl::Milliseconds(999);
+  EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+              ElementsAre("lifetime"));
+  s.lifetime = absl::Seconds(1);
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+  s.lifetime = kLimits.max_lifetime;
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+  s.lifetime = kLimits.max_lifetime + absl::Seconds(1);
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow),
+              ElementsAre(FieldViolation{
+                  "lifetime", "must be at most 365d (got 31536001s)"}));
+}
+
+TEST(TokenSpecTest, ExpiresAtRules) {
+  TokenSpec s = Good();
+  s.expires_at = kNow - absl::Seconds(1);
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow),
+              ElementsAre(Field(&FieldViolation::description,
+                                HasSubstr("must be in the future"))));
+  // Within the current second: a token would expire when issued.
+  s.expires_at = kNow + absl::Milliseconds(500);
+  EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+              ElementsAre("expires_at"));
+  s.expires_at = kNow + absl::Seconds(1);
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+  s.expires_at = kNow + kLimits.max_lifetime;
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+  s.expires_at = kNow + kLimits.max_lifetime + absl::Seconds(1);
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow),
+              ElementsAre(Field(&FieldViolation::description,
+                                HasSubstr("at most 365d from now"))));
+  s.expires_at = kNow + absl::Hours(1);
+  s.lifetime = absl::Hours(1);
+  EXPECT_THAT(
+      ValidateTokenSpec(s, kLimits, kNow),
+      ElementsAre(FieldViolation{
+          "expires_at", "give either a lifetime or an expiry time, not both"}));
+}
+
+TEST(TokenSpecTest, NotBeforeMustPrecedeExpiry) {
+  TokenSpec s = Good();
+  s.lifetime = absl::Hours(1);
+  s.not_before = kNow + absl::Hours(1);  // == expiry: never valid
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow),
+              ElementsAre(Field(&FieldViolation::field, "not_before")));
+  s.not_before = kNow + absl::Minutes(59);
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+  // Against the default lifetime too.
+  TokenSpec d = Good();
+  d.not_before = kNow + absl::Hours(15 * 24);
+  EXPECT_THAT(Fields(ValidateTokenSpec(d, kLimits, kNow)),
+              ElementsAre("not_before"));
+  // Against an explicit expiry.
+  TokenSpec e = Good();
+  e.expires_at = kNow + absl::Hours(2);
+  e.not_before = kNow + absl::Hours(3);
+  EXPECT_THAT(Fields(ValidateTokenSpec(e, kLimits, kNow)),
+              ElementsAre("not_before"));
+  // A not_before in the past is allowed (back-dating).
+  e.not_before = kNow - absl::Hours(3);
+  EXPECT_THAT(ValidateTokenSpec(e, kLimits, kNow), IsEmpty());
+  e.not_before = absl::FromUnixSeconds(-1);
+  EXPECT_THAT(Fields(ValidateTokenSpec(e, kLimits, kNow)),
+              ElementsAre("not_before"));
+}
+
+TEST(TokenSpecTest, RestrictionRules) {
+  TokenSpec s = Good();
+  for (const char* ip : {"203.0.113.7", "203.0.113.0/24", "2001:db8::1",
+                         "2001:db8::/32", "::ffff:10.0.0.1"}) {
+    s.client_ip = ip;
+    EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty()) << ip;
+  }
+  for (const char* ip :
+       {"203.0.113", "10.0.0.0/33", "example.com", "1.2.3.4 "}) {
+    s.client_ip = ip;
+    EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+                ElementsAre("client_ip"))
+        << ip;
+  }
+  s.client_ip.clear();
+  for (const char* d : {"example.com", "*.example.com", "player.cdn.example"}) {
+    s.domain = d;
+    EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty()) << d;
+  }
+  for (const char* d :
+       {"https://example.com", "*.", "a.*.b", "ex ample.com", "*"}) {
+    s.domain = d;
+    EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+                ElementsAre("domain"))
+        << d;
+  }
+  s.domain.clear();
+  s.user_id = std::string(128, 'u');
+  s.tag = std::string(128, 't');
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+  s.user_id += "u";
+  s.tag = "bell\x07";
+  EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
+              ElementsAre("user_id", "tag"));
+}
+
+TEST(TokenSpecTest, ReportsEveryViolationAtOnce) {
+  TokenSpec s;
+  s.target = Target::Streams({"ok", "not ok"});
+  s.lifetime = absl::Hours(24 * 400);
+  s.expires_at = kNow - absl::Hours(1);
+  s.not_before = absl::FromUnixSeconds(-5);
+  s.client_ip = "nope";
+  s.domain = "no pe";
+  s.user_id = std::string(200, 'x');
+  s.tag = "\n";
+  auto v = ValidateTokenSpec(s, kLimits, kNow);
+  EXPECT_THAT(Fields(v),
+              UnorderedElementsAre("stream_names", "expires_at", "lifetime",
+                                   "expires_at", "not_before", "client_ip",
+                                   "domain", "user_id", "tag"));
+  absl::Status st = ViolationsToStatus(v);
+  EXPECT_THAT(st, StatusIs(absl::StatusCode::kInvalidArgument,
+                           HasSubstr("client_ip: ")));
+}
+
+TEST(ResolveTokenTimesTest, ComputesWholeSecondTimes) {
+  TokenSpec s = Good();
+  ASSERT_OK_AND_ASSIGN(TokenTimes t, ResolveTokenTimes(s, kLimits, kNow));
+  EXPECT_EQ(t.issued_at, absl::FromUnixSeconds(1750000000));
+  EXPECT_EQ(t.not_before, t.issued_at);
+  EXPECT_EQ(t.expires_at, t.issued_at + absl::Hours(14 * 24));
+
+  s.lifetime = absl::Seconds(90) + absl::Milliseconds(700);
+  s.not_before = kNow + absl::Seconds(10);
+  ASSERT_OK_AND_ASSIGN(t, ResolveTokenTimes(s, kLimits, kNow));
+  EXPECT_EQ(t.not_before, absl::FromUnixSeconds(1750000010));
+  EXPECT_EQ(t.expires_at, absl::FromUnixSeconds(1750000090));
+
+  TokenSpec e = Good();
+  e.expires_at = absl::FromUnixSeconds(1750003600) + absl::Milliseconds(900);
+  ASSERT_OK_AND_ASSIGN(t, ResolveTokenTimes(e, kLimits, kNow));
+  EXPECT_EQ(t.expires_at, absl::FromUnixSeconds(1750003600));
+
+  TokenSpec bad = Good();
+  bad.lifetime = absl::ZeroDuration();
+  EXPECT_THAT(
+      ResolveTokenTimes(bad, kLimits, kNow),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lifetime:")));
+}
+
+TEST(ClaimsFromSpecTest, BuildsClaims) {
+  TokenSpec s = Good();
+  s.client_ip = "10.0.0.0/8";
+  s.domain = "*.example.com";
+  s.user_id = "u1";
+  s.tag = "t1";
+  s.lifetime = absl::Hours(2);
+  FakeRandom random(3);
+  ASSERT_OK_AND_ASSIGN(
+      Claims c, ClaimsFromSpec(s, kLimits, kNow, "iss-x", "org-9", random));
+  EXPECT_EQ(c.issuer(), "iss-x");
+  EXPECT_EQ(c.organization_id(), "org-9");
+  EXPECT_EQ(c.target(), Target::StreamGroup("grp"));
+  EXPECT_EQ(c.expires_at() - c.issued_at(), absl::Hours(2));
+  EXPECT_EQ(c.client_ip(), "10.0.0.0/8");
+  EXPECT_EQ(c.domain(), "*.example.com");
+  EXPECT_EQ(c.user_id(), "u1");
+  EXPECT_EQ(c.tag(), "t1");
+  EXPECT_EQ(c.token_id().size(), 22u);
+
+  EXPECT_THAT(ClaimsFromSpec(s, kLimits, kNow, "", "org-9", random),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("iss")));
+  TokenSpec none;
+  EXPECT_THAT(
+      ClaimsFromSpec(none, kLimits, kNow, "i", "o", random),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target:")));
+}
+
+}  // namespace
+}  // namespace token_authority::token
