@@ -1,0 +1,384 @@
+#include "client/local_verifier.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "client/offline_decode.h"
+#include "client/proto_convert.h"
+#include "token/status_macros.h"
+#include "token/validation.h"
+
+namespace token_authority::client {
+
+namespace v1 = ::tokenauthority::v1;
+
+namespace {
+
+std::string RevocationKey(absl::string_view organization_id,
+                          absl::string_view token_id) {
+  return absl::StrCat(organization_id, "\n", token_id);
+}
+
+bool MarksDisabled(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kFailedPrecondition ||
+         status.code() == absl::StatusCode::kNotFound;
+}
+
+absl::Status ValidateOptions(const LocalVerifierOptions& o) {
+  if (o.leeway < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("leeway: must not be negative");
+  }
+  if (o.reconnect_initial_backoff <= absl::ZeroDuration() ||
+      o.reconnect_max_backoff < o.reconnect_initial_backoff) {
+    return absl::InvalidArgumentError(
+        "reconnect_initial_backoff: must be positive and at most "
+        "reconnect_max_backoff");
+  }
+  if (o.jwks_refresh_interval <= absl::ZeroDuration() ||
+      o.unknown_key_refresh_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "jwks_refresh_interval: must be positive");
+  }
+  return absl::OkStatus();
+}
+
+// The set used for organisations the verifier has no keys of: every token
+// gets as far as the key lookup and is refused there, as the server would
+// refuse it for an unknown key.
+std::shared_ptr<const token::KeySet> EmptyKeySet() {
+  absl::StatusOr<token::KeySet> set = token::KeySet::Create("unknown", {});
+  return std::make_shared<const token::KeySet>(*std::move(set));
+}
+
+}  // namespace
+
+class LocalVerifier::Hooks : public token::VerifyHooks {
+ public:
+  explicit Hooks(const LocalVerifier* verifier) : v_(verifier) {}
+
+  bool IsOrganizationDisabled(
+      absl::string_view organization_id) const override {
+    absl::ReaderMutexLock lock(&v_->keys_mu_);
+    return v_->disabled_.contains(organization_id);
+  }
+
+  bool IsRevoked(const token::Claims& claims) const override {
+    const std::string key =
+        RevocationKey(claims.organization_id(), claims.token_id());
+    absl::ReaderMutexLock lock(&v_->revoked_mu_);
+    return v_->revoked_.contains(key);
+  }
+
+ private:
+  const LocalVerifier* v_;
+};
+
+LocalVerifier::LocalVerifier(TokenAuthorityClient* client,
+                             LocalVerifierOptions options)
+    : client_(client),
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : Clock::Real()),
+      random_(options_.random != nullptr ? *options_.random
+                                         : RandomSource::Secure()),
+      verifier_(token::VerifierOptions{options_.leeway}),
+      hooks_(std::make_unique<Hooks>(this)),
+      no_keys_(EmptyKeySet()) {}
+
+absl::StatusOr<std::unique_ptr<LocalVerifier>> LocalVerifier::FromJwks(
+    const std::map<std::string, std::string>& jwks_by_organization,
+    LocalVerifierOptions options) {
+  TA_RETURN_IF_ERROR(ValidateOptions(options));
+  if (jwks_by_organization.empty()) {
+    return absl::InvalidArgumentError(
+        "organization_ids: at least one organisation is needed");
+  }
+  std::unique_ptr<LocalVerifier> v(
+      new LocalVerifier(nullptr, std::move(options)));
+  for (const auto& [org, jwks] : jwks_by_organization) {
+    TA_RETURN_IF_ERROR(v->InstallJwks(org, jwks));
+    v->organizations_.push_back(org);
+  }
+  return v;
+}
+
+absl::StatusOr<std::unique_ptr<LocalVerifier>> LocalVerifier::Connect(
+    TokenAuthorityClient* client, std::vector<std::string> organization_ids,
+    LocalVerifierOptions options) {
+  TA_RETURN_IF_ERROR(ValidateOptions(options));
+  if (client == nullptr) {
+    return absl::InvalidArgumentError("client: must not be null");
+  }
+  if (organization_ids.empty()) {
+    return absl::InvalidArgumentError(
+        "organization_ids: at least one organisation is needed");
+  }
+  for (const std::string& org : organization_ids) {
+    if (absl::Status st = token::ValidateOrganizationId(org); !st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("organization_ids: ", st.message()));
+    }
+  }
+  std::unique_ptr<LocalVerifier> v(
+      new LocalVerifier(client, std::move(options)));
+  v->organizations_ = std::move(organization_ids);
+  for (const std::string& org : v->organizations_) {
+    absl::Status st = v->RefreshKeys(org);
+    if (!st.ok() && !MarksDisabled(st)) return st;
+  }
+  v->watch_thread_ = std::thread([p = v.get()] { p->WatchLoop(); });
+  v->refresh_thread_ = std::thread([p = v.get()] { p->RefreshLoop(); });
+  return v;
+}
+
+LocalVerifier::~LocalVerifier() { Stop(); }
+
+void LocalVerifier::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (stream_ != nullptr) stream_->Cancel();
+  }
+  if (watch_thread_.joinable()) watch_thread_.join();
+  if (refresh_thread_.joinable()) refresh_thread_.join();
+}
+
+absl::Status LocalVerifier::InstallJwks(const std::string& organization_id,
+                                        absl::string_view jwks_json) {
+  if (absl::Status st = token::ValidateOrganizationId(organization_id);
+      !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("organization_ids: ", st.message()));
+  }
+  absl::StatusOr<token::KeySet> set =
+      token::KeySet::FromJwks(organization_id, jwks_json, clock_.Now());
+  if (!set.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("jwks of organisation ",
+                                                   organization_id, ": ",
+                                                   set.status().message()));
+  }
+  auto shared = std::make_shared<const token::KeySet>(*std::move(set));
+  absl::MutexLock lock(&keys_mu_);
+  keys_[organization_id] = std::move(shared);
+  disabled_.erase(organization_id);
+  return absl::OkStatus();
+}
+
+absl::Status LocalVerifier::RefreshKeys(const std::string& organization_id) {
+  if (client_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this verifier was built from JWK Sets and has no server");
+  }
+  v1::GetJwksRequest request;
+  request.set_organization_id(organization_id);
+  absl::StatusOr<v1::GetJwksResponse> response = client_->GetJwks(request);
+  if (!response.ok()) {
+    if (MarksDisabled(response.status())) {
+      absl::MutexLock lock(&keys_mu_);
+      disabled_.insert(organization_id);
+    }
+    return response.status();
+  }
+  TA_RETURN_IF_ERROR(InstallJwks(organization_id, response->jwks_json()));
+  absl::MutexLock lock(&mu_);
+  ++jwks_refreshes_;
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const token::KeySet> LocalVerifier::KeysFor(
+    const std::string& organization_id) const {
+  absl::ReaderMutexLock lock(&keys_mu_);
+  auto it = keys_.find(organization_id);
+  return it == keys_.end() ? nullptr : it->second;
+}
+
+void LocalVerifier::RequestRefresh(const std::string& organization_id) const {
+  if (client_ == nullptr) return;
+  const absl::Time now = Clock::Real().Now();
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] =
+      refresh_requested_.try_emplace(organization_id, absl::InfinitePast());
+  if (now - it->second < options_.unknown_key_refresh_interval) return;
+  it->second = now;
+  pending_refresh_.insert(organization_id);
+}
+
+token::VerifyResult LocalVerifier::Verify(
+    absl::string_view jwt, const token::PlaybackRequest& request) const {
+  const std::string org = request.organization_id.empty()
+                              ? PeekOrganization(jwt)
+                              : request.organization_id;
+  std::shared_ptr<const token::KeySet> keys = KeysFor(org);
+  const bool known = keys != nullptr;
+  if (!known) keys = no_keys_;
+  token::VerifyResult result =
+      verifier_.Verify(jwt, request, *keys, clock_.Now(), hooks_.get());
+  if (!result.allowed && result.reason == token::DenyReason::kUnknownKey &&
+      !result.key_id.empty()) {
+    if (known) {
+      RequestRefresh(org);  // perhaps a rotation
+    } else if (hooks_->IsOrganizationDisabled(org)) {
+      result.reason = token::DenyReason::kOrganizationDisabled;
+      result.detail = absl::StrCat(
+          "Secure playback is not enabled for organisation ", org, ".");
+    } else {
+      result.detail =
+          absl::StrCat("This verifier holds no keys of organisation \"",
+                       absl::CHexEscape(org.substr(0, 64)), "\".");
+    }
+  }
+  return result;
+}
+
+v1::VerifyTokenResponse LocalVerifier::Verify(
+    const v1::VerifyTokenRequest& request) const {
+  token::PlaybackRequest playback;
+  playback.organization_id = request.organization_id();
+  playback.stream_group_id = request.stream_group_id();
+  playback.stream_name = request.stream_name();
+  playback.client_ip = request.client_ip();
+  playback.domain = request.domain();
+  token::VerifyResult r = Verify(request.jwt(), playback);
+  v1::VerifyTokenResponse out;
+  out.set_allowed(r.allowed);
+  out.set_reason(ToProtoDenyReason(r.reason));
+  out.set_detail(std::move(r.detail));
+  out.set_token_id(std::move(r.token_id));
+  return out;
+}
+
+void LocalVerifier::ApplyRevocation(const v1::RevocationEvent& event) {
+  const absl::Time expires = event.has_expires_at()
+                                 ? FromProtoTimestamp(event.expires_at())
+                                 : absl::InfiniteFuture();
+  const bool expired = expires + options_.leeway <= clock_.Now();
+  absl::MutexLock lock(&revoked_mu_);
+  if (!expired) {
+    revoked_[RevocationKey(event.organization_id(), event.token_id())] =
+        expires;
+  }
+  last_sequence_ = std::max(last_sequence_, event.sequence());
+}
+
+size_t LocalVerifier::PruneRevocations() {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&revoked_mu_);
+  size_t pruned = 0;
+  for (auto it = revoked_.begin(); it != revoked_.end();) {
+    if (it->second + options_.leeway <= now) {
+      revoked_.erase(it++);
+      ++pruned;
+    } else {
+      ++it;
+    }
+  }
+  return pruned;
+}
+
+LocalVerifierStats LocalVerifier::stats() const {
+  LocalVerifierStats s;
+  {
+    absl::ReaderMutexLock lock(&revoked_mu_);
+    s.last_sequence = last_sequence_;
+    s.revocations = revoked_.size();
+  }
+  absl::MutexLock lock(&mu_);
+  s.stream_connects = stream_connects_;
+  s.stream_open = stream_ != nullptr;
+  s.jwks_refreshes = jwks_refreshes_;
+  s.last_stream_error = last_stream_error_;
+  return s;
+}
+
+bool LocalVerifier::WaitOrStop(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
+  return !stopping_;
+}
+
+absl::Duration LocalVerifier::Jitter(absl::Duration d) {
+  uint8_t bytes[8];
+  if (!random_.Fill(absl::MakeSpan(bytes)).ok()) return d;
+  uint64_t r;
+  std::memcpy(&r, bytes, sizeof(r));
+  const double u = static_cast<double>(r >> 11) / 9007199254740992.0;
+  return d * (0.8 + 0.4 * u);
+}
+
+void LocalVerifier::WatchLoop() {
+  absl::Duration backoff = options_.reconnect_initial_backoff;
+  while (true) {
+    v1::WatchRevocationsRequest request;
+    {
+      absl::ReaderMutexLock lock(&revoked_mu_);
+      request.set_since_sequence(last_sequence_);
+    }
+    absl::StatusOr<std::unique_ptr<RevocationStream>> opened =
+        client_->WatchRevocations(request);
+    absl::Status ended;
+    bool healthy = false;
+    if (opened.ok()) {
+      std::unique_ptr<RevocationStream> stream = *std::move(opened);
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;  // the stream's destructor cancels it
+        stream_ = stream.get();
+        ++stream_connects_;
+      }
+      const absl::Time opened_at = Clock::Real().Now();
+      v1::RevocationEvent event;
+      while (stream->Next(&event)) {
+        ApplyRevocation(event);
+        healthy = true;
+      }
+      ended = stream->Finish();
+      // A stream that stayed up a while was healthy even without events.
+      if (Clock::Real().Now() - opened_at > absl::Seconds(10)) healthy = true;
+      absl::MutexLock lock(&mu_);
+      stream_ = nullptr;
+      last_stream_error_ = ended.ToString();
+      if (stopping_) return;
+    } else {
+      ended = opened.status();
+      absl::MutexLock lock(&mu_);
+      last_stream_error_ = ended.ToString();
+    }
+    if (healthy) backoff = options_.reconnect_initial_backoff;
+    if (!WaitOrStop(Jitter(backoff))) return;
+    if (!healthy) {
+      backoff = std::min(backoff * 2, options_.reconnect_max_backoff);
+    }
+  }
+}
+
+void LocalVerifier::RefreshLoop() {
+  absl::Time next_full = Clock::Real().Now() + options_.jwks_refresh_interval;
+  while (true) {
+    std::vector<std::string> todo;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time wake =
+          std::min(next_full, Clock::Real().Now() + absl::Minutes(1));
+      struct Wanted {
+        static bool Check(LocalVerifier* v) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return v->stopping_ || !v->pending_refresh_.empty();
+        }
+      };
+      mu_.AwaitWithDeadline(absl::Condition(&Wanted::Check, this), wake);
+      if (stopping_) return;
+      if (!pending_refresh_.empty()) {
+        todo.assign(pending_refresh_.begin(), pending_refresh_.end());
+        pending_refresh_.clear();
+      } else if (Clock::Real().Now() >= next_full) {
+        todo = organizations_;
+        next_full = Clock::Real().Now() + options_.jwks_refresh_interval;
+      }
+    }
+    for (const std::string& org : todo) RefreshKeys(org).IgnoreError();
+    PruneRevocations();
+  }
+}
+
+}  // namespace token_authority::client

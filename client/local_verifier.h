@@ -1,0 +1,193 @@
+// LocalVerifier: verifies playback tokens in-process, for edges, with the
+// token core's rules (token::TokenVerifier) and the same DenyReasons as the
+// server's VerifyToken.
+//
+// It holds one key set per organisation, built from the organisation's JWK
+// Set (KeyService.GetJwks), and a revocation set kept fresh by a background
+// thread that follows TokenService.WatchRevocations. When the stream breaks
+// the thread reconnects with exponential backoff and jitter, resuming after
+// the last sequence it saw, so no revocation is missed. Revocations are
+// forgotten once their token has expired beyond the leeway (it is refused as
+// EXPIRED from then on).
+//
+// A second background thread refreshes the JWK Sets periodically and soon
+// after a token names a key the verifier does not know (a rotation), at most
+// once per `unknown_key_refresh_interval` per organisation. A refresh
+// answered with FAILED_PRECONDITION or NOT_FOUND marks the organisation
+// disabled (DENY_REASON_ORGANIZATION_DISABLED) until a later refresh
+// succeeds.
+//
+// Differences from the server, by design: a token of an organisation the
+// verifier was not given is refused as UNKNOWN_KEY (the server would know the
+// organisation); HS256 tokens are refused as UNKNOWN_KEY (their secrets are
+// never published in a JWK Set).
+#ifndef CLIENT_LOCAL_VERIFIER_H_
+#define CLIENT_LOCAL_VERIFIER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "token/clock.h"
+#include "token/key_set.h"
+#include "token/random.h"
+#include "token/verifier.h"
+#include "tokenauthority/v1/token_service.pb.h"
+
+namespace token_authority::client {
+
+struct LocalVerifierOptions {
+  // Tolerated clock skew for exp and nbf (the server's default).
+  absl::Duration leeway = absl::Seconds(60);
+  // Reconnect backoff of the revocation stream: starts at `initial`, doubles
+  // up to `max`, each wait scaled by a random factor in [0.8, 1.2].
+  absl::Duration reconnect_initial_backoff = absl::Milliseconds(100);
+  absl::Duration reconnect_max_backoff = absl::Seconds(5);
+  // How often every organisation's JWK Set is fetched again.
+  absl::Duration jwks_refresh_interval = absl::Minutes(5);
+  // At most this often per organisation, a token naming an unknown key
+  // triggers an early refresh.
+  absl::Duration unknown_key_refresh_interval = absl::Seconds(10);
+  // Injected for tests; nullptr: the real clock and the secure source. Not
+  // owned; must outlive the verifier. The clock decides token validity and
+  // pruning; the background threads' waits use real time.
+  const Clock* clock = nullptr;
+  RandomSource* random = nullptr;
+};
+
+// Counters for monitoring; a snapshot.
+struct LocalVerifierStats {
+  int64_t last_sequence = 0;      // the last revocation sequence applied
+  size_t revocations = 0;         // revocations currently held
+  int64_t stream_connects = 0;    // revocation streams opened
+  bool stream_open = false;       // a stream is open right now
+  int64_t jwks_refreshes = 0;     // successful JWK Set fetches
+  std::string last_stream_error;  // how the last stream ended, if it did
+};
+
+class LocalVerifier {
+ public:
+  // A verifier for `organization_ids` that fetches each organisation's JWK
+  // Set through `client` now and then follows the revocation stream from the
+  // start (since_sequence 0: every revocation the authority still keeps) on
+  // a background thread. `client` is not owned and must outlive the
+  // verifier; its API key needs GetJwks and WatchRevocations (a verifier or
+  // admin key). Fails with the first GetJwks error other than
+  // FAILED_PRECONDITION/NOT_FOUND (which mark the organisation disabled), or
+  // InvalidArgument for no organisations, a bad organisation id, a JWK Set
+  // that does not parse or bad options.
+  static absl::StatusOr<std::unique_ptr<LocalVerifier>> Connect(
+      TokenAuthorityClient* client, std::vector<std::string> organization_ids,
+      LocalVerifierOptions options = {});
+
+  // A verifier without a server: `jwks_by_organization` maps organisation
+  // ids to JWK Set documents. No background threads; revocations come only
+  // through ApplyRevocation. InvalidArgument as for Connect.
+  static absl::StatusOr<std::unique_ptr<LocalVerifier>> FromJwks(
+      const std::map<std::string, std::string>& jwks_by_organization,
+      LocalVerifierOptions options = {});
+
+  // Stops the background threads (see Stop()).
+  ~LocalVerifier();
+  LocalVerifier(const LocalVerifier&) = delete;
+  LocalVerifier& operator=(const LocalVerifier&) = delete;
+
+  // Verifies `jwt` for `request` at the clock's now. An empty
+  // request.organization_id means the organisation named in the token. Never
+  // fails: every problem is a denial. Thread-safe; takes reader locks only.
+  token::VerifyResult Verify(absl::string_view jwt,
+                             const token::PlaybackRequest& request) const;
+
+  // The same in the shape of TokenService.VerifyToken.
+  tokenauthority::v1::VerifyTokenResponse Verify(
+      const tokenauthority::v1::VerifyTokenRequest& request) const;
+
+  // Records a revocation (the watcher calls this for each event; tests and
+  // offline users may call it too). Events with a sequence at or below the
+  // last applied one only add their token (a replay is harmless).
+  // Thread-safe.
+  void ApplyRevocation(const tokenauthority::v1::RevocationEvent& event);
+
+  // Fetches the organisation's JWK Set now (Connect-made verifiers only) and
+  // swaps it in. The fetch's error otherwise; FAILED_PRECONDITION/NOT_FOUND
+  // also mark the organisation disabled. Thread-safe.
+  absl::Status RefreshKeys(const std::string& organization_id);
+
+  // Forgets revocations of tokens expired beyond the leeway at the clock's
+  // now; returns how many. Called by the background thread; thread-safe.
+  size_t PruneRevocations();
+
+  LocalVerifierStats stats() const;
+
+  // Ends the revocation stream (TryCancel), wakes and joins the background
+  // threads. Idempotent; Verify keeps working afterwards with what it has.
+  // Must not be called from a background thread.
+  void Stop();
+
+ private:
+  LocalVerifier(TokenAuthorityClient* client, LocalVerifierOptions options);
+
+  absl::Status InstallJwks(const std::string& organization_id,
+                           absl::string_view jwks_json);
+  std::shared_ptr<const token::KeySet> KeysFor(
+      const std::string& organization_id) const;
+  void RequestRefresh(const std::string& organization_id) const;
+  void WatchLoop();
+  void RefreshLoop();
+  // Waits up to `d` (real time) or until stopping; returns false when
+  // stopping.
+  bool WaitOrStop(absl::Duration d);
+  absl::Duration Jitter(absl::Duration d);
+
+  class Hooks;
+
+  TokenAuthorityClient* const client_;  // null for FromJwks
+  const LocalVerifierOptions options_;
+  const Clock& clock_;
+  RandomSource& random_;
+  const token::TokenVerifier verifier_;
+  std::unique_ptr<Hooks> hooks_;
+  const std::shared_ptr<const token::KeySet> no_keys_;
+
+  mutable absl::Mutex keys_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const token::KeySet>> keys_
+      ABSL_GUARDED_BY(keys_mu_);
+  absl::flat_hash_set<std::string> disabled_ ABSL_GUARDED_BY(keys_mu_);
+  std::vector<std::string> organizations_;  // fixed after construction
+
+  mutable absl::Mutex revoked_mu_;
+  // Key: organisation id + '\n' + token id. Value: the token's expiry.
+  absl::flat_hash_map<std::string, absl::Time> revoked_
+      ABSL_GUARDED_BY(revoked_mu_);
+  int64_t last_sequence_ ABSL_GUARDED_BY(revoked_mu_) = 0;
+
+  // Background threads and what they share.
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  RevocationStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  mutable absl::flat_hash_map<std::string, absl::Time> refresh_requested_
+      ABSL_GUARDED_BY(mu_);  // org -> when last requested
+  mutable absl::flat_hash_set<std::string> pending_refresh_
+      ABSL_GUARDED_BY(mu_);
+  int64_t stream_connects_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t jwks_refreshes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_stream_error_ ABSL_GUARDED_BY(mu_);
+  std::thread watch_thread_;
+  std::thread refresh_thread_;
+};
+
+}  // namespace token_authority::client
+
+#endif  // CLIENT_LOCAL_VERIFIER_H_
