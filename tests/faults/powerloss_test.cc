@@ -282,7 +282,17 @@ TEST_F(PowerLossTest, EveryAcknowledgedWriteSurvivesPowerCutsAtFull) {
             << " unsynced writes discarded, " << stats.kept_writes
             << " kept; writer errors after the cuts: " << codes << std::endl;
   EXPECT_EQ(stats.cuts, kRounds);
+  EXPECT_GT(stats.syncs, 0);
   EXPECT_GT(stats.discarded_writes, 0);
+  // Every kWhileUnsynced round that did not fall back cut with a commit or
+  // checkpoint in flight: the cuts really land inside group commits.
+  int while_unsynced_rounds = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    while_unsynced_rounds +=
+        static_cast<CutStyle>(round % 3) == CutStyle::kWhileUnsynced;
+  }
+  EXPECT_GE(stats.cuts_with_unsynced_writes,
+            while_unsynced_rounds - fallback_cuts);
   // Failures after a cut are UNAVAILABLE (I/O error), never something else.
   for (const auto& [code, n] : after_cut_codes) {
     EXPECT_EQ(code, absl::StatusCode::kUnavailable)
