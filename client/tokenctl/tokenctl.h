@@ -1,0 +1,72 @@
+// tokenctl, the ops CLI of the token authority, as a library: Run() takes the
+// arguments, the standard streams and a client factory, so tests can drive
+// every command in-process; main.cc only wires it to the process.
+//
+// Exit codes: 0 success; 1 failure from the server (or a bulk revocation
+// that was not confirmed); 2 usage error (bad flags or values, unreadable
+// files, a form with problems); 3 token denied (verify).
+// Errors go to `err` as one line saying what to do. With --json, stdout gets
+// exactly one JSON document (also for a form with problems).
+#ifndef CLIENT_TOKENCTL_TOKENCTL_H_
+#define CLIENT_TOKENCTL_TOKENCTL_H_
+
+#include <functional>
+#include <istream>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "token/clock.h"
+
+namespace token_authority::client::tokenctl {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitServerFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitDenied = 3;
+
+// How to reach the server, as the global flags say.
+struct ConnectionOptions {
+  std::string server;  // "host:port"
+  std::string api_key;
+  bool tls = false;          // TLS (with tls_ca_pem, or the system's roots)
+  std::string tls_ca_pem;    // --tls-ca contents
+  std::string tls_cert_pem;  // --tls-cert contents (mTLS)
+  std::string tls_key_pem;   // --tls-key contents (mTLS)
+  std::string tls_server_name;
+  std::string as_organization;  // --as-org: x-organization-id for admins
+  absl::Duration timeout = absl::Seconds(10);
+};
+
+// Makes the client for a command. Called at most once per Run, only by
+// commands that talk to the server.
+using ClientFactory =
+    std::function<absl::StatusOr<std::unique_ptr<TokenAuthorityClient>>(
+        const ConnectionOptions&)>;
+
+// TokenAuthorityClient::Create with the options above.
+ClientFactory DefaultClientFactory();
+
+// What a run may touch. Not owned.
+struct Environment {
+  std::istream* in = nullptr;   // confirmations, "-" arguments
+  std::ostream* out = nullptr;  // results
+  std::ostream* err = nullptr;  // one-line errors, prompts
+  ClientFactory client_factory = DefaultClientFactory();
+  const Clock* clock = nullptr;  // nullptr: the real clock
+  // Reads an environment variable (TOKENCTL_API_KEY); nullopt when unset.
+  std::function<std::optional<std::string>(const std::string&)> getenv;
+};
+
+// Runs tokenctl with `args` (argv without the program name) and returns the
+// exit code. Never throws. Thread-compatible (one run per Environment).
+int Run(const std::vector<std::string>& args, Environment& env);
+
+}  // namespace token_authority::client::tokenctl
+
+#endif  // CLIENT_TOKENCTL_TOKENCTL_H_
