@@ -210,24 +210,34 @@ token::VerifyResult LocalVerifier::Verify(
   const std::string org = request.organization_id.empty()
                               ? PeekOrganization(jwt)
                               : request.organization_id;
-  std::shared_ptr<const token::KeySet> keys = KeysFor(org);
-  const bool known = keys != nullptr;
-  if (!known) keys = no_keys_;
+  std::shared_ptr<const token::KeySet> keys =
+      org.empty() ? nullptr : KeysFor(org);
+  if (keys == nullptr) {
+    // As the server does for an organisation it does not have: what is
+    // wrong with the token itself first (rules 1-5), then the organisation.
+    token::VerifyResult r =
+        verifier_.Verify(jwt, request, *no_keys_, clock_.Now());
+    if (r.reason == token::DenyReason::kMalformed ||
+        r.reason == token::DenyReason::kUnsupportedAlgorithm) {
+      return r;
+    }
+    if (org.empty()) {
+      return token::VerifyResult::Deny(token::DenyReason::kOrganizationDisabled,
+                                       "The token names no organization.");
+    }
+    return token::VerifyResult::Deny(
+        token::DenyReason::kOrganizationDisabled,
+        hooks_->IsOrganizationDisabled(org)
+            ? absl::StrCat("Secure playback is not enabled for organisation ",
+                           org, ".")
+            : absl::StrCat("This verifier does not know organisation \"",
+                           absl::CHexEscape(org.substr(0, 64)), "\"."));
+  }
   token::VerifyResult result =
       verifier_.Verify(jwt, request, *keys, clock_.Now(), hooks_.get());
   if (!result.allowed && result.reason == token::DenyReason::kUnknownKey &&
       !result.key_id.empty()) {
-    if (known) {
-      RequestRefresh(org);  // perhaps a rotation
-    } else if (hooks_->IsOrganizationDisabled(org)) {
-      result.reason = token::DenyReason::kOrganizationDisabled;
-      result.detail = absl::StrCat(
-          "Secure playback is not enabled for organisation ", org, ".");
-    } else {
-      result.detail =
-          absl::StrCat("This verifier holds no keys of organisation \"",
-                       absl::CHexEscape(org.substr(0, 64)), "\".");
-    }
+    RequestRefresh(org);  // perhaps a rotation
   }
   return result;
 }

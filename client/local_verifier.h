@@ -17,10 +17,14 @@
 // disabled (DENY_REASON_ORGANIZATION_DISABLED) until a later refresh
 // succeeds.
 //
-// Differences from the server, by design: a token of an organisation the
-// verifier was not given is refused as UNKNOWN_KEY (the server would know the
-// organisation); HS256 tokens are refused as UNKNOWN_KEY (their secrets are
-// never published in a JWK Set).
+// A token of an organisation the verifier was not given is refused as the
+// server refuses one of an organisation it does not have: MALFORMED or
+// UNSUPPORTED_ALGORITHM when the token itself is broken, otherwise
+// ORGANIZATION_DISABLED. Differences from the server: HS256 tokens are
+// refused as UNKNOWN_KEY (their secrets are never published in a JWK Set);
+// an organisation disabled on the server is only known here when a JWK Set
+// fetch is refused with FAILED_PRECONDITION/NOT_FOUND (today's server keeps
+// serving the JWK Set of a disabled organisation, see the report).
 #ifndef CLIENT_LOCAL_VERIFIER_H_
 #define CLIENT_LOCAL_VERIFIER_H_
 

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "token/base64url.h"
 #include "token/claims.h"
 #include "token/clock.h"
 #include "token/key_set.h"
@@ -157,13 +158,23 @@ TEST_F(OfflineVerifierTest, EmptyOrganisationMeansTheTokensOwn) {
   EXPECT_TRUE(v->Verify(org_b_.Mint(Jti('b')), Play("")).allowed);
 }
 
-TEST_F(OfflineVerifierTest, UnknownOrganisationIsUnknownKey) {
+TEST_F(OfflineVerifierTest, UnknownOrganisationAsTheServerSaysIt) {
   auto v = Make();
   RandomSource& r = random_;
   Org stranger = Org::Make("org-z", token::Algorithm::kEs256, r);
   const token::VerifyResult res = v->Verify(stranger.Mint(Jti('z')), Play(""));
-  EXPECT_EQ(res.reason, R::kUnknownKey);
-  EXPECT_THAT(res.detail, HasSubstr("holds no keys of organisation \"org-z\""));
+  EXPECT_EQ(res.reason, R::kOrganizationDisabled);
+  EXPECT_THAT(res.detail, HasSubstr("does not know organisation \"org-z\""));
+  EXPECT_EQ(v->Verify(stranger.Mint(Jti('z')), Play("org-q")).reason,
+            R::kOrganizationDisabled);
+  // A broken token is refused for what it is first.
+  EXPECT_EQ(v->Verify("a.b", Play("org-z")).reason, R::kMalformed);
+  const std::string no_org_jwt =
+      token::Base64UrlEncode(R"({"alg":"ES256","typ":"JWT","kid":"k"})") +
+      ".e30.c2ln";
+  const token::VerifyResult no_org = v->Verify(no_org_jwt, Play(""));
+  EXPECT_EQ(no_org.detail, "The token names no organization.");
+  EXPECT_EQ(no_org.reason, R::kOrganizationDisabled) << no_org.detail;
 }
 
 TEST_F(OfflineVerifierTest, RevocationRefusesUntilPrunedAfterExpiry) {
