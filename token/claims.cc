@@ -98,6 +98,8 @@ bool ReadClaims(absl::string_view payload, bool strict, PartialClaims* out) {
     const Node& n = doc->node(i);
     const absl::string_view k = n.key;
     bool go = true;
+    // Every claim the core reads has a 2-8 character name; skip others fast.
+    if (k.size() < 2 || k.size() > 8) continue;
     if (k == "iss") {
       go = string_claim(n, &out->issuer, true);
     } else if (k == "jti") {

@@ -391,8 +391,14 @@ class Parser {
     if (count < 2) return false;
     if (count <= 12) {
       for (uint32_t i = n[obj].first_child; i != 0; i = n[i].next) {
+        const absl::string_view a = n[i].key;
         for (uint32_t j = n[i].next; j != 0; j = n[j].next) {
-          if (n[i].key == n[j].key) return true;
+          const absl::string_view b = n[j].key;
+          // Cheap rejections first: most keys differ in size or first byte.
+          if (a.size() == b.size() &&
+              (a.empty() || (a[0] == b[0] && a.back() == b.back())) && a == b) {
+            return true;
+          }
         }
       }
       return false;

@@ -93,8 +93,10 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
   const absl::string_view payload_b64 = jwt.substr(d1 + 1, d2 - d1 - 1);
   const absl::string_view signature_b64 = jwt.substr(d2 + 1);
   const absl::string_view signing_input = jwt.substr(0, d2);
-  // 3: header.
-  std::string header_json, payload_json, signature;
+  // 3: header. The decoded segments live in per-thread buffers: nothing
+  // refers to them after Verify returns, and reusing their capacity saves
+  // three allocations per call on the hot path.
+  thread_local std::string header_json, payload_json, signature;
   if (!Base64UrlDecodeTo(header_b64, &header_json)) {
     return VerifyResult::Deny(R::kMalformed,
                               DecodeProblem("header", header_b64));
@@ -302,7 +304,7 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
   result.allowed = true;
   result.reason = R::kUnspecified;
   // Kept cheap: formatting the expiry here would cost more than HMAC.
-  result.detail = "The token is valid for this playback.";
+  result.detail = "Token is valid.";  // fits std::string's inline buffer
   return result;
 }
 
