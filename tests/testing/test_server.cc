@@ -105,6 +105,10 @@ void TestServer::Stop(absl::Duration grace) {
 }
 
 std::shared_ptr<grpc::Channel> TestServer::NewChannel() const {
+  if (options_.channel_credentials != nullptr) {
+    return NewChannelWithCredentials(options_.channel_credentials,
+                                     options_.ssl_target_name_override);
+  }
   return grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
 }
 

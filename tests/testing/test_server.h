@@ -51,6 +51,10 @@ struct TestServerOptions {
   std::string tls_cert_pem;
   std::string tls_key_pem;
   std::string client_ca_pem;
+  // Credentials for NewChannel() and the admin helpers (TLS servers need
+  // them); null: plaintext. `ssl_target_name_override` is applied with them.
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
+  std::string ssl_target_name_override;
 
   // An existing data directory to use (e.g. to test start-up on given
   // files); empty: a fresh temporary directory, removed by the destructor.
@@ -95,8 +99,8 @@ class TestServer {
   // Stops the server; Restart() starts it again.
   void Stop(absl::Duration grace = absl::Seconds(5));
 
-  // A channel to the server (TLS channels need credentials: see
-  // NewChannelWithCredentials).
+  // A channel to the server with options().channel_credentials (plaintext
+  // when unset).
   std::shared_ptr<grpc::Channel> NewChannel() const;
   std::shared_ptr<grpc::Channel> NewChannelWithCredentials(
       std::shared_ptr<grpc::ChannelCredentials> credentials,
@@ -112,8 +116,7 @@ class TestServer {
                         const std::string& api_key,
                         const std::string& organization_id = "");
 
-  // Admin calls over gRPC with the bootstrap admin key (plaintext servers
-  // only).
+  // Admin calls over gRPC with the bootstrap admin key, on NewChannel().
   absl::StatusOr<v1::Organization> CreateOrganization(
       const std::string& name = "test organization", bool secure = true);
   absl::StatusOr<OrgCredentials> CreateApiKey(

@@ -1,0 +1,459 @@
+// server_load: a load run against one token-authority server over loopback.
+//
+// Starts the token-authority binary (port 0, a temporary data directory, its
+// call log to /dev/null) unless --target names a running server, sets up two
+// organisations (ES256 and HS256 primary keys) with the admin key, then drives
+// four phases with the callback client API, many calls in flight over a few
+// channels, each bounded by a request count and a time limit:
+//   Health/Check, VerifyToken (ES256 token), VerifyToken (HS256 token),
+//   IssueToken (durable, ES256).
+// Prints requests/s, p50 and p99 for each and each one's ratio to
+// Health/Check from the same run, with the goals (0.30 / 0.70 / 0.30).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "tokenauthority/v1/admin_service.grpc.pb.h"
+#include "tokenauthority/v1/key_service.grpc.pb.h"
+#include "tokenauthority/v1/token_service.grpc.pb.h"
+
+#ifndef TA_SERVER_BINARY
+#define TA_SERVER_BINARY "token-authority"
+#endif
+
+namespace {
+
+namespace v1 = ::tokenauthority::v1;
+using Clock = std::chrono::steady_clock;
+
+struct Settings {
+  std::string target;  // empty: start the binary
+  std::string admin_key_file;
+  std::string server_binary = TA_SERVER_BINARY;
+  int channels = 4;
+  int in_flight = 64;
+  int requests = 20000;
+  double seconds = 10;
+  int warmup = 500;
+};
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "server_load: %s\n", message.c_str());
+  std::exit(1);
+}
+
+// --- The server child ------------------------------------------------------
+
+struct ServerChild {
+  pid_t pid = -1;
+  std::string address;
+  std::string data_dir;
+  std::string admin_key;
+};
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+ServerChild StartServer(const Settings& settings) {
+  ServerChild child;
+  char tmpl[] = "/tmp/ta-load-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) Die("mkdtemp failed");
+  child.data_dir = tmpl;
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) Die("pipe failed");
+  child.pid = ::fork();
+  if (child.pid == 0) {
+    ::dup2(out[1], 1);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);  // the call log: one line per call
+    std::string binary = settings.server_binary;
+    std::string data = child.data_dir + "/var";
+    const char* argv[] = {binary.c_str(), "--listen",   "127.0.0.1:0",
+                          "--data-dir",   data.c_str(), nullptr};
+    ::execv(binary.c_str(), const_cast<char**>(argv));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string line;
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (line.find('\n') == std::string::npos && Clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, 1000) <= 0) continue;
+    char buf[512];
+    const ssize_t n = ::read(out[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    line.append(buf, static_cast<size_t>(n));
+  }
+  ::close(out[0]);
+  std::smatch m;
+  static const std::regex re("listening on ([^ ]+) ");
+  if (!std::regex_search(line, m, re)) {
+    Die("the server did not start: " + line);
+  }
+  child.address = m[1].str();
+  std::ifstream key(child.data_dir + "/var/admin.key");
+  std::getline(key, child.admin_key);
+  child.admin_key = Trim(child.admin_key);
+  if (child.admin_key.empty()) Die("no admin key");
+  return child;
+}
+
+void StopServer(ServerChild& child) {
+  if (child.pid <= 0) return;
+  ::kill(child.pid, SIGTERM);
+  int status = 0;
+  ::waitpid(child.pid, &status, 0);
+  std::error_code ec;
+  std::filesystem::remove_all(child.data_dir, ec);
+}
+
+// --- Set-up with blocking calls ----------------------------------------------
+
+void Authorize(grpc::ClientContext* context, const std::string& key,
+               const std::string& org = "") {
+  context->AddMetadata("authorization", "Bearer " + key);
+  if (!org.empty()) context->AddMetadata("x-organization-id", org);
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+}
+
+void Check(const grpc::Status& status, const char* what) {
+  if (!status.ok()) {
+    Die(std::string(what) + ": " + status.error_message());
+  }
+}
+
+struct Fixture {
+  std::string es_org, hs_org;
+  std::string issuer_key;  // of es_org
+  std::string verifier_key;
+  std::string es_jwt, hs_jwt;
+};
+
+Fixture SetUp(const std::shared_ptr<grpc::Channel>& channel,
+              const std::string& admin_key) {
+  auto admin = v1::AdminService::NewStub(channel);
+  auto keys = v1::KeyService::NewStub(channel);
+  auto tokens = v1::TokenService::NewStub(channel);
+  Fixture f;
+  for (std::string* org : {&f.es_org, &f.hs_org}) {
+    grpc::ClientContext c;
+    Authorize(&c, admin_key);
+    v1::CreateOrganizationRequest req;
+    req.set_name("load");
+    req.set_secure_enabled(true);
+    v1::Organization o;
+    Check(admin->CreateOrganization(&c, req, &o), "CreateOrganization");
+    *org = o.id();
+  }
+  {
+    grpc::ClientContext c;
+    Authorize(&c, admin_key);
+    v1::CreateApiKeyRequest req;
+    req.set_organization_id(f.es_org);
+    req.set_role(v1::API_KEY_ROLE_ISSUER);
+    v1::CreateApiKeyResponse resp;
+    Check(admin->CreateApiKey(&c, req, &resp), "CreateApiKey");
+    f.issuer_key = resp.secret();
+  }
+  {
+    grpc::ClientContext c;
+    Authorize(&c, admin_key);
+    v1::CreateApiKeyRequest req;
+    req.set_role(v1::API_KEY_ROLE_VERIFIER);
+    v1::CreateApiKeyResponse resp;
+    Check(admin->CreateApiKey(&c, req, &resp), "CreateApiKey");
+    f.verifier_key = resp.secret();
+  }
+  {
+    grpc::ClientContext c;
+    Authorize(&c, admin_key, f.hs_org);
+    v1::RotateSigningKeyRequest req;
+    req.set_algorithm(v1::ALGORITHM_HS256);
+    v1::RotateSigningKeyResponse resp;
+    Check(keys->RotateSigningKey(&c, req, &resp), "RotateSigningKey");
+  }
+  for (auto [org, jwt] : {std::make_pair(f.es_org, &f.es_jwt),
+                          std::make_pair(f.hs_org, &f.hs_jwt)}) {
+    grpc::ClientContext c;
+    Authorize(&c, admin_key, org);
+    v1::IssueTokenRequest req;
+    req.mutable_spec()->mutable_target()->mutable_stream_names()->add_names(
+        "cam1");
+    v1::IssueTokenResponse resp;
+    Check(tokens->IssueToken(&c, req, &resp), "IssueToken");
+    *jwt = resp.jwt();
+  }
+  return f;
+}
+
+// --- The load driver
+// -----------------------------------------------------------
+
+// One call of a phase: starts the RPC and calls `done(ok)` when it ends.
+using StartCall = std::function<void(size_t channel_index,
+                                     std::function<void(bool ok)> done)>;
+
+struct PhaseResult {
+  std::string name;
+  int64_t completed = 0;
+  int64_t errors = 0;
+  double seconds = 0;
+  double p50_us = 0, p99_us = 0;
+  double rps() const { return seconds > 0 ? completed / seconds : 0; }
+};
+
+class Driver {
+ public:
+  Driver(const Settings& settings, StartCall start)
+      : settings_(settings), start_(std::move(start)) {}
+
+  // Runs `limit` calls (or until `seconds`), `in_flight` at a time.
+  PhaseResult Run(const std::string& name, int limit, double seconds) {
+    limit_ = limit;
+    issued_.store(0);
+    finished_ = 0;
+    errors_.store(0);
+    latencies_.assign(settings_.in_flight, {});
+    start_time_ = Clock::now();
+    deadline_ = start_time_ +
+                std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+    for (int slot = 0; slot < settings_.in_flight; ++slot) Next(slot);
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return finished_ == settings_.in_flight; });
+    }
+    const double elapsed =
+        std::chrono::duration<double>(Clock::now() - start_time_).count();
+    std::vector<double> all;
+    for (auto& v : latencies_) all.insert(all.end(), v.begin(), v.end());
+    std::sort(all.begin(), all.end());
+    PhaseResult r;
+    r.name = name;
+    r.completed = static_cast<int64_t>(all.size());
+    r.errors = errors_.load();
+    r.seconds = elapsed;
+    if (!all.empty()) {
+      r.p50_us = all[all.size() / 2];
+      r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+    }
+    return r;
+  }
+
+ private:
+  // Starts the next call on `slot`, or retires the slot.
+  void Next(int slot) {
+    const int n = issued_.fetch_add(1);
+    if (n >= limit_ || Clock::now() >= deadline_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (++finished_ == settings_.in_flight) cv_.notify_all();
+      return;
+    }
+    const auto begin = Clock::now();
+    start_(static_cast<size_t>(slot % settings_.channels),
+           [this, slot, begin](bool ok) {
+             const double us =
+                 std::chrono::duration<double, std::micro>(Clock::now() - begin)
+                     .count();
+             if (ok) {
+               latencies_[slot].push_back(us);
+             } else {
+               errors_.fetch_add(1);
+             }
+             Next(slot);
+           });
+  }
+
+  const Settings& settings_;
+  StartCall start_;
+  int limit_ = 0;
+  std::atomic<int> issued_{0};
+  std::atomic<int64_t> errors_{0};
+  std::vector<std::vector<double>> latencies_;  // per slot: no locking
+  Clock::time_point start_time_, deadline_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int finished_ = 0;
+};
+
+// Per-call state, freed when the call ends.
+template <typename Req, typename Resp>
+struct CallState {
+  grpc::ClientContext context;
+  Req request;
+  Resp response;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{
+      "server_load: Health/Check, VerifyToken (ES256, HS256) and "
+      "IssueToken (durable, ES256) against one token-authority"};
+  app.add_option("--target", s.target,
+                 "host:port of a running server (default: start one)");
+  app.add_option("--admin-key-file", s.admin_key_file,
+                 "admin key of the --target server");
+  app.add_option("--server-binary", s.server_binary)->capture_default_str();
+  app.add_option("--channels", s.channels)->capture_default_str();
+  app.add_option("--in-flight", s.in_flight, "calls in flight")
+      ->capture_default_str();
+  app.add_option("--requests", s.requests, "requests per phase")
+      ->capture_default_str();
+  app.add_option("--seconds", s.seconds, "time limit per phase")
+      ->capture_default_str();
+  app.add_option("--warmup", s.warmup, "warm-up requests per phase")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (s.channels < 1 || s.in_flight < 1 || s.requests < 1) {
+    Die("--channels, --in-flight and --requests must be positive");
+  }
+
+  ServerChild child;
+  std::string admin_key;
+  if (s.target.empty()) {
+    child = StartServer(s);
+    s.target = child.address;
+    admin_key = child.admin_key;
+  } else {
+    std::ifstream in(s.admin_key_file);
+    std::getline(in, admin_key);
+    admin_key = Trim(admin_key);
+    if (admin_key.empty()) Die("--admin-key-file: no key");
+  }
+
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (int i = 0; i < s.channels; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("ta.load_channel", i);  // distinct args: distinct connections
+    channels.push_back(grpc::CreateCustomChannel(
+        s.target, grpc::InsecureChannelCredentials(), args));
+  }
+  const Fixture f = SetUp(channels[0], admin_key);
+
+  std::vector<std::unique_ptr<grpc::GenericStub>> generic;
+  std::vector<std::unique_ptr<v1::TokenService::Stub>> tokens;
+  for (auto& c : channels) {
+    generic.push_back(std::make_unique<grpc::GenericStub>(c));
+    tokens.push_back(v1::TokenService::NewStub(c));
+  }
+
+  // Health/Check: an empty HealthCheckRequest; SERVING is {status: 1}.
+  StartCall health = [&](size_t ch, std::function<void(bool)> done) {
+    struct State {
+      grpc::ClientContext context;
+      grpc::ByteBuffer request, response;
+    };
+    auto* st = new State;
+    grpc::Slice empty("");
+    st->request = grpc::ByteBuffer(&empty, 1);
+    generic[ch]->UnaryCall(
+        &st->context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+        &st->request, &st->response, [st, done](grpc::Status status) {
+          const bool ok = status.ok() && st->response.Length() == 2;
+          delete st;
+          done(ok);
+        });
+  };
+  auto verify = [&](const std::string& jwt, const std::string& org) {
+    return StartCall([&, jwt, org](size_t ch, std::function<void(bool)> done) {
+      auto* st = new CallState<v1::VerifyTokenRequest, v1::VerifyTokenResponse>;
+      Authorize(&st->context, f.verifier_key);
+      st->request.set_jwt(jwt);
+      st->request.set_organization_id(org);
+      st->request.set_stream_name("cam1");
+      tokens[ch]->async()->VerifyToken(
+          &st->context, &st->request, &st->response,
+          [st, done](grpc::Status status) {
+            const bool ok = status.ok() && st->response.allowed();
+            delete st;
+            done(ok);
+          });
+    });
+  };
+  StartCall issue = [&](size_t ch, std::function<void(bool)> done) {
+    auto* st = new CallState<v1::IssueTokenRequest, v1::IssueTokenResponse>;
+    Authorize(&st->context, f.issuer_key);
+    st->request.mutable_spec()
+        ->mutable_target()
+        ->mutable_stream_names()
+        ->add_names("cam1");
+    st->request.mutable_spec()->set_tag("load");
+    tokens[ch]->async()->IssueToken(
+        &st->context, &st->request, &st->response,
+        [st, done](grpc::Status status) {
+          const bool ok = status.ok() && !st->response.jwt().empty();
+          delete st;
+          done(ok);
+        });
+  };
+
+  struct Phase {
+    std::string name;
+    StartCall start;
+    double goal;  // ratio to Health/Check; 0: the reference
+  };
+  std::vector<Phase> phases = {
+      {"Health/Check", health, 0},
+      {"VerifyToken ES256", verify(f.es_jwt, f.es_org), 0.30},
+      {"VerifyToken HS256", verify(f.hs_jwt, f.hs_org), 0.70},
+      {"IssueToken ES256", issue, 0.30},
+  };
+
+  std::printf(
+      "server_load: %s, %d channels, %d calls in flight, up to %d requests or "
+      "%.0f s per phase (after %d warm-up requests)\n",
+      s.target.c_str(), s.channels, s.in_flight, s.requests, s.seconds,
+      s.warmup);
+  std::printf("%-20s %9s %7s %11s %9s %9s %9s  %s\n", "phase", "requests",
+              "errors", "req/s", "p50 us", "p99 us", "x health", "goal");
+  double health_rps = 0;
+  bool all_met = true;
+  for (Phase& p : phases) {
+    Driver driver(s, p.start);
+    if (s.warmup > 0) driver.Run(p.name, s.warmup, s.seconds);
+    PhaseResult r = driver.Run(p.name, s.requests, s.seconds);
+    if (p.goal == 0) health_rps = r.rps();
+    const double ratio = health_rps > 0 ? r.rps() / health_rps : 0;
+    std::string goal = "reference";
+    if (p.goal > 0) {
+      const bool met = ratio >= p.goal && r.errors == 0;
+      all_met = all_met && met;
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), ">= %.2f %s", p.goal,
+                    met ? "met" : "NOT met");
+      goal = buf;
+    }
+    std::printf("%-20s %9lld %7lld %11.0f %9.0f %9.0f %9.2f  %s\n",
+                r.name.c_str(), static_cast<long long>(r.completed),
+                static_cast<long long>(r.errors), r.rps(), r.p50_us, r.p99_us,
+                ratio, goal.c_str());
+    std::fflush(stdout);
+  }
+  StopServer(child);
+  return all_met ? 0 : 2;
+}

@@ -1,0 +1,271 @@
+#include "server/proto_conversion.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+namespace token_authority::server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using token_authority::testing::IsOkAndHolds;
+using token_authority::testing::StatusIs;
+
+TEST(ProtoConversionTest, TimestampsRoundTripAndAreRangeChecked) {
+  const absl::Time t = absl::FromUnixSeconds(1767225600) + absl::Nanoseconds(5);
+  google::protobuf::Timestamp ts;
+  ToProto(t, &ts);
+  EXPECT_EQ(ts.seconds(), 1767225600);
+  EXPECT_EQ(ts.nanos(), 5);
+  EXPECT_THAT(FromProto(ts, "x"), IsOkAndHolds(t));
+  // Before the epoch: nanos stay non-negative.
+  ToProto(absl::FromUnixSeconds(-1) + absl::Milliseconds(250), &ts);
+  EXPECT_EQ(ts.seconds(), -1);
+  EXPECT_EQ(ts.nanos(), 250000000);
+  ts.set_nanos(-1);
+  EXPECT_THAT(
+      FromProto(ts, "not_before"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not_before")));
+  ts.set_nanos(0);
+  ts.set_seconds(253402300800);  // 10000-01-01
+  EXPECT_THAT(
+      FromProto(ts, "expires_at"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expires_at")));
+}
+
+TEST(ProtoConversionTest, Durations) {
+  google::protobuf::Duration d;
+  d.set_seconds(90);
+  d.set_nanos(500);
+  EXPECT_THAT(FromProto(d, "lifetime"),
+              IsOkAndHolds(absl::Seconds(90) + absl::Nanoseconds(500)));
+  d.set_seconds(-1);
+  d.set_nanos(0);
+  EXPECT_THAT(FromProto(d, "lifetime"), IsOkAndHolds(absl::Seconds(-1)));
+  d.set_nanos(5);  // mixed signs
+  EXPECT_THAT(
+      FromProto(d, "lifetime"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lifetime")));
+}
+
+TEST(ProtoConversionTest, Enumerations) {
+  for (auto role :
+       {storage::ApiKeyRole::kAdmin, storage::ApiKeyRole::kIssuer,
+        storage::ApiKeyRole::kVerifier, storage::ApiKeyRole::kAuditor}) {
+    EXPECT_THAT(FromProto(ToProto(role)), IsOkAndHolds(role));
+  }
+  EXPECT_THAT(FromProto(v1::API_KEY_ROLE_UNSPECIFIED),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("role")));
+  EXPECT_THAT(FromProto(static_cast<v1::ApiKeyRole>(42)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  for (auto state :
+       {storage::TokenState::kActive, storage::TokenState::kNotYetValid,
+        storage::TokenState::kExpired, storage::TokenState::kRevoked}) {
+    absl::StatusOr<std::optional<storage::TokenState>> back =
+        FromProto(ToProto(state));
+    ASSERT_OK(back.status());
+    EXPECT_EQ(*back, state);
+  }
+  absl::StatusOr<std::optional<storage::TokenState>> any =
+      FromProto(v1::TOKEN_STATE_UNSPECIFIED);
+  ASSERT_OK(any.status());
+  EXPECT_FALSE(any->has_value());
+  EXPECT_THAT(FromProto(v1::ALGORITHM_UNSPECIFIED),
+              IsOkAndHolds(token::Algorithm::kEs256));
+  EXPECT_THAT(FromProto(v1::ALGORITHM_EDDSA),
+              IsOkAndHolds(token::Algorithm::kEdDsa));
+  EXPECT_THAT(
+      FromProto(static_cast<v1::Algorithm>(9)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm")));
+  EXPECT_EQ(AlgorithmToProto("RS256"), v1::ALGORITHM_RS256);
+  EXPECT_EQ(AlgorithmToProto("HS256"), v1::ALGORITHM_HS256);
+  EXPECT_EQ(AlgorithmToProto("none"), v1::ALGORITHM_UNSPECIFIED);
+  EXPECT_EQ(ToProto(token::DenyReason::kRevoked), v1::DENY_REASON_REVOKED);
+  EXPECT_EQ(ToProto(token::DenyReason::kOrganizationDisabled),
+            v1::DENY_REASON_ORGANIZATION_DISABLED);
+}
+
+TEST(ProtoConversionTest, TokenSpecFromProto) {
+  v1::TokenSpec spec;
+  spec.mutable_target()->mutable_stream_names()->add_names("a");
+  spec.mutable_target()->mutable_stream_names()->add_names("b");
+  spec.mutable_lifetime()->set_seconds(3600);
+  spec.mutable_not_before()->set_seconds(1767225600);
+  spec.set_client_ip("10.0.0.0/8");
+  spec.set_domain("*.example.com");
+  spec.set_user_id("u");
+  spec.set_tag("t");
+  std::vector<token::FieldViolation> violations;
+  token::TokenSpec out = FromProto(spec, &violations);
+  EXPECT_THAT(violations, IsEmpty());
+  ASSERT_TRUE(out.target.has_value());
+  EXPECT_THAT(out.target->stream_names(), ElementsAre("a", "b"));
+  EXPECT_EQ(out.lifetime, absl::Hours(1));
+  EXPECT_FALSE(out.expires_at.has_value());
+  EXPECT_EQ(out.not_before, absl::FromUnixSeconds(1767225600));
+  EXPECT_EQ(out.client_ip, "10.0.0.0/8");
+  EXPECT_EQ(out.domain, "*.example.com");
+  EXPECT_EQ(out.user_id, "u");
+  EXPECT_EQ(out.tag, "t");
+
+  v1::TokenSpec group;
+  group.mutable_target()->set_stream_group_id("g");
+  out = FromProto(group, &violations);
+  EXPECT_EQ(out.target->kind(), token::Target::Kind::kStreamGroup);
+  EXPECT_EQ(out.target->stream_group_id(), "g");
+  EXPECT_FALSE(out.lifetime.has_value());
+
+  v1::TokenSpec bad;
+  bad.mutable_target()->set_organization(false);
+  bad.mutable_expires_at()->set_nanos(-3);
+  out = FromProto(bad, &violations);
+  EXPECT_FALSE(out.target.has_value());
+  ASSERT_EQ(violations.size(), 2u);
+  EXPECT_EQ(violations[0].field, "target");
+  EXPECT_EQ(violations[1].field, "expires_at");
+}
+
+TEST(ProtoConversionTest, Filters) {
+  v1::ListTokensRequest list;
+  list.set_tag("t");
+  list.set_stream_name("s");
+  list.set_state(v1::TOKEN_STATE_EXPIRED);
+  list.mutable_issued_after()->set_seconds(10);
+  ASSERT_OK_AND_ASSIGN(storage::TokenFilter f, FromProto(list));
+  EXPECT_EQ(f.tag, "t");
+  EXPECT_EQ(f.stream_name, "s");
+  EXPECT_EQ(f.state, storage::TokenState::kExpired);
+  EXPECT_EQ(f.issued_after, absl::FromUnixSeconds(10));
+  EXPECT_FALSE(f.issued_before.has_value());
+  list.mutable_issued_before()->set_nanos(2000000000);
+  EXPECT_THAT(FromProto(list), StatusIs(absl::StatusCode::kInvalidArgument,
+                                        HasSubstr("issued_before")));
+
+  v1::ListAuditEventsRequest audit;
+  audit.set_action("token.revoked");
+  audit.mutable_since()->set_seconds(5);
+  ASSERT_OK_AND_ASSIGN(storage::AuditFilter a, FromProto(audit));
+  EXPECT_EQ(a.action, storage::AuditAction::kTokenRevoked);
+  EXPECT_EQ(a.since, absl::FromUnixSeconds(5));
+  audit.set_action("bogus");
+  EXPECT_THAT(FromProto(audit), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("action")));
+
+  v1::RevokeTokensRequest revoke;
+  revoke.set_user_id("u");
+  revoke.set_stream_group_id("g");
+  storage::RevokeFilter r = FromProto(revoke);
+  EXPECT_EQ(r.user_id, "u");
+  EXPECT_EQ(r.stream_group_id, "g");
+  EXPECT_EQ(r.tag, "");
+}
+
+TEST(ProtoConversionTest, TokenRecordToProto) {
+  TokenRecord rec;
+  rec.token.id = "AAAAAAAAAAAAAAAAAAAAAA";
+  rec.token.organization_id = "org";
+  rec.token.target_kind = storage::TargetKind::kStreams;
+  rec.token.streams = {"a"};
+  rec.token.issued_at = absl::FromUnixSeconds(100);
+  rec.token.not_before = absl::FromUnixSeconds(100);
+  rec.token.expires_at = absl::FromUnixSeconds(200);
+  rec.token.key_id = "kid";
+  rec.token.algorithm = "EdDSA";
+  rec.token.revoked_at = absl::FromUnixSeconds(150);
+  rec.token.revocation_reason = "why";
+  rec.token.issued_by = "k1";
+  rec.token.request_id = "r";
+  rec.state = storage::TokenState::kRevoked;
+  v1::Token t;
+  ToProto(rec, &t);
+  EXPECT_EQ(t.id(), rec.token.id);
+  EXPECT_EQ(t.target().stream_names().names(0), "a");
+  EXPECT_EQ(t.expires_at().seconds(), 200);
+  EXPECT_EQ(t.algorithm(), v1::ALGORITHM_EDDSA);
+  EXPECT_EQ(t.state(), v1::TOKEN_STATE_REVOKED);
+  EXPECT_EQ(t.revoked_at().seconds(), 150);
+  EXPECT_EQ(t.revocation_reason(), "why");
+  EXPECT_EQ(t.issued_by(), "k1");
+  EXPECT_EQ(t.request_id(), "r");
+  rec.token.revoked_at.reset();
+  rec.token.target_kind = storage::TargetKind::kOrganization;
+  t.Clear();
+  ToProto(rec, &t);
+  EXPECT_FALSE(t.has_revoked_at());
+  EXPECT_TRUE(t.target().organization());
+}
+
+TEST(ProtoConversionTest, VerifyResultToProto) {
+  token::VerifyResult r =
+      token::VerifyResult::Deny(token::DenyReason::kExpired, "It expired.");
+  v1::VerifyTokenResponse out;
+  ToProto(r, &out);
+  EXPECT_FALSE(out.allowed());
+  EXPECT_EQ(out.reason(), v1::DENY_REASON_EXPIRED);
+  EXPECT_EQ(out.detail(), "It expired.");
+  token::VerifyResult ok;
+  ok.allowed = true;
+  ok.token_id = "id";
+  out.Clear();
+  ToProto(ok, &out);
+  EXPECT_TRUE(out.allowed());
+  EXPECT_EQ(out.reason(), v1::DENY_REASON_UNSPECIFIED);
+  EXPECT_EQ(out.token_id(), "id");
+}
+
+TEST(ProtoConversionTest, RecordsToProto) {
+  storage::SigningKey key;
+  key.organization_id = "org";
+  key.kid = "kid";
+  key.algorithm = "HS256";
+  key.state = storage::SigningKeyState::kRetired;
+  key.created_at = absl::FromUnixSeconds(1);
+  key.retired_at = absl::FromUnixSeconds(2);
+  key.private_key = "secret material";
+  v1::SigningKey k;
+  ToProto(key, &k);
+  EXPECT_EQ(k.algorithm(), v1::ALGORITHM_HS256);
+  EXPECT_EQ(k.state(), v1::SIGNING_KEY_STATE_RETIRED);
+  EXPECT_EQ(k.retired_at().seconds(), 2);
+  EXPECT_THAT(k.DebugString(), ::testing::Not(HasSubstr("secret material")));
+
+  storage::AuditEvent e;
+  e.id = 7;
+  e.action = storage::AuditAction::kTokensRevoked;
+  e.detail = "3 tokens";
+  v1::AuditEvent a;
+  ToProto(e, &a);
+  EXPECT_EQ(a.id(), 7);
+  EXPECT_EQ(a.action(), "tokens.revoked");
+  EXPECT_EQ(a.detail(), "3 tokens");
+
+  storage::ApiKey api;
+  api.id = "k";
+  api.role = storage::ApiKeyRole::kAuditor;
+  api.secret_hash = std::string(32, 'h');
+  api.last_used_at = absl::FromUnixSeconds(60);
+  v1::ApiKey ak;
+  ToProto(api, &ak);
+  EXPECT_EQ(ak.role(), v1::API_KEY_ROLE_AUDITOR);
+  EXPECT_EQ(ak.last_used_at().seconds(), 60);
+  EXPECT_FALSE(ak.has_revoked_at());
+
+  storage::RevocationEvent rev;
+  rev.sequence = 9;
+  rev.token_id = "t";
+  rev.organization_id = "o";
+  rev.revoked_at = absl::FromUnixSeconds(3);
+  rev.expires_at = absl::FromUnixSeconds(4);
+  v1::RevocationEvent re;
+  ToProto(rev, &re);
+  EXPECT_EQ(re.sequence(), 9);
+  EXPECT_EQ(re.expires_at().seconds(), 4);
+}
+
+}  // namespace
+}  // namespace token_authority::server
