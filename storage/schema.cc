@@ -16,6 +16,15 @@ namespace {
 //   `no`, never by their text ids;
 // - the token id (jti) is stored as its 16 raw bytes; empty optional text is
 //   NULL (one header byte) and partial indexes leave NULLs out;
+// - not_before is NULL when it equals issued_at;
+// - audit_action leaves out token.issued events (one per token): a filter
+//   on that action reads audit_org instead, where nearly all events match;
+// - request ids (often 36-character UUIDs) are indexed by a 64-bit hash
+//   (request_hash, a SHA-256 prefix); lookups compare the full text too.
+//   Uniqueness per organisation is kept by the single writer, which checks
+//   before inserting in the same transaction;
+// - audit events have no time index: their time never decreases with their
+//   id, so a time is turned into an id by binary search on the rowid;
 // - the stream names of a token live in its row (comma-joined: names are
 //   [A-Za-z0-9._-]) for reading, and in token_streams (WITHOUT ROWID, keyed
 //   for the stream filter) for searching.
@@ -70,7 +79,7 @@ CREATE TABLE tokens(
   kind INTEGER NOT NULL,
   target TEXT,
   issued_at INTEGER NOT NULL,
-  not_before INTEGER NOT NULL,
+  not_before INTEGER,
   expires_at INTEGER NOT NULL,
   key_no INTEGER NOT NULL REFERENCES signing_keys(no),
   jwt_sha256 BLOB NOT NULL,
@@ -80,6 +89,7 @@ CREATE TABLE tokens(
   client_ip TEXT,
   domain TEXT,
   request_id TEXT,
+  request_hash INTEGER,
   spec_fingerprint BLOB,
   revoked_at INTEGER,
   revocation_seq INTEGER,
@@ -93,8 +103,8 @@ CREATE INDEX tokens_user ON tokens(org_no, user_id, issued_at)
   WHERE user_id IS NOT NULL;
 CREATE INDEX tokens_group ON tokens(org_no, target, issued_at)
   WHERE kind = 1;
-CREATE UNIQUE INDEX tokens_request ON tokens(org_no, request_id)
-  WHERE request_id IS NOT NULL;
+CREATE INDEX tokens_request ON tokens(org_no, request_hash)
+  WHERE request_hash IS NOT NULL;
 CREATE INDEX tokens_expires ON tokens(expires_at);
 
 CREATE TABLE token_streams(
@@ -127,12 +137,11 @@ CREATE TABLE audit_events(
   detail TEXT
 );
 CREATE INDEX audit_org ON audit_events(org_no);
-CREATE INDEX audit_action ON audit_events(org_no, action);
+CREATE INDEX audit_action ON audit_events(org_no, action) WHERE action != 1;
 CREATE INDEX audit_tag ON audit_events(org_no, tag) WHERE tag IS NOT NULL;
 CREATE INDEX audit_user ON audit_events(org_no, user_id)
   WHERE user_id IS NOT NULL;
 CREATE INDEX audit_token ON audit_events(token_id) WHERE token_id IS NOT NULL;
-CREATE INDEX audit_time ON audit_events(time);
 )sql";
 
 constexpr char kSchemaV2[] = R"sql(

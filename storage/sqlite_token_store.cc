@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -74,7 +75,7 @@ Token ReadToken(const Statement& s) {
       break;
   }
   t.issued_at = absl::FromUnixSeconds(s.Int64(5));
-  t.not_before = absl::FromUnixSeconds(s.Int64(6));
+  t.not_before = absl::FromUnixSeconds(s.IsNull(6) ? s.Int64(5) : s.Int64(6));
   t.expires_at = absl::FromUnixSeconds(s.Int64(7));
   t.key_id = s.String(8);
   t.algorithm = s.String(9);
@@ -158,8 +159,11 @@ std::string ReadSigningKey(const Statement& s, SigningKey* k) {
 // time with its own statement cache.
 class ReadPool {
  public:
-  ReadPool(std::string path, ConnectionOptions options, int keep)
-      : path_(std::move(path)), options_(std::move(options)), keep_(keep) {}
+  ReadPool(std::string path, ConnectionOptions options, int keep, int cache_kib)
+      : path_(std::move(path)),
+        options_(std::move(options)),
+        keep_(keep),
+        cache_kib_(cache_kib) {}
 
   class Lease {
    public:
@@ -191,7 +195,8 @@ class ReadPool {
     opts.create = false;
     TA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
                         Connection::Open(path_, opts));
-    TA_RETURN_IF_ERROR(conn->Exec("PRAGMA query_only = 1"));
+    TA_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+        "PRAGMA query_only = 1; PRAGMA cache_size = -", cache_kib_)));
     return Lease(this, std::move(conn));
   }
 
@@ -205,18 +210,91 @@ class ReadPool {
   const std::string path_;
   const ConnectionOptions options_;
   const int keep_;
+  const int cache_kib_;
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
 };
 
+// Id -> row number lookups the writer repeats for nearly every operation.
+// The mapped rows are never deleted and their keys never change, but a row
+// seen inside a transaction that is later rolled back may vanish: the
+// writer clears the cache on every rollback. Writer thread only.
+struct WriterCache {
+  std::unordered_map<std::string, int64_t> orgs;
+  std::unordered_map<std::string, int64_t> api_keys;
+  std::map<std::pair<int64_t, std::string>, std::pair<int64_t, std::string>>
+      signing_keys;  // (org_no, kid) -> (no, algorithm)
+
+  void Clear() {
+    orgs.clear();
+    api_keys.clear();
+    signing_keys.clear();
+  }
+};
+
+absl::StatusOr<int64_t> LookupOrgNo(Connection& c, absl::string_view id) {
+  if (id.empty()) return 0;
+  TA_ASSIGN_OR_RETURN(
+      Statement s,
+      c.Prepare("SELECT no FROM organizations WHERE id = ?1 AND no != 0"));
+  s.BindText(1, id);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("organization ", id, " not found"));
+  }
+  return s.Int64(0);
+}
+
+absl::StatusOr<std::optional<int64_t>> LookupApiKeyNo(Connection& c,
+                                                      absl::string_view id,
+                                                      absl::string_view field) {
+  if (id.empty()) return std::optional<int64_t>();
+  TA_ASSIGN_OR_RETURN(Statement s,
+                      c.Prepare("SELECT no FROM api_keys WHERE id = ?1"));
+  s.BindText(1, id);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": unknown API key ", id));
+  }
+  return std::optional<int64_t>(s.Int64(0));
+}
+
 // What an operation sees inside the writer's transaction.
 class WriteCtx {
  public:
-  WriteCtx(Connection* conn, absl::Time now, int64_t* last_audit_time)
-      : conn(*conn), now(now), last_audit_time_(last_audit_time) {}
+  WriteCtx(Connection* conn, absl::Time now, int64_t* last_audit_time,
+           WriterCache* cache)
+      : conn(*conn),
+        now(now),
+        last_audit_time_(last_audit_time),
+        cache_(cache) {}
 
   Connection& conn;
   const absl::Time now;
+
+  // Cached LookupOrgNo / LookupApiKeyNo.
+  absl::StatusOr<int64_t> OrgNo(absl::string_view id) {
+    if (id.empty()) return 0;
+    auto it = cache_->orgs.find(std::string(id));
+    if (it != cache_->orgs.end()) return it->second;
+    TA_ASSIGN_OR_RETURN(int64_t no, LookupOrgNo(conn, id));
+    cache_->orgs.emplace(std::string(id), no);
+    return no;
+  }
+  absl::StatusOr<std::optional<int64_t>> ApiKeyNo(absl::string_view id,
+                                                  absl::string_view field) {
+    if (id.empty()) return std::optional<int64_t>();
+    auto it = cache_->api_keys.find(std::string(id));
+    if (it != cache_->api_keys.end()) {
+      return std::optional<int64_t>(it->second);
+    }
+    TA_ASSIGN_OR_RETURN(std::optional<int64_t> no,
+                        LookupApiKeyNo(conn, id, field));
+    cache_->api_keys.emplace(std::string(id), *no);
+    return no;
+  }
+  WriterCache& cache() { return *cache_; }
 
   int64_t NowMicros() const { return absl::ToUnixMicros(now); }
   // Audit times never decrease.
@@ -227,6 +305,7 @@ class WriteCtx {
 
  private:
   int64_t* last_audit_time_;
+  WriterCache* cache_;
 };
 
 using WriteFn = std::function<absl::Status(WriteCtx&)>;
@@ -252,22 +331,28 @@ struct AuditRow {
 class SqliteTokenStoreImpl final : public SqliteTokenStore {
  public:
   SqliteTokenStoreImpl(SqliteTokenStoreOptions options,
-                       std::unique_ptr<Connection> writer, KeyEncryptionKey kek,
-                       int64_t last_audit_time)
+                       std::unique_ptr<Connection> writer,
+                       std::unique_ptr<Connection> checkpointer,
+                       KeyEncryptionKey kek, int64_t last_audit_time)
       : options_(std::move(options)),
         clock_(*options_.clock),
         random_(*options_.random),
         kek_(std::move(kek)),
         writer_conn_(std::move(writer)),
         last_audit_time_(last_audit_time),
+        ckpt_conn_(std::move(checkpointer)),
         readers_(options_.path,
                  ConnectionOptions{options_.vfs, options_.busy_timeout, false},
-                 options_.read_pool_size) {}
+                 options_.read_pool_size, options_.reader_cache_kib) {}
 
   ~SqliteTokenStoreImpl() override { (void)Shutdown(); }
 
   void Start() {
+    // Our WAL hook replaces SQLite's automatic checkpoint: checkpoints run
+    // on their own connection and thread, off the writer's critical path.
+    sqlite3_wal_hook(writer_conn_->db(), &WalHook, this);
     writer_thread_ = std::thread([this] { WriterLoop(); });
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
     maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
   }
 
@@ -342,6 +427,10 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   absl::Status FlushTouches() override;
   absl::Status CheckIntegrity() override;
   absl::StatusOr<int64_t> DiskUsage() override;
+  WriterStats GetWriterStats() override {
+    absl::MutexLock lock(&stats_mu_);
+    return stats_;
+  }
 
  private:
   // Queues `fn` for the writer and waits until its batch committed (or
@@ -350,11 +439,15 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   void WriterLoop();
   void RunBatch(std::vector<WriteOp*>& batch);
   void MaintenanceLoop();
+  void CheckpointLoop();
+  // Called by SQLite on the writer thread after each commit with the number
+  // of frames in the WAL.
+  static int WalHook(void* arg, sqlite3* db, const char* name, int frames);
 
   // Lookups usable on any connection.
-  static absl::StatusOr<int64_t> OrgNo(Connection& c, absl::string_view id);
-  static absl::StatusOr<std::optional<int64_t>> ApiKeyNo(
-      Connection& c, absl::string_view id, absl::string_view field);
+  static absl::StatusOr<int64_t> OrgNo(Connection& c, absl::string_view id) {
+    return LookupOrgNo(c, id);
+  }
   static absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row);
   static absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no);
   absl::StatusOr<SigningKey> ReadSigningKeyRow(Connection& c, int64_t org_no,
@@ -379,12 +472,22 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
 
   // Writer thread state.
   std::unique_ptr<Connection> writer_conn_;
-  int64_t last_audit_time_;  // writer thread only
+  int64_t last_audit_time_;     // writer thread only
+  WriterCache cache_;           // writer thread only
+  int last_wal_frames_ = 0;     // writer thread only (WAL hook)
+  int next_checkpoint_at_ = 0;  // writer thread only (WAL hook)
 
   absl::Mutex queue_mu_;
   std::deque<WriteOp*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool writer_closed_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread writer_thread_;
+
+  // Checkpointer.
+  std::unique_ptr<Connection> ckpt_conn_;
+  absl::Mutex ckpt_mu_;
+  bool ckpt_wanted_ ABSL_GUARDED_BY(ckpt_mu_) = false;
+  bool ckpt_stop_ ABSL_GUARDED_BY(ckpt_mu_) = false;
+  std::thread checkpoint_thread_;
 
   absl::Mutex maint_mu_;
   bool maint_stop_ ABSL_GUARDED_BY(maint_mu_) = false;
@@ -392,6 +495,9 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
 
   absl::Mutex touch_mu_;
   std::map<std::string, int64_t> pending_touches_ ABSL_GUARDED_BY(touch_mu_);
+
+  absl::Mutex stats_mu_;
+  WriterStats stats_ ABSL_GUARDED_BY(stats_mu_);
 
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
@@ -443,16 +549,28 @@ void SqliteTokenStoreImpl::WriterLoop() {
 void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
   Connection& conn = *writer_conn_;
   auto finish = [&](size_t from, size_t to, const absl::Status* override) {
+    int64_t failed = 0;
     for (size_t i = from; i < to; ++i) {
       if (override != nullptr) batch[i]->status = *override;
-      batch[i]->done.Notify();
+      if (!batch[i]->status.ok()) ++failed;
     }
+    {
+      absl::MutexLock lock(&stats_mu_);
+      stats_.operations += static_cast<int64_t>(to - from);
+      stats_.failed_operations += failed;
+    }
+    // Notify last: a caller may destroy its operation as soon as it wakes.
+    for (size_t i = from; i < to; ++i) batch[i]->done.Notify();
   };
   auto run = [&](absl::string_view sql) -> absl::Status {
     TA_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql));
     return s.Run();
   };
 
+  {
+    absl::MutexLock lock(&stats_mu_);
+    ++stats_.transactions;
+  }
   absl::Status begin = run("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     const absl::Status st = Annotate(begin, "begin write transaction");
@@ -464,7 +582,7 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
     WriteOp* op = batch[i];
     absl::Status sp = run("SAVEPOINT op");
     if (!sp.ok()) break;
-    WriteCtx ctx(&conn, clock_.Now(), &last_audit_time_);
+    WriteCtx ctx(&conn, clock_.Now(), &last_audit_time_, &cache_);
     absl::Status st = op->fn(ctx);
     if (!conn.InTransaction()) {
       // SQLite rolled the whole transaction back (e.g. disk full, I/O
@@ -473,6 +591,7 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
       const absl::Status cause =
           st.ok() ? absl::UnavailableError("write transaction rolled back")
                   : st;
+      cache_.Clear();
       finish(0, i + 1, &cause);
       absl::MutexLock lock(&queue_mu_);
       for (size_t j = batch.size(); j > i + 1; --j) {
@@ -484,6 +603,7 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
       st = run("RELEASE op");
     }
     if (!st.ok()) {
+      cache_.Clear();
       absl::Status rb = run("ROLLBACK TO op");
       if (rb.ok()) rb = run("RELEASE op");
       if (!rb.ok()) {
@@ -499,6 +619,7 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
   if (i < batch.size()) {
     // A SAVEPOINT failed: abort the batch.
     (void)conn.Exec("ROLLBACK");
+    cache_.Clear();
     const absl::Status cause =
         absl::UnavailableError("write transaction failed to open a savepoint");
     finish(0, batch.size(), &cause);
@@ -507,12 +628,67 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
   absl::Status commit = run("COMMIT");
   if (!commit.ok()) {
     if (conn.InTransaction()) (void)conn.Exec("ROLLBACK");
+    cache_.Clear();
     const absl::Status cause = Annotate(commit, "commit");
     for (WriteOp* op : batch) {
       if (op->status.ok()) op->status = cause;
     }
   }
   finish(0, batch.size(), nullptr);
+}
+
+int SqliteTokenStoreImpl::WalHook(void* arg, sqlite3* db, const char* name,
+                                  int frames) {
+  auto* self = static_cast<SqliteTokenStoreImpl*>(arg);
+  {
+    absl::MutexLock lock(&self->stats_mu_);
+    self->stats_.wal_frames = frames;
+  }
+  // Wake the checkpointer each time the WAL grew by checkpoint_frames since
+  // the last wake-up (or since it was restarted from the beginning).
+  {
+    absl::MutexLock lock(&self->stats_mu_);
+    self->stats_.wal_frames_written += frames >= self->last_wal_frames_
+                                           ? frames - self->last_wal_frames_
+                                           : frames;
+  }
+  if (frames < self->last_wal_frames_) self->next_checkpoint_at_ = 0;
+  self->last_wal_frames_ = frames;
+  if (frames >= self->next_checkpoint_at_ + self->options_.checkpoint_frames) {
+    self->next_checkpoint_at_ = frames;
+    absl::MutexLock lock(&self->ckpt_mu_);
+    self->ckpt_wanted_ = true;
+  }
+  if (frames >= 4 * self->options_.checkpoint_frames) {
+    // The background checkpoint cannot keep up: bound the WAL by
+    // checkpointing here, on the writer (what SQLite's autocheckpoint does).
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                              nullptr);
+    absl::MutexLock lock(&self->stats_mu_);
+    ++self->stats_.writer_checkpoints;
+  }
+  return SQLITE_OK;
+}
+
+void SqliteTokenStoreImpl::CheckpointLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&ckpt_mu_);
+      ckpt_mu_.Await(absl::Condition(
+          +[](SqliteTokenStoreImpl* self) {
+            return self->ckpt_wanted_ || self->ckpt_stop_;
+          },
+          this));
+      if (ckpt_stop_) return;
+      ckpt_wanted_ = false;
+    }
+    // PASSIVE never blocks the writer or readers; frames written meanwhile
+    // are left for the next round.
+    const int rc = sqlite3_wal_checkpoint_v2(
+        ckpt_conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    absl::MutexLock lock(&stats_mu_);
+    if (rc == SQLITE_OK) ++stats_.checkpoints;
+  }
 }
 
 void SqliteTokenStoreImpl::MaintenanceLoop() {
@@ -560,40 +736,17 @@ absl::Status SqliteTokenStoreImpl::Shutdown() {
     writer_closed_ = true;
   }
   if (writer_thread_.joinable()) writer_thread_.join();
+  {
+    absl::MutexLock lock(&ckpt_mu_);
+    ckpt_stop_ = true;
+  }
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   return touches;
 }
 
 // --------------------------------------------------------------------------
 // Shared helpers.
 // --------------------------------------------------------------------------
-
-absl::StatusOr<int64_t> SqliteTokenStoreImpl::OrgNo(Connection& c,
-                                                    absl::string_view id) {
-  if (id.empty()) return 0;
-  TA_ASSIGN_OR_RETURN(
-      Statement s,
-      c.Prepare("SELECT no FROM organizations WHERE id = ?1 AND no != 0"));
-  s.BindText(1, id);
-  TA_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("organization ", id, " not found"));
-  }
-  return s.Int64(0);
-}
-
-absl::StatusOr<std::optional<int64_t>> SqliteTokenStoreImpl::ApiKeyNo(
-    Connection& c, absl::string_view id, absl::string_view field) {
-  if (id.empty()) return std::optional<int64_t>();
-  TA_ASSIGN_OR_RETURN(Statement s,
-                      c.Prepare("SELECT no FROM api_keys WHERE id = ?1"));
-  s.BindText(1, id);
-  TA_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": unknown API key ", id));
-  }
-  return std::optional<int64_t>(s.Int64(0));
-}
 
 absl::Status SqliteTokenStoreImpl::InsertAudit(WriteCtx& ctx,
                                                const AuditRow& row) {
@@ -617,7 +770,7 @@ absl::Status SqliteTokenStoreImpl::InsertAudit(WriteCtx& ctx,
 absl::Status SqliteTokenStoreImpl::AuditFromContext(const AuditContext& audit,
                                                     AuditRow* row,
                                                     WriteCtx& ctx) {
-  TA_ASSIGN_OR_RETURN(row->actor_no, ApiKeyNo(ctx.conn, audit.actor, "actor"));
+  TA_ASSIGN_OR_RETURN(row->actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
   row->request_id = audit.request_id;
   if (!audit.detail.empty()) row->detail = audit.detail;
   return absl::OkStatus();
@@ -682,7 +835,7 @@ absl::StatusOr<Organization> SqliteTokenStoreImpl::UpdateOrganization(
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
   Organization out;
   TA_RETURN_IF_ERROR(Write([&](WriteCtx& ctx) -> absl::Status {
-    TA_ASSIGN_OR_RETURN(int64_t no, OrgNo(ctx.conn, organization_id));
+    TA_ASSIGN_OR_RETURN(int64_t no, ctx.OrgNo(organization_id));
     {
       TA_ASSIGN_OR_RETURN(
           Statement s,
@@ -802,7 +955,7 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::CreateApiKey(
   out.revoked_at.reset();
   out.last_used_at.reset();
   TA_RETURN_IF_ERROR(Write([&](WriteCtx& ctx) -> absl::Status {
-    TA_ASSIGN_OR_RETURN(int64_t org_no, OrgNo(ctx.conn, key.organization_id));
+    TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
     {
       TA_ASSIGN_OR_RETURN(
           Statement s,
@@ -863,7 +1016,7 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::RevokeApiKey(
       out = ReadApiKey(s);
     }
     if (out.revoked_at.has_value()) return absl::OkStatus();
-    TA_ASSIGN_OR_RETURN(org_no, OrgNo(ctx.conn, out.organization_id));
+    TA_ASSIGN_OR_RETURN(org_no, ctx.OrgNo(out.organization_id));
     {
       TA_ASSIGN_OR_RETURN(
           Statement s,
@@ -1002,13 +1155,14 @@ absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
   out.token.revocation_sequence = 0;
   TA_RETURN_IF_ERROR(Write([&](WriteCtx& ctx) -> absl::Status {
     Connection& c = ctx.conn;
-    TA_ASSIGN_OR_RETURN(int64_t org_no, OrgNo(c, token.organization_id));
+    TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(token.organization_id));
     if (!token.request_id.empty()) {
-      TA_ASSIGN_OR_RETURN(
-          Statement s, c.Prepare("SELECT no FROM tokens WHERE org_no = ?1 AND "
-                                 "request_id = ?2"));
+      // (org_no, request_hash) is indexed; the writer is the only writer,
+      // so checking here inside its transaction keeps request ids unique.
+      TA_ASSIGN_OR_RETURN(Statement s, c.Prepare(sqlite::kTokenByRequestSql));
       s.BindInt64(1, org_no);
-      s.BindText(2, token.request_id);
+      s.BindInt64(2, sqlite::RequestHash(token.request_id));
+      s.BindText(3, token.request_id);
       TA_ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) {
         const int64_t no = s.Int64(0);
@@ -1017,8 +1171,9 @@ absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
         return absl::OkStatus();
       }
     }
-    int64_t key_no = 0;
-    {
+    const auto cache_key = std::make_pair(org_no, token.key_id);
+    auto cached = ctx.cache().signing_keys.find(cache_key);
+    if (cached == ctx.cache().signing_keys.end()) {
       TA_ASSIGN_OR_RETURN(
           Statement s,
           c.Prepare("SELECT no, algorithm FROM signing_keys WHERE org_no IN "
@@ -1031,29 +1186,39 @@ absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
             absl::StrCat("key_id: no signing key ", token.key_id,
                          " for organization ", token.organization_id));
       }
-      if (s.Text(1) != token.algorithm) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("algorithm: ", token.algorithm, " does not match key ",
-                         token.key_id, " (", s.Text(1), ")"));
-      }
-      key_no = s.Int64(0);
+      cached = ctx.cache()
+                   .signing_keys
+                   .emplace(cache_key, std::make_pair(s.Int64(0), s.String(1)))
+                   .first;
+    }
+    const int64_t key_no = cached->second.first;
+    if (cached->second.second != token.algorithm) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("algorithm: ", token.algorithm, " does not match key ",
+                       token.key_id, " (", cached->second.second, ")"));
     }
     TA_ASSIGN_OR_RETURN(std::optional<int64_t> issued_by,
-                        ApiKeyNo(c, token.issued_by, "issued_by"));
+                        ctx.ApiKeyNo(token.issued_by, "issued_by"));
     {
       TA_ASSIGN_OR_RETURN(
           Statement s,
           c.Prepare("INSERT INTO tokens(id, org_no, kind, target, issued_at, "
                     "not_before, expires_at, key_no, jwt_sha256, issued_by, "
                     "user_id, tag, client_ip, domain, request_id, "
-                    "spec_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                    "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"));
+                    "request_hash, spec_fingerprint) VALUES (?1, ?2, ?3, ?4, "
+                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                    "?17)"));
       s.BindBlob(1, id_bytes);
       s.BindInt64(2, org_no);
       s.BindInt64(3, static_cast<int64_t>(token.target_kind));
       s.BindTextOrNull(4, target);
       s.BindInt64(5, iat);
-      s.BindInt64(6, nbf);
+      // not_before is NULL when it equals issued_at (the common case).
+      if (nbf == iat) {
+        s.BindNull(6);
+      } else {
+        s.BindInt64(6, nbf);
+      }
       s.BindInt64(7, exp);
       s.BindInt64(8, key_no);
       s.BindBlob(9, token.jwt_sha256);
@@ -1063,7 +1228,12 @@ absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
       s.BindTextOrNull(13, token.client_ip);
       s.BindTextOrNull(14, token.domain);
       s.BindTextOrNull(15, token.request_id);
-      s.BindBlobOrNull(16, token.spec_fingerprint);
+      if (token.request_id.empty()) {
+        s.BindNull(16);
+      } else {
+        s.BindInt64(16, sqlite::RequestHash(token.request_id));
+      }
+      s.BindBlobOrNull(17, token.spec_fingerprint);
       absl::Status st = s.Run();
       if (absl::IsAlreadyExists(st)) {
         return absl::AlreadyExistsError(
@@ -1093,7 +1263,7 @@ absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
     row.user_id = token.user_id;
     row.request_id = token.request_id;
     if (!audit.actor.empty()) {
-      TA_ASSIGN_OR_RETURN(row.actor_no, ApiKeyNo(c, audit.actor, "actor"));
+      TA_ASSIGN_OR_RETURN(row.actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
     }
     if (!audit.request_id.empty()) row.request_id = audit.request_id;
     row.detail = audit.detail;
@@ -1247,7 +1417,7 @@ absl::StatusOr<Token> SqliteTokenStoreImpl::RevokeToken(
   Token out;
   TA_RETURN_IF_ERROR(Write([&](WriteCtx& ctx) -> absl::Status {
     Connection& c = ctx.conn;
-    TA_ASSIGN_OR_RETURN(int64_t org_no, OrgNo(c, organization_id));
+    TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(organization_id));
     int64_t no = 0;
     int64_t exp = 0;
     bool revoked = false;
@@ -1355,7 +1525,7 @@ absl::StatusOr<RevokeTokensResult> SqliteTokenStoreImpl::RevokeTokens(
         }
       }
       std::optional<int64_t> actor_no;
-      TA_ASSIGN_OR_RETURN(actor_no, ApiKeyNo(c, audit.actor, "actor"));
+      TA_ASSIGN_OR_RETURN(actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
       int64_t count = 0;
       for (const Row& r : rows) {
         TA_RETURN_IF_ERROR(
@@ -1507,7 +1677,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(Write([&](WriteCtx& ctx) -> absl::Status {
-    TA_ASSIGN_OR_RETURN(int64_t org_no, OrgNo(ctx.conn, key.organization_id));
+    TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
     if (key.state == SigningKeyState::kPrimary) {
       TA_ASSIGN_OR_RETURN(Statement s,
                           ctx.conn.Prepare("SELECT kid FROM signing_keys WHERE "
@@ -1538,7 +1708,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RotateSigningKey(
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(Write([&](WriteCtx& ctx) -> absl::Status {
-    TA_ASSIGN_OR_RETURN(int64_t org_no, OrgNo(ctx.conn, key.organization_id));
+    TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
     std::string previous;
     {
       TA_ASSIGN_OR_RETURN(Statement s,
@@ -1594,7 +1764,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RetireSigningKey(
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(Write([&](WriteCtx& ctx) -> absl::Status {
-    TA_ASSIGN_OR_RETURN(int64_t org_no, OrgNo(ctx.conn, organization_id));
+    TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(organization_id));
     TA_ASSIGN_OR_RETURN(out, ReadSigningKeyRow(ctx.conn, org_no, kid));
     if (out.state == SigningKeyState::kRetired) return absl::OkStatus();
     if (out.state == SigningKeyState::kPrimary) {
@@ -1703,13 +1873,8 @@ absl::StatusOr<Page<AuditEvent>> SqliteTokenStoreImpl::ListAuditEvents(
   // Translate the time range into an id range (audit time never decreases
   // with id), so every filter index (which ends in the id) serves it.
   Page<AuditEvent> out;
-  auto first_id_at = [&](int64_t us) -> absl::StatusOr<std::optional<int64_t>> {
-    TA_ASSIGN_OR_RETURN(Statement s,
-                        c->Prepare(sqlite::kAuditFirstIdAtOrAfterSql));
-    s.BindInt64(1, us);
-    TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return std::optional<int64_t>();
-    return std::optional<int64_t>(s.Int64(0));
+  auto first_id_at = [&](int64_t us) {
+    return sqlite::FirstAuditIdAtOrAfter(*c, us);
   };
   if (q.since_micros.has_value()) {
     TA_ASSIGN_OR_RETURN(std::optional<int64_t> lo,
@@ -1868,6 +2033,21 @@ absl::Status CheckOptions(const SqliteTokenStoreOptions& o) {
   if (o.revoke_batch_size < 1 || o.revoke_batch_size > 100000) {
     return bad("revoke_batch_size", "must be between 1 and 100000");
   }
+  if (o.checkpoint_frames < 100 || o.checkpoint_frames > 1000000) {
+    return bad("checkpoint_frames", "must be between 100 and 1000000");
+  }
+  if (o.writer_cache_kib < 1024 || o.reader_cache_kib < 256) {
+    return bad(
+        o.writer_cache_kib < 1024 ? "writer_cache_kib" : "reader_cache_kib",
+        "too small");
+  }
+  if (o.page_size < 512 || o.page_size > 65536 ||
+      (o.page_size & (o.page_size - 1)) != 0) {
+    return bad("page_size", "must be a power of two from 512 to 65536");
+  }
+  if (o.max_database_bytes < 0) {
+    return bad("max_database_bytes", "must not be negative");
+  }
   if (o.read_pool_size < 1 || o.read_pool_size > 64) {
     return bad("read_pool_size", "must be between 1 and 64");
   }
@@ -1975,6 +2155,11 @@ absl::StatusOr<std::unique_ptr<SqliteTokenStore>> SqliteTokenStore::Open(
     TA_ASSIGN_OR_RETURN(kek, ResolveKek(*conn, options, &needs_check_value));
   }
 
+  if (*version == 0) {
+    // Only a new database takes the page size (WAL fixes it afterwards).
+    TA_RETURN_IF_ERROR(
+        conn->Exec(absl::StrCat("PRAGMA page_size = ", options.page_size)));
+  }
   TA_ASSIGN_OR_RETURN(std::string mode,
                       conn->QueryString("PRAGMA journal_mode = WAL"));
   if (mode != "wal") {
@@ -1996,6 +2181,15 @@ absl::StatusOr<std::unique_ptr<SqliteTokenStore>> SqliteTokenStore::Open(
   }
   // Keep the WAL file from growing without bound after large bursts.
   TA_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_size_limit = 67108864"));
+  TA_RETURN_IF_ERROR(conn->Exec(
+      absl::StrCat("PRAGMA cache_size = -", options.writer_cache_kib)));
+  if (options.max_database_bytes > 0) {
+    TA_ASSIGN_OR_RETURN(int64_t page_size,
+                        conn->QueryInt64("PRAGMA page_size"));
+    TA_RETURN_IF_ERROR(conn->Exec(absl::StrCat(
+        "PRAGMA max_page_count = ",
+        std::max<int64_t>(1, options.max_database_bytes / page_size))));
+  }
   absl::Status migrated = sqlite::Migrate(*conn);
   if (!migrated.ok()) return Annotate(migrated, options.path);
 
@@ -2025,8 +2219,17 @@ absl::StatusOr<std::unique_ptr<SqliteTokenStore>> SqliteTokenStore::Open(
       int64_t last_audit_time,
       conn->QueryInt64("SELECT coalesce(max(time), 0) FROM audit_events"));
 
+  ConnectionOptions ckpt_opts{options.vfs, options.busy_timeout, false};
+  TA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> checkpointer,
+                      Connection::Open(options.path, ckpt_opts));
+  // Checkpoints sync as the configured level says (a per-connection
+  // setting).
+  TA_RETURN_IF_ERROR(checkpointer->Exec(absl::StrCat(
+      "PRAGMA synchronous = ", static_cast<int>(options.synchronous))));
+
   auto store = std::make_unique<SqliteTokenStoreImpl>(
-      std::move(options), std::move(conn), *std::move(kek), last_audit_time);
+      std::move(options), std::move(conn), std::move(checkpointer),
+      *std::move(kek), last_audit_time);
   store->Start();
   return std::unique_ptr<SqliteTokenStore>(std::move(store));
 }

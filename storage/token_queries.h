@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "storage/sqlite_db.h"
 #include "storage/token_store.h"
 
@@ -38,10 +39,10 @@ struct BoundQuery {
 // Columns selected by every token read (BuildTokenListQuery and the point
 // lookups), in this order:
 //   0 t.no, 1 t.id, 2 o.id, 3 t.kind, 4 t.target, 5 t.issued_at,
-//   6 t.not_before, 7 t.expires_at, 8 k.kid, 9 k.algorithm, 10 t.jwt_sha256,
-//   11 a.id (issued_by), 12 t.user_id, 13 t.tag, 14 t.client_ip, 15 t.domain,
-//   16 t.request_id, 17 t.spec_fingerprint, 18 t.revoked_at,
-//   19 t.revocation_seq, 20 t.revocation_reason
+//   6 t.not_before (NULL: equals issued_at), 7 t.expires_at, 8 k.kid, 9
+//   k.algorithm, 10 t.jwt_sha256, 11 a.id (issued_by), 12 t.user_id, 13 t.tag,
+//   14 t.client_ip, 15 t.domain, 16 t.request_id, 17 t.spec_fingerprint, 18
+//   t.revoked_at, 19 t.revocation_seq, 20 t.revocation_reason
 // The FROM clause must name tokens t and end with kTokenJoins.
 extern const char kTokenColumns[];
 extern const char kTokenJoins[];
@@ -98,8 +99,22 @@ struct AuditQuery {
 // SELECT kAuditColumns ... ORDER BY e.id DESC LIMIT limit.
 BoundQuery BuildAuditListQuery(const AuditQuery& q);
 
-// The first audit id whose time >= micros (uses audit_time), one column.
-extern const char kAuditFirstIdAtOrAfterSql[];
+// The first audit event at or after id ?1: 0 id, 1 time (a rowid seek).
+extern const char kAuditProbeSql[];
+
+// The smallest audit id whose time >= `micros`, by binary search over ids
+// (audit time never decreases with id); nullopt if there is none. About
+// log2(ids) rowid seeks.
+absl::StatusOr<std::optional<int64_t>> FirstAuditIdAtOrAfter(Connection& c,
+                                                             int64_t micros);
+
+// The token of organisation ?1 with request hash ?2 and request id ?3:
+// column 0 t.no.
+extern const char kTokenByRequestSql[];
+
+// The value stored in tokens.request_hash for a request id: the first 8
+// bytes of its SHA-256 as a signed integer.
+int64_t RequestHash(absl::string_view request_id);
 
 // Revocation log reads. Columns: 0 r.seq, 1 r.token_id, 2 o.id,
 // 3 r.revoked_at, 4 r.expires_at.

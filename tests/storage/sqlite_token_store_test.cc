@@ -136,7 +136,7 @@ class SqliteTokenStoreTest : public ::testing::Test {
   std::unique_ptr<SqliteTokenStore> store_;
 };
 
-// --- Open -----------------------------------------------------------------
+// --- Open ---
 
 TEST_F(SqliteTokenStoreTest, OpenCreatesWalDatabaseAtLatestSchema) {
   EXPECT_EQ(RawInt(db_path_, "PRAGMA user_version"),
@@ -206,7 +206,7 @@ TEST_F(SqliteTokenStoreTest, OpenRefusesForeignFileAndLeavesItAlone) {
   EXPECT_NE(::stat((path + "-wal").c_str(), &st), 0);
 }
 
-// --- Key-encryption key -----------------------------------------------------
+// --- Key-encryption key ---
 
 TEST_F(SqliteTokenStoreTest, SigningKeysAreEncryptedAtRestAndRoundTrip) {
   SetUpOrg("acme");
@@ -277,8 +277,7 @@ TEST_F(SqliteTokenStoreTest, UnreadableKekFileIsRefused) {
                        HasSubstr("cannot open")));
 }
 
-// --- Organisations
-// ------------------------------------------------------------
+// --- Organisations ---
 
 TEST_F(SqliteTokenStoreTest, OrganizationLifecycle) {
   ASSERT_OK_AND_ASSIGN(Organization a,
@@ -330,8 +329,7 @@ TEST_F(SqliteTokenStoreTest, OrganizationLifecycle) {
   EXPECT_EQ(events.items[1].action, AuditAction::kOrganizationCreated);
 }
 
-// --- API keys
-// -----------------------------------------------------------------
+// --- API keys ---
 
 TEST_F(SqliteTokenStoreTest, ApiKeyLifecycle) {
   SetUpOrg("acme");
@@ -407,8 +405,7 @@ TEST_F(SqliteTokenStoreTest, ApiKeyLifecycle) {
   EXPECT_EQ(events.items[0].request_id, "req-1");
 }
 
-// --- Signing keys
-// -------------------------------------------------------------
+// --- Signing keys ---
 
 TEST_F(SqliteTokenStoreTest, RotateDemotesPrimaryAndRetireRules) {
   SetUpOrg("acme");
@@ -475,8 +472,7 @@ TEST_F(SqliteTokenStoreTest, TamperedSealedKeyIsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss));
 }
 
-// --- Tokens
-// -------------------------------------------------------------------
+// --- Tokens ---
 
 TEST_F(SqliteTokenStoreTest, InsertAndGetRoundTripEveryField) {
   SetUpOrg("acme");
@@ -705,8 +701,7 @@ TEST_F(SqliteTokenStoreTest, BadInputIsInvalidArgumentAndWritesNothing) {
   EXPECT_EQ(RawInt(db_path_, "SELECT count(*) FROM revocations"), 0);
 }
 
-// --- Revocation
-// ---------------------------------------------------------------
+// --- Revocation ---
 
 TEST_F(SqliteTokenStoreTest, RevokeTokenIsIdempotentAndSequenced) {
   SetUpOrg("acme");
@@ -832,8 +827,7 @@ TEST_F(SqliteTokenStoreTest, RevokeTokensByStreamAndGroup) {
   EXPECT_EQ(r.count, 1);
 }
 
-// --- Lists and filters
-// --------------------------------------------------------
+// --- Lists and filters ---
 
 TEST_F(SqliteTokenStoreTest, ListTokensFiltersAndStates) {
   SetUpOrg("acme");
@@ -999,8 +993,7 @@ TEST_F(SqliteTokenStoreTest,
   }
 }
 
-// --- Tenant isolation
-// ---------------------------------------------------------
+// --- Tenant isolation ---
 
 TEST_F(SqliteTokenStoreTest, OrganizationsNeverSeeEachOthersRows) {
   SetUpOrg("a");
@@ -1062,8 +1055,7 @@ TEST_F(SqliteTokenStoreTest, OrganizationsNeverSeeEachOthersRows) {
       StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("key_id:")));
 }
 
-// --- Audit log
-// ----------------------------------------------------------------
+// --- Audit log ---
 
 TEST_F(SqliteTokenStoreTest, AuditFiltersTimeRangeAndPages) {
   SetUpOrg("acme");
@@ -1127,8 +1119,7 @@ TEST_F(SqliteTokenStoreTest, AuditTimeNeverGoesBackwards) {
   EXPECT_EQ(p.items[0].time, StartTime());
 }
 
-// --- Group commit
-// -------------------------------------------------------------
+// --- Group commit ---
 
 TEST_F(SqliteTokenStoreTest, FailingWriteInABatchFailsOnlyItsCaller) {
   SetUpOrg("acme");
@@ -1180,8 +1171,46 @@ TEST_F(SqliteTokenStoreTest, ShutdownRefusesWritesButKeepsReads) {
   EXPECT_OK(store_->Shutdown());
 }
 
-// --- Retention
-// ----------------------------------------------------------------
+// --- Full database ---
+
+TEST_F(SqliteTokenStoreTest, FullDatabaseFailsWritesCleanlyAndRecovers) {
+  SetUpOrg("acme");
+  store_.reset();
+  SqliteTokenStoreOptions o = Options();
+  o.max_database_bytes = 400 * 1024;
+  ASSERT_OK_AND_ASSIGN(store_, SqliteTokenStore::Open(o));
+  std::vector<std::string> acknowledged;
+  absl::Status failure;
+  for (int i = 0; i < 20000 && failure.ok(); ++i) {
+    // Short-lived tokens, so the sweep can make room later.
+    Token t = NewToken("acme", absl::ZeroDuration(), absl::Minutes(1));
+    t.tag = std::string(100, 'x');
+    auto r = store_->InsertToken(t, {});
+    if (r.ok()) {
+      acknowledged.push_back(t.id);
+    } else {
+      failure = r.status();
+    }
+  }
+  ASSERT_THAT(failure, StatusIs(absl::StatusCode::kResourceExhausted,
+                                HasSubstr("full")));
+  ASSERT_GT(acknowledged.size(), 100u);
+  // Reads keep working and nothing acknowledged is missing.
+  for (const std::string& id : acknowledged) {
+    ASSERT_OK(store_->GetToken("acme", id).status());
+  }
+  EXPECT_OK(store_->CheckIntegrity());
+  // Space returns (expired tokens swept): writes succeed again without a
+  // restart.
+  clock_.Advance(absl::Hours(24 * 91));
+  ASSERT_OK_AND_ASSIGN(int64_t swept, store_->RunRetentionSweep());
+  EXPECT_EQ(swept, static_cast<int64_t>(acknowledged.size()));
+  Token after = NewToken("acme");
+  EXPECT_OK(store_->InsertToken(after, {}).status());
+  EXPECT_OK(store_->GetToken("acme", after.id).status());
+}
+
+// --- Retention ---
 
 TEST_F(SqliteTokenStoreTest, SweepRemovesLongExpiredTokensButKeepsAudit) {
   SetUpOrg("acme");

@@ -153,33 +153,48 @@ TEST_F(QueryPlanTest, BulkRevocationSelectionUsesAnIndex) {
 }
 
 TEST_F(QueryPlanTest, EveryAuditListShapeUsesAnIndex) {
-  for (int mask = 0; mask < 16; ++mask) {
-    for (int range = 0; range < 4; ++range) {
-      for (int cursor = 0; cursor < 2; ++cursor) {
-        AuditQuery q;
-        q.org_no = 1;
-        if (mask & 1) q.tag = "tag";
-        if (mask & 2) q.user_id = "user";
-        if (mask & 4) q.token_id_bytes = std::string(16, 'x');
-        if (mask & 8) q.action = 1;
-        if (range & 1) {
-          q.since_micros = 1;
-          q.min_id = 10;
+  const std::vector<std::optional<int>> actions = {
+      std::nullopt, static_cast<int>(AuditAction::kTokenIssued),
+      static_cast<int>(AuditAction::kTokenRevoked)};
+  for (int mask = 0; mask < 8; ++mask) {
+    for (const auto& action : actions) {
+      for (int range = 0; range < 4; ++range) {
+        for (int cursor = 0; cursor < 2; ++cursor) {
+          AuditQuery q;
+          q.org_no = 1;
+          if (mask & 1) q.tag = "tag";
+          if (mask & 2) q.user_id = "user";
+          if (mask & 4) q.token_id_bytes = std::string(16, 'x');
+          q.action = action;
+          if (range & 1) {
+            q.since_micros = 1;
+            q.min_id = 10;
+          }
+          if (range & 2) {
+            q.until_micros = 2;
+            q.max_id_excl = 20;
+          }
+          if (cursor) q.before_id = 15;
+          q.limit = 101;
+          SCOPED_TRACE(::testing::Message()
+                       << "mask=" << mask << " action=" << action.value_or(0)
+                       << " range=" << range);
+          ExpectIndexed(BuildAuditListQuery(q), /*ordered=*/true);
         }
-        if (range & 2) {
-          q.until_micros = 2;
-          q.max_id_excl = 20;
-        }
-        if (cursor) q.before_id = 15;
-        q.limit = 101;
-        SCOPED_TRACE(::testing::Message()
-                     << "mask=" << mask << " range=" << range);
-        ExpectIndexed(BuildAuditListQuery(q), /*ordered=*/true);
       }
     }
   }
-  BoundQuery first{kAuditFirstIdAtOrAfterSql, {SqlValue::Int(5)}};
-  ExpectIndexed(first, /*ordered=*/true);
+  AuditQuery revoked;
+  revoked.org_no = 1;
+  revoked.action = static_cast<int>(AuditAction::kTokenRevoked);
+  revoked.limit = 10;
+  EXPECT_THAT(absl::StrJoin(Plan(BuildAuditListQuery(revoked)), "\n"),
+              HasSubstr("INDEX audit_action"));
+  ExpectIndexed({kAuditProbeSql, {SqlValue::Int(5)}}, /*ordered=*/true);
+  ExpectIndexed({kTokenByRequestSql,
+                 {SqlValue::Int(1), SqlValue::Int(RequestHash("r")),
+                  SqlValue::Text("r")}},
+                /*ordered=*/true);
 }
 
 TEST_F(QueryPlanTest, RevocationLogAndSweepUseIndexes) {
@@ -192,6 +207,46 @@ TEST_F(QueryPlanTest, RevocationLogAndSweepUseIndexes) {
                 /*ordered=*/true);
   ExpectIndexed({kSweepRevocationsSql, {SqlValue::Int(3), SqlValue::Int(10)}},
                 /*ordered=*/true);
+}
+
+}  // namespace
+}  // namespace token_authority::storage::sqlite
+
+namespace token_authority::storage::sqlite {
+namespace {
+
+TEST(FirstAuditIdAtOrAfterTest, MatchesALinearSearchWithGapsAndTies) {
+  testing::TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto conn, Connection::Open(dir.File("a.db"), {}));
+  ASSERT_OK(Migrate(*conn));
+  EXPECT_THAT(FirstAuditIdAtOrAfter(*conn, 0),
+              ::token_authority::testing::IsOkAndHolds(std::nullopt));
+  // ids with gaps, times non-decreasing with ties.
+  std::vector<std::pair<int64_t, int64_t>> rows;
+  int64_t id = 3;
+  int64_t time = 100;
+  for (int i = 0; i < 200; ++i) {
+    rows.emplace_back(id, time);
+    id += 1 + (i * 7) % 5;
+    time += (i % 3 == 0) ? 0 : (i % 11);
+  }
+  for (const auto& [i, t] : rows) {
+    ASSERT_OK(conn->Exec(absl::StrCat(
+        "INSERT INTO audit_events(id, time, action, org_no) VALUES (", i, ", ",
+        t, ", 1, 0)")));
+  }
+  for (int64_t target = 90; target <= time + 5; ++target) {
+    std::optional<int64_t> want;
+    for (const auto& [i, t] : rows) {
+      if (t >= target) {
+        want = i;
+        break;
+      }
+    }
+    EXPECT_THAT(FirstAuditIdAtOrAfter(*conn, target),
+                ::token_authority::testing::IsOkAndHolds(want))
+        << target;
+  }
 }
 
 }  // namespace
