@@ -1,5 +1,6 @@
 // TokenAuthorityClient and the dialogs against the REAL server on loopback
-// (tests/testing/test_server.h), plaintext, TLS and mTLS.
+// (tests/testing/test_server.h) over plaintext loopback (TLS and mTLS:
+// tls_test.cc).
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,7 +12,6 @@
 #include "client/proto_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/test_certs.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
 #include "token/clock.h"
@@ -27,7 +27,6 @@ using ::token_authority::testing::IsOk;
 using ::token_authority::testing::OrgCredentials;
 using ::token_authority::testing::StatusIs;
 using ::token_authority::testing::TestServer;
-using ::token_authority::testing::TestServerOptions;
 
 class ClientServerTest : public ::testing::Test {
  protected:
@@ -333,54 +332,6 @@ TEST_F(ClientServerTest, DialogCreatesTheTokenAndTheOverview) {
                        CreateTokenFromForm(*issuer, form, Clock::Real()));
   ASSERT_EQ(past.problems.size(), 1u);
   EXPECT_EQ(past.problems[0].field, "expires");
-}
-
-TEST(ClientTlsTest, TlsAndMutualTls) {
-  using ::token_authority::testing::PemPair;
-  using ::token_authority::testing::TestCa;
-  ASSERT_OK_AND_ASSIGN(auto ca, TestCa::Create("test ca"));
-  ASSERT_OK_AND_ASSIGN(PemPair server_pem, ca->Issue("localhost", true));
-  ASSERT_OK_AND_ASSIGN(PemPair client_pem, ca->Issue("edge-1", false));
-  TestServerOptions options;
-  options.tls_cert_pem = server_pem.cert_pem;
-  options.tls_key_pem = server_pem.key_pem;
-  options.client_ca_pem = ca->cert_pem();
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ca->cert_pem();
-  ssl.pem_cert_chain = client_pem.cert_pem;
-  ssl.pem_private_key = client_pem.key_pem;
-  options.channel_credentials = grpc::SslCredentials(ssl);
-  options.ssl_target_name_override = "localhost";
-  ASSERT_OK_AND_ASSIGN(auto server, TestServer::Start(options));
-
-  ClientOptions mtls;
-  mtls.api_key = server->admin_key();
-  mtls.tls_root_ca_pem = ca->cert_pem();
-  mtls.tls_client_cert_pem = client_pem.cert_pem;
-  mtls.tls_client_key_pem = client_pem.key_pem;
-  mtls.tls_server_name = "localhost";
-  mtls.retry.max_attempts = 1;
-  ASSERT_OK_AND_ASSIGN(auto client,
-                       TokenAuthorityClient::Create(server->address(), mtls));
-  EXPECT_OK(client->ListOrganizations({}).status());
-
-  // Without the client certificate the handshake fails.
-  ClientOptions tls_only = mtls;
-  tls_only.tls_client_cert_pem.clear();
-  tls_only.tls_client_key_pem.clear();
-  ASSERT_OK_AND_ASSIGN(
-      auto no_cert, TokenAuthorityClient::Create(server->address(), tls_only));
-  EXPECT_THAT(no_cert->ListOrganizations({}),
-              StatusIs(absl::StatusCode::kUnavailable));
-  // Plaintext to a TLS server fails too.
-  ClientOptions plain;
-  plain.insecure = true;
-  plain.api_key = server->admin_key();
-  plain.retry.max_attempts = 1;
-  ASSERT_OK_AND_ASSIGN(auto plaintext,
-                       TokenAuthorityClient::Create(server->address(), plain));
-  EXPECT_THAT(plaintext->ListOrganizations({}),
-              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 }  // namespace
