@@ -3,20 +3,20 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "storage/page_token.h"
 #include "storage/record_validation.h"
 #include "storage/schema.h"
@@ -184,7 +184,7 @@ class ReadPool {
 
   absl::StatusOr<Lease> Acquire() {
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       if (!idle_.empty()) {
         std::unique_ptr<Connection> c = std::move(idle_.back());
         idle_.pop_back();
@@ -202,7 +202,7 @@ class ReadPool {
 
  private:
   void Return(std::unique_ptr<Connection> conn) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (static_cast<int>(idle_.size()) < keep_)
       idle_.push_back(std::move(conn));
   }
@@ -211,8 +211,8 @@ class ReadPool {
   const ConnectionOptions options_;
   const int keep_;
   const int cache_kib_;
-  absl::Mutex mu_;
-  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
 };
 
 // Id -> row number lookups the writer repeats for nearly every operation.
@@ -313,7 +313,21 @@ using WriteFn = std::function<absl::Status(WriteCtx&)>;
 struct WriteOp {
   WriteFn fn;
   absl::Status status;
-  absl::Notification done;
+  // Set by the writer (Notify) after `status`; the caller waits for it.
+  void Notify() {
+    // Notify under the lock: the caller may destroy this op as soon as it
+    // sees `done`, which it cannot before the lock is released.
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_one();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [this] { return done; });
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
 };
 
 struct AuditRow {
@@ -428,7 +442,7 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   absl::Status CheckIntegrity() override;
   absl::StatusOr<int64_t> DiskUsage() override;
   WriterStats GetWriterStats() override {
-    absl::MutexLock lock(&stats_mu_);
+    std::lock_guard<std::mutex> lock(stats_mu_);
     return stats_;
   }
 
@@ -477,30 +491,36 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   int last_wal_frames_ = 0;     // writer thread only (WAL hook)
   int next_checkpoint_at_ = 0;  // writer thread only (WAL hook)
 
-  absl::Mutex queue_mu_;
-  std::deque<WriteOp*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool writer_closed_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // std::mutex rather than absl::Mutex throughout: the distribution's
+  // abseil is not built for ThreadSanitizer, which then cannot see its
+  // locks; libstdc++'s mutexes it intercepts.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<WriteOp*> queue_;  // guarded by queue_mu_
+  bool writer_closed_ = false;  // guarded by queue_mu_
   std::thread writer_thread_;
 
   // Checkpointer.
   std::unique_ptr<Connection> ckpt_conn_;
-  absl::Mutex ckpt_mu_;
-  bool ckpt_wanted_ ABSL_GUARDED_BY(ckpt_mu_) = false;
-  bool ckpt_stop_ ABSL_GUARDED_BY(ckpt_mu_) = false;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_wanted_ = false;  // guarded by ckpt_mu_
+  bool ckpt_stop_ = false;    // guarded by ckpt_mu_
   std::thread checkpoint_thread_;
 
-  absl::Mutex maint_mu_;
-  bool maint_stop_ ABSL_GUARDED_BY(maint_mu_) = false;
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool maint_stop_ = false;  // guarded by maint_mu_
   std::thread maintenance_thread_;
 
-  absl::Mutex touch_mu_;
-  std::map<std::string, int64_t> pending_touches_ ABSL_GUARDED_BY(touch_mu_);
+  std::mutex touch_mu_;
+  std::map<std::string, int64_t> pending_touches_;  // guarded by touch_mu_
 
-  absl::Mutex stats_mu_;
-  WriterStats stats_ ABSL_GUARDED_BY(stats_mu_);
+  std::mutex stats_mu_;
+  WriterStats stats_;  // guarded by stats_mu_
 
-  absl::Mutex shutdown_mu_;
-  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;  // guarded by shutdown_mu_
 
   ReadPool readers_;
 };
@@ -513,13 +533,14 @@ absl::Status SqliteTokenStoreImpl::Write(WriteFn fn) {
   WriteOp op;
   op.fn = std::move(fn);
   {
-    absl::MutexLock lock(&queue_mu_);
+    std::lock_guard<std::mutex> lock(queue_mu_);
     if (writer_closed_) {
       return absl::UnavailableError("token store is shut down");
     }
     queue_.push_back(&op);
   }
-  op.done.WaitForNotification();
+  queue_cv_.notify_one();
+  op.Wait();
   return op.status;
 }
 
@@ -528,13 +549,9 @@ void SqliteTokenStoreImpl::WriterLoop() {
   while (true) {
     batch.clear();
     {
-      absl::MutexLock lock(&queue_mu_);
-      queue_mu_.Await(absl::Condition(
-          +[](SqliteTokenStoreImpl* self)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->queue_mu_) {
-                 return !self->queue_.empty() || self->writer_closed_;
-               },
-          this));
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock,
+                     [this] { return !queue_.empty() || writer_closed_; });
       if (queue_.empty()) return;  // closed and drained
       while (!queue_.empty() &&
              static_cast<int>(batch.size()) < options_.max_batch_size) {
@@ -555,12 +572,12 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
       if (!batch[i]->status.ok()) ++failed;
     }
     {
-      absl::MutexLock lock(&stats_mu_);
+      std::lock_guard<std::mutex> lock(stats_mu_);
       stats_.operations += static_cast<int64_t>(to - from);
       stats_.failed_operations += failed;
     }
     // Notify last: a caller may destroy its operation as soon as it wakes.
-    for (size_t i = from; i < to; ++i) batch[i]->done.Notify();
+    for (size_t i = from; i < to; ++i) batch[i]->Notify();
   };
   auto run = [&](absl::string_view sql) -> absl::Status {
     TA_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql));
@@ -568,7 +585,7 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
   };
 
   {
-    absl::MutexLock lock(&stats_mu_);
+    std::lock_guard<std::mutex> lock(stats_mu_);
     ++stats_.transactions;
   }
   absl::Status begin = run("BEGIN IMMEDIATE");
@@ -593,7 +610,7 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
                   : st;
       cache_.Clear();
       finish(0, i + 1, &cause);
-      absl::MutexLock lock(&queue_mu_);
+      std::lock_guard<std::mutex> lock(queue_mu_);
       for (size_t j = batch.size(); j > i + 1; --j) {
         queue_.push_front(batch[j - 1]);
       }
@@ -641,13 +658,13 @@ int SqliteTokenStoreImpl::WalHook(void* arg, sqlite3* db, const char* name,
                                   int frames) {
   auto* self = static_cast<SqliteTokenStoreImpl*>(arg);
   {
-    absl::MutexLock lock(&self->stats_mu_);
+    std::lock_guard<std::mutex> lock(self->stats_mu_);
     self->stats_.wal_frames = frames;
   }
   // Wake the checkpointer each time the WAL grew by checkpoint_frames since
   // the last wake-up (or since it was restarted from the beginning).
   {
-    absl::MutexLock lock(&self->stats_mu_);
+    std::lock_guard<std::mutex> lock(self->stats_mu_);
     self->stats_.wal_frames_written += frames >= self->last_wal_frames_
                                            ? frames - self->last_wal_frames_
                                            : frames;
@@ -656,15 +673,18 @@ int SqliteTokenStoreImpl::WalHook(void* arg, sqlite3* db, const char* name,
   self->last_wal_frames_ = frames;
   if (frames >= self->next_checkpoint_at_ + self->options_.checkpoint_frames) {
     self->next_checkpoint_at_ = frames;
-    absl::MutexLock lock(&self->ckpt_mu_);
-    self->ckpt_wanted_ = true;
+    {
+      std::lock_guard<std::mutex> lock(self->ckpt_mu_);
+      self->ckpt_wanted_ = true;
+    }
+    self->ckpt_cv_.notify_one();
   }
   if (frames >= 4 * self->options_.checkpoint_frames) {
     // The background checkpoint cannot keep up: bound the WAL by
     // checkpointing here, on the writer (what SQLite's autocheckpoint does).
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr,
                               nullptr);
-    absl::MutexLock lock(&self->stats_mu_);
+    std::lock_guard<std::mutex> lock(self->stats_mu_);
     ++self->stats_.writer_checkpoints;
   }
   return SQLITE_OK;
@@ -673,12 +693,8 @@ int SqliteTokenStoreImpl::WalHook(void* arg, sqlite3* db, const char* name,
 void SqliteTokenStoreImpl::CheckpointLoop() {
   while (true) {
     {
-      absl::MutexLock lock(&ckpt_mu_);
-      ckpt_mu_.Await(absl::Condition(
-          +[](SqliteTokenStoreImpl* self) {
-            return self->ckpt_wanted_ || self->ckpt_stop_;
-          },
-          this));
+      std::unique_lock<std::mutex> lock(ckpt_mu_);
+      ckpt_cv_.wait(lock, [this] { return ckpt_wanted_ || ckpt_stop_; });
       if (ckpt_stop_) return;
       ckpt_wanted_ = false;
     }
@@ -686,7 +702,7 @@ void SqliteTokenStoreImpl::CheckpointLoop() {
     // are left for the next round.
     const int rc = sqlite3_wal_checkpoint_v2(
         ckpt_conn_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    absl::MutexLock lock(&stats_mu_);
+    std::lock_guard<std::mutex> lock(stats_mu_);
     if (rc == SQLITE_OK) ++stats_.checkpoints;
   }
 }
@@ -702,8 +718,10 @@ void SqliteTokenStoreImpl::MaintenanceLoop() {
   absl::Duration since_sweep;
   while (true) {
     {
-      absl::MutexLock lock(&maint_mu_);
-      maint_mu_.AwaitWithTimeout(absl::Condition(&maint_stop_), tick);
+      std::unique_lock<std::mutex> lock(maint_mu_);
+      maint_cv_.wait_for(
+          lock, std::chrono::microseconds(absl::ToInt64Microseconds(tick)),
+          [this] { return maint_stop_; });
       if (maint_stop_) return;
     }
     since_touch += tick;
@@ -721,25 +739,28 @@ void SqliteTokenStoreImpl::MaintenanceLoop() {
 
 absl::Status SqliteTokenStoreImpl::Shutdown() {
   {
-    absl::MutexLock lock(&shutdown_mu_);
+    std::lock_guard<std::mutex> lock(shutdown_mu_);
     if (shut_down_) return absl::OkStatus();
     shut_down_ = true;
   }
   {
-    absl::MutexLock lock(&maint_mu_);
+    std::lock_guard<std::mutex> lock(maint_mu_);
     maint_stop_ = true;
   }
+  maint_cv_.notify_all();
   if (maintenance_thread_.joinable()) maintenance_thread_.join();
   absl::Status touches = FlushTouches();
   {
-    absl::MutexLock lock(&queue_mu_);
+    std::lock_guard<std::mutex> lock(queue_mu_);
     writer_closed_ = true;
   }
+  queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
   {
-    absl::MutexLock lock(&ckpt_mu_);
+    std::lock_guard<std::mutex> lock(ckpt_mu_);
     ckpt_stop_ = true;
   }
+  ckpt_cv_.notify_all();
   if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   return touches;
 }
@@ -1040,7 +1061,7 @@ absl::Status SqliteTokenStoreImpl::TouchApiKey(absl::string_view api_key_id,
                                                absl::Time at) {
   TA_RETURN_IF_ERROR(CheckIdentifier(api_key_id, "api_key_id", kMaxIdLength));
   TA_ASSIGN_OR_RETURN(int64_t us, Micros(at, "at"));
-  absl::MutexLock lock(&touch_mu_);
+  std::lock_guard<std::mutex> lock(touch_mu_);
   auto [it, inserted] = pending_touches_.emplace(std::string(api_key_id), us);
   if (!inserted) it->second = std::max(it->second, us);
   return absl::OkStatus();
@@ -1049,7 +1070,7 @@ absl::Status SqliteTokenStoreImpl::TouchApiKey(absl::string_view api_key_id,
 absl::Status SqliteTokenStoreImpl::FlushTouches() {
   std::map<std::string, int64_t> touches;
   {
-    absl::MutexLock lock(&touch_mu_);
+    std::lock_guard<std::mutex> lock(touch_mu_);
     touches.swap(pending_touches_);
   }
   if (touches.empty()) return absl::OkStatus();
@@ -1068,7 +1089,7 @@ absl::Status SqliteTokenStoreImpl::FlushTouches() {
   });
   if (!st.ok()) {
     // Put them back so a later flush retries.
-    absl::MutexLock lock(&touch_mu_);
+    std::lock_guard<std::mutex> lock(touch_mu_);
     for (const auto& [id, us] : touches) {
       auto [it, inserted] = pending_touches_.emplace(id, us);
       if (!inserted) it->second = std::max(it->second, us);
