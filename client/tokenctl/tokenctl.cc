@@ -225,13 +225,27 @@ class Ctl {
   int Usage(absl::string_view message) {
     err_ << "tokenctl" << (command_.empty() ? "" : " ") << command_ << ": "
          << message << "\n";
+    JsonError("USAGE", message, kExitUsage);
     return kExitUsage;
   }
   int ServerFailure(const absl::Status& status) {
     err_ << "tokenctl" << (command_.empty() ? "" : " ") << command_ << ": "
          << status.message() << " (" << absl::StatusCodeToString(status.code())
          << "); " << Hint(status.code()) << "\n";
+    JsonError(absl::StatusCodeToString(status.code()), status.message(),
+              kExitServerFailure);
     return kExitServerFailure;
+  }
+  // With --json, stdout always carries one document: an error says so there
+  // too (unless a document was printed already).
+  void JsonError(absl::string_view code, absl::string_view message,
+                 int exit_code) {
+    if (!globals_.json || emitted_) return;
+    out_ << DumpJson({{"error",
+                       {{"code", std::string(code)},
+                        {"message", std::string(message)},
+                        {"exit_code", exit_code}}}});
+    emitted_ = true;
   }
   // A status from the client: usage for local problems, else the server's.
   int Failure(const absl::Status& status) {
@@ -244,6 +258,7 @@ class Ctl {
   int Emit(const nlohmann::json& doc, const std::string& human) {
     if (globals_.json) {
       out_ << DumpJson(doc);
+      emitted_ = true;
     } else {
       out_ << human;
     }
@@ -282,6 +297,7 @@ class Ctl {
   const std::vector<std::string>& args_;
   std::string command_;  // "issue", "keys rotate", ...
   bool local_failure_ = false;
+  bool emitted_ = false;  // a JSON document went to stdout
   std::unique_ptr<TokenAuthorityClient> client_;
 
   Globals globals_;
@@ -367,6 +383,7 @@ int Ctl::EmitProblems(const std::vector<FormProblem>& problems,
                                  {"message", p.message}});
     }
     out_ << DumpJson(doc);
+    emitted_ = true;
   }
   std::vector<std::string> parts;
   for (const FormProblem& p : problems) {
@@ -694,6 +711,8 @@ int Ctl::RevokeBulk() {
       err_ << "tokenctl " << command_
            << ": not confirmed; nothing was revoked (answer y, or pass --yes)"
            << "\n";
+      JsonError("NOT_CONFIRMED", "not confirmed; nothing was revoked",
+                kExitServerFailure);
       return kExitServerFailure;
     }
   }
@@ -781,6 +800,7 @@ int Ctl::KeysJwks() {
         absl::InternalError("the server's JWK Set is not valid JSON"));
   }
   out_ << DumpJson(doc);
+  emitted_ = true;
   return kExitOk;
 }
 

@@ -6,7 +6,9 @@
 // that was not confirmed); 2 usage error (bad flags or values, unreadable
 // files, a form with problems); 3 token denied (verify).
 // Errors go to `err` as one line saying what to do. With --json, stdout gets
-// exactly one JSON document (also for a form with problems).
+// exactly one JSON document once the command line parsed: the result, the
+// problems of a form ({"problems": [...]}) or an error ({"error": {"code",
+// "message", "exit_code"}}).
 #ifndef CLIENT_TOKENCTL_TOKENCTL_H_
 #define CLIENT_TOKENCTL_TOKENCTL_H_
 

@@ -129,6 +129,27 @@ TEST_F(RunTest, ServerFailureIsOneLineAndExitOne) {
   EXPECT_EQ(out_.str(), "");
 }
 
+TEST_F(RunTest, JsonModeAlsoPrintsErrorsAsOneDocument) {
+  EXPECT_CALL(*tokens_, GetToken(_, _, _))
+      .WillOnce(Return(
+          grpc::Status(grpc::StatusCode::NOT_FOUND, "token tok not found")));
+  EXPECT_EQ(Run({"--json", "get", "tok"}), 1);
+  const nlohmann::json doc = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(doc["error"]["code"], "NOT_FOUND");
+  EXPECT_EQ(doc["error"]["message"], "token tok not found");
+  EXPECT_EQ(doc["error"]["exit_code"], 1);
+  EXPECT_THAT(err_.str(), HasSubstr("(NOT_FOUND)"));
+
+  EXPECT_EQ(Run({"--json", "list", "--state", "odd"}), 2);
+  EXPECT_EQ(nlohmann::json::parse(out_.str())["error"]["code"], "USAGE");
+
+  // A form with problems prints the problems, not a second document.
+  EXPECT_EQ(Run({"--json", "issue", "--lifetime", "0s", "--org-wide"}), 2);
+  const nlohmann::json problems = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(problems["problems"][0]["field"], "lifetime");
+  EXPECT_FALSE(problems.contains("error"));
+}
+
 TEST_F(RunTest, RevokeBulkAsksOnStderrAndReadsStdin) {
   v1::RevokeTokensResponse three;
   three.set_revoked_count(3);
