@@ -56,7 +56,7 @@ struct SqliteTokenStoreOptions {
   int revoke_batch_size = 1000;
   // Read connections kept open (1..64); more are opened on demand under
   // load and closed when returned beyond this number.
-  int read_pool_size = 4;
+  int read_pool_size = 8;
   // Page cache per connection, KiB (writer >= 1024, readers >= 256).
   int writer_cache_kib = 65536;
   int reader_cache_kib = 16384;
