@@ -367,8 +367,9 @@ class TokenStore {
   // token with that request_id, returns that token with created = false and
   // writes nothing: the caller compares spec_fingerprint. NotFound if the
   // organisation does not exist; InvalidArgument "key_id: ..." if the
-  // signing key is unknown or its algorithm differs; AlreadyExists if the
-  // token id is taken.
+  // signing key is unknown, "algorithm: ..." if it differs from the key's,
+  // "issued_by: ..." / "actor: ..." for an unknown API key; AlreadyExists if
+  // the token id is taken.
   virtual absl::StatusOr<InsertTokenResult> InsertToken(
       const Token& token, const AuditContext& audit) = 0;
   // NotFound if absent from this organisation (or swept).
