@@ -317,6 +317,56 @@ VerifyRequest FromProto(const v1::VerifyTokenRequest& request) {
 
 // --- Answers -----------------------------------------------------------
 
+std::string ValidUtf8(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    }
+    bool ok = len != 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) {
+        ok = false;
+      } else {
+        cp = (cp << 6) | (p[i + k] & 0x3F);
+      }
+    }
+    if (ok) {
+      // Overlong 3/4-byte forms, surrogates, beyond U+10FFFF.
+      if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+          (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
+        ok = false;
+      }
+    }
+    if (ok) {
+      out.append(text.data() + i, len);
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
+}
+
 void ToProto(const TokenRecord& record, v1::Token* out) {
   const storage::Token& t = record.token;
   out->set_id(t.id);
@@ -350,9 +400,23 @@ void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out) {
   const token::DecodedToken& d = result.decoded;
   const token::PartialClaims& c = d.partial_claims;
   v1::Token* t = out->mutable_token();
-  if (c.token_id.has_value()) t->set_id(*c.token_id);
-  if (c.organization_id.has_value()) t->set_organization_id(*c.organization_id);
-  if (c.target.has_value()) TargetToProto(*c.target, t->mutable_target());
+  if (c.token_id.has_value()) t->set_id(ValidUtf8(*c.token_id));
+  if (c.organization_id.has_value()) {
+    t->set_organization_id(ValidUtf8(*c.organization_id));
+  }
+  if (c.target.has_value()) {
+    TargetToProto(*c.target, t->mutable_target());
+    v1::Target* target = t->mutable_target();
+    if (target->has_stream_group_id()) {
+      target->set_stream_group_id(ValidUtf8(target->stream_group_id()));
+    }
+    if (target->has_stream_names()) {
+      for (std::string& name :
+           *target->mutable_stream_names()->mutable_names()) {
+        name = ValidUtf8(name);
+      }
+    }
+  }
   if (c.issued_at.has_value()) {
     ToProto(absl::FromUnixSeconds(*c.issued_at), t->mutable_issued_at());
   }
@@ -362,12 +426,12 @@ void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out) {
   if (c.expires_at.has_value()) {
     ToProto(absl::FromUnixSeconds(*c.expires_at), t->mutable_expires_at());
   }
-  if (c.client_ip.has_value()) t->set_client_ip(*c.client_ip);
-  if (c.domain.has_value()) t->set_domain(*c.domain);
-  if (c.user_id.has_value()) t->set_user_id(*c.user_id);
-  if (c.tag.has_value()) t->set_tag(*c.tag);
+  if (c.client_ip.has_value()) t->set_client_ip(ValidUtf8(*c.client_ip));
+  if (c.domain.has_value()) t->set_domain(ValidUtf8(*c.domain));
+  if (c.user_id.has_value()) t->set_user_id(ValidUtf8(*c.user_id));
+  if (c.tag.has_value()) t->set_tag(ValidUtf8(*c.tag));
   if (d.header.has_value()) {
-    t->set_key_id(d.header->kid);
+    t->set_key_id(ValidUtf8(d.header->kid));
     t->set_algorithm(AlgorithmToProto(d.header->alg));
   }
   if (result.record.has_value()) {
@@ -384,18 +448,18 @@ void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out) {
                                    : v1::TOKEN_STATE_UNSPECIFIED;
   t->set_state(state);
   out->set_state(state);
-  out->set_header_json(d.header_json);
-  out->set_payload_json(d.payload_json);
+  out->set_header_json(ValidUtf8(d.header_json));
+  out->set_payload_json(ValidUtf8(d.payload_json));
   out->set_signature_valid(d.signature_valid);
-  for (const std::string& p : result.problems) out->add_problems(p);
+  for (const std::string& p : result.problems) out->add_problems(ValidUtf8(p));
 }
 
 void ToProto(const token::VerifyResult& result, v1::VerifyTokenResponse* out) {
   out->set_allowed(result.allowed);
   out->set_reason(result.allowed ? v1::DENY_REASON_UNSPECIFIED
                                  : ToProto(result.reason));
-  out->set_detail(result.detail);
-  out->set_token_id(result.token_id);
+  out->set_detail(ValidUtf8(result.detail));
+  out->set_token_id(ValidUtf8(result.token_id));
 }
 
 void ToProto(const storage::RevocationEvent& event, v1::RevocationEvent* out) {

@@ -76,6 +76,12 @@ VerifyRequest FromProto(const v1::VerifyTokenRequest& request);
 
 // --- Answers -----------------------------------------------------------
 
+// `text` with every byte sequence that is not well-formed UTF-8 (including
+// overlong forms, surrogates and code points above U+10FFFF) replaced by
+// U+FFFD. Proto3 `string` fields must hold valid UTF-8, and decoded tokens
+// (DecodeToken, verifier details) carry whatever bytes an attacker chose.
+std::string ValidUtf8(absl::string_view text);
+
 void ToProto(const TokenRecord& record, v1::Token* out);
 void ToProto(const IssuedToken& issued, v1::IssueTokenResponse* out);
 void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out);

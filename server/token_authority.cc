@@ -25,6 +25,8 @@ namespace {
 
 constexpr size_t kMaxRequestIdLength = 128;
 constexpr size_t kMaxOrganizationNameLength = 128;
+// Key retirement looks at the key ids of at most this many live tokens.
+constexpr int64_t kExactKeyScanLimit = 5000;
 
 std::string Sha256(absl::string_view data) {
   uint8_t digest[SHA256_DIGEST_LENGTH];
@@ -1171,9 +1173,14 @@ absl::Status TokenAuthority::RetireKeys(const OrgEntry& entry, absl::Time now) {
     bool retire = verify_now >= demoted_at + options_.limits.max_lifetime;
     if (!retire) {
       // Tokens issued while this key (or an older one) was primary that
-      // still verify: active or not yet valid, at now - leeway.
+      // still verify: active or not yet valid, at now - leeway. issued_at is
+      // whole seconds (truncated) and may equal the rotation instant, so
+      // count up to the end of that second (newer keys' tokens of that
+      // second only delay the retirement).
       storage::TokenFilter filter;
-      filter.issued_before = demoted_at;
+      filter.issued_before =
+          absl::FromUnixSeconds(absl::ToUnixSeconds(demoted_at)) +
+          absl::Seconds(1);
       filter.now = verify_now;
       int64_t live = 0;
       for (storage::TokenState state :
@@ -1183,7 +1190,15 @@ absl::Status TokenAuthority::RetireKeys(const OrgEntry& entry, absl::Time now) {
                             store_->CountTokens(entry.org.id, filter));
         live += n;
       }
-      retire = live == 0;
+      if (live == 0) {
+        retire = true;
+      } else if (live <= kExactKeyScanLimit) {
+        // Few candidates: look at their key ids (the store cannot filter by
+        // key), so that tokens of other keys do not keep this one alive.
+        TA_ASSIGN_OR_RETURN(bool used,
+                            HasLiveTokenOfKey(entry.org.id, k.kid, filter));
+        retire = !used;
+      }
     }
     if (retire) due.push_back(k.kid);
   }
@@ -1196,6 +1211,26 @@ absl::Status TokenAuthority::RetireKeys(const OrgEntry& entry, absl::Time now) {
             .status());
   }
   return ReloadKeys(entry.org.id);
+}
+
+absl::StatusOr<bool> TokenAuthority::HasLiveTokenOfKey(
+    const std::string& organization_id, const std::string& kid,
+    storage::TokenFilter filter) {
+  for (storage::TokenState state :
+       {storage::TokenState::kActive, storage::TokenState::kNotYetValid}) {
+    filter.state = state;
+    storage::PageRequest page;
+    page.page_size = storage::kMaxPageSize;
+    do {
+      TA_ASSIGN_OR_RETURN(storage::Page<storage::Token> tokens,
+                          store_->ListTokens(organization_id, filter, page));
+      for (const storage::Token& t : tokens.items) {
+        if (t.key_id == kid) return true;
+      }
+      page.page_token = std::move(tokens.next_page_token);
+    } while (!page.page_token.empty());
+  }
+  return false;
 }
 
 void TokenAuthority::MaintenanceLoop() {

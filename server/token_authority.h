@@ -262,8 +262,12 @@ class TokenAuthority {
   bool HasActiveAdminKey() const;
 
   // Retires non-primary keys whose tokens have all expired (beyond the
-  // leeway) and forgets revocations of expired tokens. Runs periodically in
-  // the background; callable directly (tests). Returns the first error.
+  // leeway) and forgets revocations of expired tokens. A key is retired when
+  // max_lifetime has passed since it stopped signing, or when no live token
+  // issued before then was signed by it (checked by key id when at most a
+  // few thousand such tokens are live, otherwise conservatively by time). Runs
+  // periodically in the background; callable directly (tests). Returns the
+  // first error.
   absl::Status RunMaintenance();
 
   // Stops the maintenance thread and closes the revocation feed (watchers
@@ -294,6 +298,9 @@ class TokenAuthority {
       const Caller& caller) const;
   absl::Status ReloadKeys(const std::string& organization_id);
   absl::Status RetireKeys(const OrgEntry& entry, absl::Time now);
+  absl::StatusOr<bool> HasLiveTokenOfKey(const std::string& organization_id,
+                                         const std::string& kid,
+                                         storage::TokenFilter filter);
   void ApplyRevocations(const std::vector<storage::RevocationEvent>& events);
   void ForgetExpiredRevocations(absl::Time now);
   bool IsRevoked(absl::string_view token_id) const;

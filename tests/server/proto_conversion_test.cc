@@ -218,6 +218,36 @@ TEST(ProtoConversionTest, VerifyResultToProto) {
   EXPECT_EQ(out.token_id(), "id");
 }
 
+TEST(ProtoConversionTest, ValidUtf8ReplacesWhatIsNotUtf8) {
+  EXPECT_EQ(ValidUtf8("plain"), "plain");
+  EXPECT_EQ(ValidUtf8("gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x8e\xa5"),
+            "gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x8e\xa5");
+  const std::string r = "\xef\xbf\xbd";
+  EXPECT_EQ(ValidUtf8("a\xff"
+                      "b"),
+            "a" + r + "b");
+  EXPECT_EQ(ValidUtf8("\x80"), r);                          // lone continuation
+  EXPECT_EQ(ValidUtf8("\xc0\xaf"), r + r);                  // overlong '/'
+  EXPECT_EQ(ValidUtf8("\xe0\x80\xaf"), r + r + r);          // overlong 3-byte
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80"), r + r + r);          // surrogate D800
+  EXPECT_EQ(ValidUtf8("\xf4\x90\x80\x80"), r + r + r + r);  // > U+10FFFF
+  EXPECT_EQ(ValidUtf8("\xe2\x82"), r + r);                  // truncated
+  EXPECT_EQ(ValidUtf8(std::string("a\0b", 3)), std::string("a\0b", 3));
+}
+
+TEST(ProtoConversionTest, DecodeOfInvalidUtf8Serializes) {
+  DecodeResult d;
+  d.decoded.header_json = "{\"alg\":\"ES256\",\"kid\":\"\xff\xfe\"}";
+  d.decoded.payload_json = "\x80";
+  d.decoded.partial_claims.tag = "t\xff";
+  d.problems.push_back("kid \"\xff\" is unknown");
+  v1::DecodeTokenResponse out;
+  ToProto(d, &out);
+  std::string wire;
+  EXPECT_TRUE(out.SerializeToString(&wire));
+  EXPECT_EQ(out.token().tag(), "t\xef\xbf\xbd");
+}
+
 TEST(ProtoConversionTest, RecordsToProto) {
   storage::SigningKey key;
   key.organization_id = "org";

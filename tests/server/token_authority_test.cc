@@ -653,6 +653,39 @@ TEST_F(TokenAuthorityTest, OldKeysRetireWhenTheirTokensHaveExpired) {
   EXPECT_OK(Issue(issuer_a_).status());
 }
 
+TEST_F(TokenAuthorityTest, KeyOfATokenIssuedInTheRotationInstantStays) {
+  // The fake clock does not move: the token's issued_at equals the new key's
+  // creation time.
+  ASSERT_OK_AND_ASSIGN(IssuedToken t, Issue(issuer_a_));
+  ASSERT_OK(authority_->RotateSigningKey(issuer_a_, token::Algorithm::kEs256)
+                .status());
+  ASSERT_OK(authority_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(auto keys,
+                       authority_->ListSigningKeys(issuer_a_, false));
+  EXPECT_THAT(keys, SizeIs(2));
+  EXPECT_TRUE(Verify(t.jwt, org_a_).allowed);
+}
+
+TEST_F(TokenAuthorityTest,
+       OlderKeysRetireEvenIfANewerKeySignedInTheSameSecond) {
+  // Three rotations in the same instant, then a token of the third key: the
+  // first two keys signed nothing live and retire; the third stays.
+  ASSERT_OK(authority_->RotateSigningKey(issuer_a_, token::Algorithm::kEdDsa)
+                .status());
+  ASSERT_OK(authority_->RotateSigningKey(issuer_a_, token::Algorithm::kHs256)
+                .status());
+  ASSERT_OK_AND_ASSIGN(IssuedToken t, Issue(issuer_a_));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_OK(authority_->RotateSigningKey(issuer_a_, token::Algorithm::kEs256)
+                .status());
+  ASSERT_OK(authority_->RunMaintenance());
+  ASSERT_OK_AND_ASSIGN(auto keys,
+                       authority_->ListSigningKeys(issuer_a_, false));
+  ASSERT_THAT(keys, SizeIs(2));
+  EXPECT_EQ(keys[1].kid, t.record.token.key_id);
+  EXPECT_TRUE(Verify(t.jwt, org_a_).allowed);
+}
+
 TEST_F(TokenAuthorityTest, GetJwksRules) {
   EXPECT_OK(authority_->GetJwks(issuer_a_, org_a_).status());
   EXPECT_THAT(authority_->GetJwks(issuer_a_, org_b_),
