@@ -16,17 +16,17 @@ const Clock& Clock::Real() {
 }
 
 absl::Time FakeClock::Now() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return now_;
 }
 
 void FakeClock::Set(absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   now_ = now;
 }
 
 void FakeClock::Advance(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   now_ += d;
 }
 

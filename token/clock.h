@@ -3,8 +3,9 @@
 #ifndef TOKEN_CLOCK_H_
 #define TOKEN_CLOCK_H_
 
+#include <mutex>
+
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace token_authority {
@@ -28,7 +29,9 @@ class FakeClock : public Clock {
   void Advance(absl::Duration d);
 
  private:
-  mutable absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: Debian's abseil is not built for
+  // ThreadSanitizer, which then cannot see absl::Mutex locks.
+  mutable std::mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 

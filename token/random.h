@@ -4,12 +4,12 @@
 #define TOKEN_RANDOM_H_
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 
 namespace token_authority {
@@ -37,7 +37,7 @@ class FakeRandom : public RandomSource {
   absl::Status Fill(absl::Span<uint8_t> out) override;
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;  // not absl::Mutex: see FakeClock
   uint64_t state_ ABSL_GUARDED_BY(mu_);
 };
 
