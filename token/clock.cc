@@ -1,5 +1,7 @@
 #include "token/clock.h"
 
+#include "absl/time/clock.h"
+
 namespace token_authority {
 namespace {
 

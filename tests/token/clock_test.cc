@@ -1,5 +1,6 @@
 #include "token/clock.h"
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace token_authority {
