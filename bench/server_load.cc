@@ -56,6 +56,7 @@ struct Settings {
   int requests = 20000;
   double seconds = 10;
   int warmup = 500;
+  std::string only;  // "health,es256,hs256,issue" subset; empty: all
 };
 
 [[noreturn]] void Die(const std::string& message) {
@@ -328,6 +329,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--warmup", s.warmup, "warm-up requests per phase")
       ->capture_default_str();
+  app.add_option("--only", s.only,
+                 "comma-separated phases to run: health, es256, hs256, issue "
+                 "(ratios need health)");
   CLI11_PARSE(app, argc, argv);
   if (s.channels < 1 || s.in_flight < 1 || s.requests < 1) {
     Die("--channels, --in-flight and --requests must be positive");
@@ -413,16 +417,23 @@ int main(int argc, char** argv) {
   };
 
   struct Phase {
+    std::string key;
     std::string name;
     StartCall start;
     double goal;  // ratio to Health/Check; 0: the reference
   };
-  std::vector<Phase> phases = {
-      {"Health/Check", health, 0},
-      {"VerifyToken ES256", verify(f.es_jwt, f.es_org), 0.30},
-      {"VerifyToken HS256", verify(f.hs_jwt, f.hs_org), 0.70},
-      {"IssueToken ES256", issue, 0.30},
-  };
+  std::vector<Phase> phases;
+  for (Phase p : std::vector<Phase>{
+           {"health", "Health/Check", health, 0},
+           {"es256", "VerifyToken ES256", verify(f.es_jwt, f.es_org), 0.30},
+           {"hs256", "VerifyToken HS256", verify(f.hs_jwt, f.hs_org), 0.70},
+           {"issue", "IssueToken ES256", issue, 0.30},
+       }) {
+    if (s.only.empty() ||
+        ("," + s.only + ",").find("," + p.key + ",") != std::string::npos) {
+      phases.push_back(std::move(p));
+    }
+  }
 
   std::printf(
       "server_load: %s, %d channels, %d calls in flight, up to %d requests or "

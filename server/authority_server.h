@@ -51,7 +51,7 @@ struct AuthorityServerOptions {
   int max_receive_message_bytes = 64 * 1024;
   // Threads running handlers that touch the store (group commit batches
   // what they have in flight).
-  int blocking_threads = 32;
+  int blocking_threads = 64;
   // Keepalive enforcement: a client pinging more often than this without
   // data gets strikes; after `max_ping_strikes` it is sent away (GOAWAY).
   absl::Duration min_client_ping_interval = absl::Seconds(10);
