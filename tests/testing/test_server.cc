@@ -82,6 +82,7 @@ absl::Status TestServer::StartServer() {
   o.call_log = call_log_.get();
   // Small pools keep test start-up fast; enough for concurrency tests.
   o.blocking_threads = 16;
+  if (options_.adjust_server_options) options_.adjust_server_options(o);
   TA_ASSIGN_OR_RETURN(server_, server::AuthorityServer::Start(std::move(o)));
   port_ = server_->port();
   address_ = server_->address();

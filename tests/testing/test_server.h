@@ -14,6 +14,7 @@
 #ifndef TESTS_TESTING_TEST_SERVER_H_
 #define TESTS_TESTING_TEST_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,10 @@ struct TestServerOptions {
   // them); null: plaintext. `ssl_target_name_override` is applied with them.
   std::shared_ptr<grpc::ChannelCredentials> channel_credentials;
   std::string ssl_target_name_override;
+
+  // Applied to the server's options last, on every (re)start: for settings
+  // not listed here (keepalive enforcement, thread counts, ...).
+  std::function<void(server::AuthorityServerOptions&)> adjust_server_options;
 
   // An existing data directory to use (e.g. to test start-up on given
   // files); empty: a fresh temporary directory, removed by the destructor.
