@@ -1,6 +1,8 @@
 #include "token/json.h"
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -135,6 +137,155 @@ TEST(JsonTest, RefusesInvalidUtf8AndRawControls) {
   EXPECT_THAT(Document::Parse(absl::string_view("\"a\0b\"", 5)),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Document::Parse("\"\xf0\x9f\x98\x80\""), IsOk());
+}
+
+TEST(JsonTest, RefusesMalformedStructure) {
+  for (const char* bad : {
+           // A string value followed by ':' must not pass as a member name.
+           R"({"a":"x":"b","c":1})",
+           R"({"a":"x" "b":1})",
+           R"({"a":1 "b":2})",
+           R"({"a" 1})",
+           R"({1:2})",
+           R"({,})",
+           R"({"a":1,,"b":2})",
+           "[1,,2]",
+           "[,1]",
+           "[1]]",
+           "[[1]",
+           R"({"a":[1})",
+           R"([{"a":1])",
+           "]",
+           ",",
+           ":",
+           "[1]:",
+           "\"a\":1",
+           "\"a\" \"b\"",
+           "[] []",
+           "1,2",
+       }) {
+    EXPECT_THAT(Document::Parse(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
+  }
+  EXPECT_THAT(Document::Parse("{} {}"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unexpected data after the JSON value")));
+}
+
+TEST(JsonTest, ScalarDocuments) {
+  // Surrounding whitespace is allowed; anything glued to the value is not.
+  auto doc = Document::Parse(" false \n");
+  ASSERT_OK(doc.status());
+  EXPECT_EQ(doc->root().type, Type::kFalse);
+  doc = Document::Parse("null\t");
+  ASSERT_OK(doc.status());
+  EXPECT_EQ(doc->root().type, Type::kNull);
+  doc = Document::Parse(" -12.5e1 ");
+  ASSERT_OK(doc.status());
+  EXPECT_EQ(doc->root().text, "-12.5e1");
+  doc = Document::Parse(" \"a\\u0042\" ");
+  ASSERT_OK(doc.status());
+  EXPECT_EQ(doc->root().text, "aB");
+  for (const char* bad : {"false|", "true|", "null|", "nullx", "1|", "1x",
+                          "\"a\"x", "truefalse"}) {
+    EXPECT_THAT(Document::Parse(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
+  }
+}
+
+TEST(JsonTest, RefusesByteOrderMark) {
+  EXPECT_THAT(Document::Parse("\xef\xbb\xbf{}"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("byte order mark")));
+}
+
+TEST(JsonTest, NumbersOutsideTheDoubleRangeAreRefused) {
+  for (const char* bad : {"[1e400]", "[-1e400]", "[1E309]"}) {
+    EXPECT_THAT(Document::Parse(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("invalid number")))
+        << bad;
+  }
+  // Long literals within the range are fine; GetInt64 still needs int64.
+  const std::string digits(300, '7');  // 7.7e299
+  const std::string in = "[" + digits + ",1e-400,0." + digits + "]";
+  auto doc = Document::Parse(in);
+  ASSERT_OK(doc.status());
+  const Node& first = doc->node(doc->root().first_child);
+  EXPECT_EQ(first.text, digits);
+  int64_t v;
+  EXPECT_FALSE(GetInt64(first, &v));
+}
+
+TEST(JsonTest, TextsAreAsWrittenWithoutSurroundingWhitespace) {
+  const std::string in =
+      " { \"a\" : [ 1 , \"x\" ] ,\n \"b\" : { } , \"c\" : 2e1 } ";
+  auto doc = Document::Parse(in);
+  ASSERT_OK(doc.status());
+  EXPECT_EQ(doc->root().text,
+            "{ \"a\" : [ 1 , \"x\" ] ,\n \"b\" : { } , \"c\" : 2e1 }");
+  EXPECT_EQ(doc->Find(doc->root(), "a")->text, "[ 1 , \"x\" ]");
+  EXPECT_EQ(doc->Find(doc->root(), "b")->text, "{ }");
+  EXPECT_EQ(doc->Find(doc->root(), "c")->text, "2e1");
+  // Views point into the caller's input, not into a copy.
+  const Node* a = doc->Find(doc->root(), "a");
+  EXPECT_GE(a->text.data(), in.data());
+  EXPECT_LT(a->text.data(), in.data() + in.size());
+}
+
+TEST(JsonTest, DocumentsSurviveLaterParsesOnTheSameThread) {
+  const std::string first = R"({"k":"v","e":"\u00e9","n":[1,2]})";
+  auto a = Document::Parse(first);
+  ASSERT_OK(a.status());
+  // A longer document, then a failing one, reuse the thread's parser.
+  std::string big = "[";
+  for (int i = 0; i < 2000; ++i) big += "\"s\\u0041\",";
+  big += "0]";
+  ASSERT_OK(Document::Parse(big).status());
+  EXPECT_THAT(Document::Parse("{\"x\":\"\\u0041\",\"x\":1}"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(a->Find(a->root(), "k")->text, "v");
+  EXPECT_EQ(a->Find(a->root(), "e")->text, "\xc3\xa9");
+  EXPECT_EQ(a->Find(a->root(), "n")->text, "[1,2]");
+}
+
+TEST(JsonTest, LargeInputsAndConcurrentParses) {
+  // Above the per-thread reuse size (64 KiB): a one-off parser.
+  std::string large = "{";
+  for (int i = 0; i < 10000; ++i) {
+    large += "\"member" + std::to_string(i) + "\":\"value\",";
+  }
+  std::string dup = large + "\"member5000\":1}";
+  large += "\"last\":true}";
+  ASSERT_GT(large.size(), 64u * 1024);
+  auto doc = Document::Parse(large);
+  ASSERT_OK(doc.status());
+  EXPECT_EQ(doc->root().size, 10001u);
+  EXPECT_EQ(doc->Find(doc->root(), "member9999")->text, "value");
+  EXPECT_THAT(Document::Parse(dup),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("duplicate member name \"member5000\"")));
+
+  std::vector<std::thread> threads;
+  std::vector<int> failures(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &failures] {
+      for (int i = 0; i < 2000; ++i) {
+        const std::string in = "{\"t\":" + std::to_string(t) + ",\"i\":[" +
+                               std::to_string(i) + "],\"s\":\"\\u0041\"}";
+        auto d = Document::Parse(in);
+        int64_t v = -1;
+        if (!d.ok() || !GetInt64(*d->Find(d->root(), "t"), &v) || v != t ||
+            d->Find(d->root(), "s")->text != "A") {
+          ++failures[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, std::vector<int>(4, 0));
 }
 
 TEST(JsonTest, GetInt64Limits) {
