@@ -1,5 +1,6 @@
 #include "token/signing_key.h"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -9,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -530,6 +532,29 @@ absl::StatusOr<EvpPkeyPtr> EcFromJwk(absl::string_view x, absl::string_view y,
   return pkey;
 }
 
+// Whether `n` has a prime factor below 2^16. OpenSSL 3.0's
+// EVP_PKEY_public_check tests an RSA modulus with Miller-Rabin on RANDOM
+// bases, so a modulus that is no product of two large primes is refused only
+// sometimes; trial division makes the common case (small factors) a
+// deterministic refusal. Found by fuzzing (tests/hardening/fuzz_findings_test).
+bool HasSmallPrimeFactor(const BIGNUM* n) {
+  static const std::vector<BN_ULONG>* const kPrimes = [] {
+    constexpr int kLimit = 1 << 16;
+    std::vector<bool> composite(kLimit, false);
+    auto* primes = new std::vector<BN_ULONG>();
+    for (int i = 2; i < kLimit; ++i) {
+      if (composite[i]) continue;
+      primes->push_back(static_cast<BN_ULONG>(i));
+      for (int j = i * 2; j < kLimit; j += i) composite[j] = true;
+    }
+    return primes;
+  }();
+  for (BN_ULONG p : *kPrimes) {
+    if (BN_mod_word(n, p) == 0) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<EvpPkeyPtr> RsaFromJwk(absl::string_view n,
                                       absl::string_view e) {
   if (n.empty() || e.empty() || n[0] == '\0' || e[0] == '\0') {
@@ -541,6 +566,10 @@ absl::StatusOr<EvpPkeyPtr> RsaFromJwk(absl::string_view n,
                            static_cast<int>(n.size()), nullptr));
   BignumPtr bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()),
                            static_cast<int>(e.size()), nullptr));
+  if (bn_n && HasSmallPrimeFactor(bn_n.get())) {
+    return absl::InvalidArgumentError(
+        "JWK: not a valid RSA public key (the modulus has a small factor)");
+  }
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (!bn_n || !bn_e || !bld ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) !=
