@@ -226,20 +226,48 @@ absl::StatusOr<PageLocation> ParsePagePath(absl::string_view path) {
   return location;
 }
 
+namespace {
+
+// `id` as one path segment that ParsePagePath reads back as `id`: every
+// byte outside [A-Za-z0-9._~+-] is percent-encoded ('/', '?', '#', '%' would
+// otherwise be read as syntax), and on the stream pages an id spelled "new"
+// (any casing) gets its first letter encoded so that it is not read as the
+// "stream/new/<id>" page.
+std::string PathSegment(absl::string_view id, bool after_stream) {
+  std::string out;
+  out.reserve(id.size());
+  for (size_t i = 0; i < id.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(id[i]);
+    const bool plain = absl::ascii_isalnum(c) || c == '.' || c == '_' ||
+                       c == '~' || c == '+' || c == '-';
+    const bool is_new =
+        after_stream && i == 0 && absl::EqualsIgnoreCase(id, "new");
+    if (plain && !is_new) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string PagePath(const PageLocation& location) {
+  const std::string& id = location.stream_id;
   switch (location.page) {
     case DialogPage::kPlayout:
-      return absl::StrCat("playout/", location.stream_id);
+      return absl::StrCat("playout/", PathSegment(id, false));
     case DialogPage::kStream:
-      return absl::StrCat("stream/", location.stream_id);
+      return absl::StrCat("stream/", PathSegment(id, true));
     case DialogPage::kStreamCodeSnippets:
-      return absl::StrCat("stream/", location.stream_id, "/code-snippets");
+      return absl::StrCat("stream/", PathSegment(id, true), "/code-snippets");
     case DialogPage::kStreamNew:
-      return absl::StrCat("stream/new/", location.stream_id);
+      return absl::StrCat("stream/new/", PathSegment(id, false));
     case DialogPage::kWebcaster:
-      return absl::StrCat("webcaster/", location.stream_id);
+      return absl::StrCat("webcaster/", PathSegment(id, false));
   }
-  return location.stream_id;
+  return id;
 }
 
 absl::string_view PageTitle(DialogPage page) {
