@@ -321,6 +321,9 @@ TEST(ValidateFormTest, NotBefore) {
   ExpectOneProblem(f, "not_before",
                    "Not before must be earlier than the expiry "
                    "(2025-03-05T00:00:00Z).");
+  f.not_before = "1969-12-31T23:59:59Z";
+  ExpectOneProblem(f, "not_before",
+                   "Not before must not be before 1970-01-01T00:00:00Z.");
   f.not_before = "2025-03-02T00:00:00Z";
   const FormCheck ok = ValidateForm(f, kNow);
   ASSERT_TRUE(ok.ok());
@@ -357,6 +360,9 @@ TEST(ValidateFormTest, IpDomainUserTag) {
   ExpectOneProblem(f, "tag",
                    "Tag: character 2 is a control character (only printable "
                    "characters are allowed).");
+  f = DefaultForm();
+  f.user_id = "caf\xc3";
+  ExpectOneProblem(f, "user_id", "User ID must be valid UTF-8.");
   f = DefaultForm();
   f.client_ip = " 2001:db8::/32 ";
   f.domain = "*.example.com";
