@@ -42,11 +42,11 @@ RevocationFeed::~RevocationFeed() { Close(); }
 absl::Status RevocationFeed::CatchUp() {
   bool published = false;
   {
-    absl::MutexLock catch_up(&catch_up_mu_);
+    std::lock_guard<std::mutex> catch_up(catch_up_mu_);
     for (;;) {
       int64_t after;
       {
-        absl::MutexLock lock(&buffer_mu_);
+        std::lock_guard<std::mutex> lock(buffer_mu_);
         after = tail_;
       }
       TA_ASSIGN_OR_RETURN(
@@ -55,7 +55,7 @@ absl::Status RevocationFeed::CatchUp() {
       if (events.empty()) break;
       if (listener_) listener_(events);
       {
-        absl::MutexLock lock(&buffer_mu_);
+        std::lock_guard<std::mutex> lock(buffer_mu_);
         for (storage::RevocationEvent& e : events) {
           if (e.sequence <= tail_) continue;  // defensive: never go back
           tail_ = e.sequence;
@@ -80,7 +80,7 @@ absl::StatusOr<std::vector<storage::RevocationEvent>> RevocationFeed::Read(
     return absl::InvalidArgumentError("limit: must be 1..10000");
   }
   {
-    absl::MutexLock lock(&buffer_mu_);
+    std::lock_guard<std::mutex> lock(buffer_mu_);
     if (after >= floor_) {
       std::vector<storage::RevocationEvent> out;
       // The buffer is ascending by sequence: find the first event > after.
@@ -102,12 +102,12 @@ absl::StatusOr<std::vector<storage::RevocationEvent>> RevocationFeed::Read(
 }
 
 int64_t RevocationFeed::last_sequence() const {
-  absl::MutexLock lock(&buffer_mu_);
+  std::lock_guard<std::mutex> lock(buffer_mu_);
   return tail_;
 }
 
 uint64_t RevocationFeed::Subscribe(WakeFn wake) {
-  absl::MutexLock lock(&subscribers_mu_);
+  std::lock_guard<std::mutex> lock(subscribers_mu_);
   if (closed_) {
     wake(true);
     return 0;
@@ -118,23 +118,24 @@ uint64_t RevocationFeed::Subscribe(WakeFn wake) {
 }
 
 void RevocationFeed::Unsubscribe(uint64_t id) {
-  absl::MutexLock lock(&subscribers_mu_);
+  std::lock_guard<std::mutex> lock(subscribers_mu_);
   subscribers_.erase(id);
 }
 
 void RevocationFeed::WakeAll() {
-  absl::MutexLock lock(&subscribers_mu_);
+  std::lock_guard<std::mutex> lock(subscribers_mu_);
   if (closed_) return;
   for (auto& [id, wake] : subscribers_) wake(false);
 }
 
 void RevocationFeed::Close() {
   {
-    absl::MutexLock lock(&poll_mu_);
+    std::lock_guard<std::mutex> lock(poll_mu_);
     stop_poll_ = true;
   }
+  poll_cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
-  absl::MutexLock lock(&subscribers_mu_);
+  std::lock_guard<std::mutex> lock(subscribers_mu_);
   if (closed_) return;
   closed_ = true;
   for (auto& [id, wake] : subscribers_) wake(true);
@@ -142,15 +143,15 @@ void RevocationFeed::Close() {
 }
 
 void RevocationFeed::PollLoop() {
-  absl::MutexLock lock(&poll_mu_);
+  const auto interval = absl::ToChronoMicroseconds(options_.poll_interval);
+  std::unique_lock<std::mutex> lock(poll_mu_);
   while (!stop_poll_) {
-    poll_mu_.AwaitWithTimeout(absl::Condition(&stop_poll_),
-                              options_.poll_interval);
+    poll_cv_.wait_for(lock, interval, [this] { return stop_poll_; });
     if (stop_poll_) break;
-    poll_mu_.Unlock();
+    lock.unlock();
     // A failure here (store busy or closed) is retried at the next tick.
     (void)CatchUp();
-    poll_mu_.Lock();
+    lock.lock();
   }
 }
 

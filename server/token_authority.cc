@@ -183,9 +183,9 @@ struct TokenAuthority::ApiKeyEntry {
   std::atomic<bool> revoked;
   std::atomic<int64_t> last_touch_unix_nanos{0};
 
-  absl::Mutex bucket_mu;
-  double bucket_tokens ABSL_GUARDED_BY(bucket_mu) = -1;  // -1: not started
-  absl::Time bucket_time ABSL_GUARDED_BY(bucket_mu);
+  std::mutex bucket_mu;
+  double bucket_tokens = -1;  // guarded by bucket_mu; -1: not started
+  absl::Time bucket_time;     // guarded by bucket_mu
 };
 
 // Revocation and organisation state for the verifier, from memory.
@@ -263,9 +263,10 @@ TokenAuthority::~TokenAuthority() { Shutdown(); }
 
 void TokenAuthority::Shutdown() {
   {
-    absl::MutexLock lock(&maintenance_mu_);
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
     stop_ = true;
   }
+  maintenance_cv_.notify_all();
   if (maintenance_thread_.joinable()) maintenance_thread_.join();
   if (feed_ != nullptr) feed_->Close();
 }
@@ -386,13 +387,13 @@ TokenAuthority::BuildOrgEntry(storage::Organization org,
 
 std::shared_ptr<const TokenAuthority::OrgEntry> TokenAuthority::FindOrg(
     absl::string_view id) const {
-  absl::ReaderMutexLock lock(&orgs_mu_);
+  std::shared_lock<std::shared_mutex> lock(orgs_mu_);
   auto it = orgs_.find(id);
   return it == orgs_.end() ? nullptr : it->second;
 }
 
 void TokenAuthority::PutOrg(std::shared_ptr<const OrgEntry> entry) {
-  absl::MutexLock lock(&orgs_mu_);
+  std::unique_lock<std::shared_mutex> lock(orgs_mu_);
   orgs_[entry->org.id] = std::move(entry);
 }
 
@@ -421,7 +422,7 @@ absl::Status TokenAuthority::ReloadKeys(const std::string& organization_id) {
 
 void TokenAuthority::PutApiKey(const storage::ApiKey& key) {
   auto entry = std::make_shared<ApiKeyEntry>(key);
-  absl::MutexLock lock(&api_keys_mu_);
+  std::unique_lock<std::shared_mutex> lock(api_keys_mu_);
   api_keys_[key.id] = std::move(entry);
 }
 
@@ -439,7 +440,7 @@ absl::StatusOr<Caller> TokenAuthority::Authenticate(
   if (!id.ok()) return absl::UnauthenticatedError("invalid API key");
   std::shared_ptr<ApiKeyEntry> entry;
   {
-    absl::ReaderMutexLock lock(&api_keys_mu_);
+    std::shared_lock<std::shared_mutex> lock(api_keys_mu_);
     auto it = api_keys_.find(*id);
     if (it != api_keys_.end()) entry = it->second;
   }
@@ -485,7 +486,7 @@ absl::Status TokenAuthority::CheckRateLimit(ApiKeyEntry& entry,
   if (rate <= 0) return absl::OkStatus();
   const double burst = options_.rate_limit_burst > 0 ? options_.rate_limit_burst
                                                      : std::max(1.0, rate);
-  absl::MutexLock lock(&entry.bucket_mu);
+  std::lock_guard<std::mutex> lock(entry.bucket_mu);
   if (entry.bucket_tokens < 0) {
     entry.bucket_tokens = burst;
     entry.bucket_time = now;
@@ -522,7 +523,7 @@ absl::StatusOr<IssuedToken> TokenAuthority::IssueToken(
   // Read the time and the primary key together (see key_change_mu_).
   absl::Time now;
   {
-    absl::ReaderMutexLock lock(&key_change_mu_);
+    std::shared_lock<std::shared_mutex> lock(key_change_mu_);
     now = clock_.Now();
     entry = FindOrg(caller.organization_id);
   }
@@ -788,7 +789,7 @@ absl::StatusOr<TokenRecord> TokenAuthority::RevokeToken(
       store_->RevokeToken(entry->org.id, token_id, reason, audit));
   // Refused by VerifyToken from now on, whatever the feed does next.
   {
-    absl::MutexLock lock(&revoked_mu_);
+    std::unique_lock<std::shared_mutex> lock(revoked_mu_);
     revoked_[t.id] = t.expires_at;
   }
   // Publish to watchers now rather than at the next poll. The revocation is
@@ -829,21 +830,21 @@ absl::Status TokenAuthority::AuthorizeWatchRevocations(
 void TokenAuthority::ApplyRevocations(
     const std::vector<storage::RevocationEvent>& events) {
   if (events.empty()) return;
-  absl::MutexLock lock(&revoked_mu_);
+  std::unique_lock<std::shared_mutex> lock(revoked_mu_);
   for (const storage::RevocationEvent& e : events) {
     revoked_[e.token_id] = e.expires_at;
   }
 }
 
 bool TokenAuthority::IsRevoked(absl::string_view token_id) const {
-  absl::ReaderMutexLock lock(&revoked_mu_);
+  std::shared_lock<std::shared_mutex> lock(revoked_mu_);
   return revoked_.contains(token_id);
 }
 
 void TokenAuthority::ForgetExpiredRevocations(absl::Time now) {
   // A token expired for longer than the leeway is refused as EXPIRED anyway.
   const absl::Time cutoff = now - options_.leeway;
-  absl::MutexLock lock(&revoked_mu_);
+  std::unique_lock<std::shared_mutex> lock(revoked_mu_);
   absl::erase_if(revoked_, [cutoff](const auto& kv) {
     return kv.second <= cutoff - absl::Seconds(1);
   });
@@ -889,8 +890,8 @@ absl::StatusOr<storage::SigningKey> TokenAuthority::RotateSigningKey(
   storage::AuditContext audit;
   audit.actor = caller.api_key_id;
 
-  absl::MutexLock org_write(&org_write_mu_);
-  absl::WriterMutexLock key_change(&key_change_mu_);
+  std::lock_guard<std::mutex> org_write(org_write_mu_);
+  std::unique_lock<std::shared_mutex> key_change(key_change_mu_);
   TA_ASSIGN_OR_RETURN(storage::SigningKey stored,
                       store_->RotateSigningKey(row, audit));
   TA_RETURN_IF_ERROR(ReloadKeys(entry->org.id));
@@ -960,7 +961,7 @@ absl::StatusOr<storage::Organization> TokenAuthority::CreateOrganization(
   storage::AuditContext audit;
   audit.actor = caller.api_key_id;
 
-  absl::MutexLock org_write(&org_write_mu_);
+  std::lock_guard<std::mutex> org_write(org_write_mu_);
   TA_ASSIGN_OR_RETURN(storage::Organization stored,
                       store_->CreateOrganization(org, audit));
   std::vector<storage::SigningKey> rows;
@@ -992,7 +993,7 @@ absl::StatusOr<storage::Organization> TokenAuthority::UpdateOrganization(
   storage::AuditContext audit;
   audit.actor = caller.api_key_id;
 
-  absl::MutexLock org_write(&org_write_mu_);
+  std::lock_guard<std::mutex> org_write(org_write_mu_);
   std::shared_ptr<const OrgEntry> current = FindOrg(organization_id);
   if (current == nullptr) return OrganizationNotFound(organization_id);
   TA_ASSIGN_OR_RETURN(
@@ -1071,7 +1072,7 @@ absl::StatusOr<std::vector<storage::ApiKey>> TokenAuthority::ListApiKeys(
     TA_ASSIGN_OR_RETURN(out, store_->ListApiKeys("", include_revoked));
     std::vector<std::string> org_ids;
     {
-      absl::ReaderMutexLock lock(&orgs_mu_);
+      std::shared_lock<std::shared_mutex> lock(orgs_mu_);
       for (const auto& [id, entry] : orgs_) org_ids.push_back(id);
     }
     std::sort(org_ids.begin(), org_ids.end());
@@ -1101,7 +1102,7 @@ absl::StatusOr<storage::ApiKey> TokenAuthority::RevokeApiKey(
   TA_ASSIGN_OR_RETURN(storage::ApiKey stored,
                       store_->RevokeApiKey(api_key_id, audit));
   {
-    absl::ReaderMutexLock lock(&api_keys_mu_);
+    std::shared_lock<std::shared_mutex> lock(api_keys_mu_);
     auto it = api_keys_.find(api_key_id);
     if (it != api_keys_.end()) {
       it->second->revoked.store(true, std::memory_order_release);
@@ -1134,7 +1135,7 @@ absl::StatusOr<CreatedApiKey> TokenAuthority::CreateBootstrapAdminKey() {
 }
 
 bool TokenAuthority::HasActiveAdminKey() const {
-  absl::ReaderMutexLock lock(&api_keys_mu_);
+  std::shared_lock<std::shared_mutex> lock(api_keys_mu_);
   for (const auto& [id, entry] : api_keys_) {
     if (entry->role == ApiKeyRole::kAdmin && entry->organization_id.empty() &&
         !entry->revoked.load(std::memory_order_acquire)) {
@@ -1149,7 +1150,7 @@ absl::Status TokenAuthority::RunMaintenance() {
   ForgetExpiredRevocations(now);
   std::vector<std::shared_ptr<const OrgEntry>> entries;
   {
-    absl::ReaderMutexLock lock(&orgs_mu_);
+    std::shared_lock<std::shared_mutex> lock(orgs_mu_);
     for (const auto& [id, entry] : orgs_) entries.push_back(entry);
   }
   absl::Status first_error;
@@ -1203,8 +1204,8 @@ absl::Status TokenAuthority::RetireKeys(const OrgEntry& entry, absl::Time now) {
     if (retire) due.push_back(k.kid);
   }
   if (due.empty()) return absl::OkStatus();
-  absl::MutexLock org_write(&org_write_mu_);
-  absl::WriterMutexLock key_change(&key_change_mu_);
+  std::lock_guard<std::mutex> org_write(org_write_mu_);
+  std::unique_lock<std::shared_mutex> key_change(key_change_mu_);
   for (const std::string& kid : due) {
     TA_RETURN_IF_ERROR(
         store_->RetireSigningKey(entry.org.id, kid, storage::AuditContext{})
@@ -1234,15 +1235,16 @@ absl::StatusOr<bool> TokenAuthority::HasLiveTokenOfKey(
 }
 
 void TokenAuthority::MaintenanceLoop() {
-  absl::MutexLock lock(&maintenance_mu_);
+  const auto interval =
+      absl::ToChronoMicroseconds(options_.maintenance_interval);
+  std::unique_lock<std::mutex> lock(maintenance_mu_);
   while (!stop_) {
-    maintenance_mu_.AwaitWithTimeout(absl::Condition(&stop_),
-                                     options_.maintenance_interval);
+    maintenance_cv_.wait_for(lock, interval, [this] { return stop_; });
     if (stop_) break;
-    maintenance_mu_.Unlock();
+    lock.unlock();
     // Errors (store busy or full) are retried at the next run.
     (void)RunMaintenance();
-    maintenance_mu_.Lock();
+    lock.lock();
   }
 }
 

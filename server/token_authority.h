@@ -28,19 +28,20 @@
 #define SERVER_TOKEN_AUTHORITY_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/revocation_feed.h"
 #include "storage/token_store.h"
@@ -316,32 +317,37 @@ class TokenAuthority {
   RandomSource& random_;
   const token::TokenVerifier verifier_;
 
+  // Locks are std:: (pthread) rather than absl::Mutex so that
+  // ThreadSanitizer sees them (Debian's abseil is not instrumented).
+  // Order: org_write_mu_ -> key_change_mu_ -> orgs_mu_; the others are
+  // leaves.
   // Organisations: copy-on-write entries.
-  mutable absl::Mutex orgs_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const OrgEntry>> orgs_
-      ABSL_GUARDED_BY(orgs_mu_);
+  mutable std::shared_mutex orgs_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const OrgEntry>>
+      orgs_;  // guarded by orgs_mu_
   // Serialises every change of an organisation entry (creation, update,
   // rotation, retirement) so that none is lost. Taken before key_change_mu_.
-  absl::Mutex org_write_mu_;
+  std::mutex org_write_mu_;
   // Held shared by IssueToken while it reads the clock and picks the key,
   // exclusively by rotation and retirement around their store call: a token
   // signed by a key that is no longer primary was issued before the next
   // key's creation time (what retirement relies on).
-  absl::Mutex key_change_mu_;
+  std::shared_mutex key_change_mu_;
 
-  mutable absl::Mutex api_keys_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<ApiKeyEntry>> api_keys_
-      ABSL_GUARDED_BY(api_keys_mu_);
+  mutable std::shared_mutex api_keys_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<ApiKeyEntry>>
+      api_keys_;  // guarded by api_keys_mu_
 
-  mutable absl::Mutex revoked_mu_;
+  mutable std::shared_mutex revoked_mu_;
   // Revoked token id -> its expiry.
-  absl::flat_hash_map<std::string, absl::Time> revoked_
-      ABSL_GUARDED_BY(revoked_mu_);
+  absl::flat_hash_map<std::string, absl::Time>
+      revoked_;  // guarded by revoked_mu_
 
   std::unique_ptr<RevocationFeed> feed_;
 
-  absl::Mutex maintenance_mu_;
-  bool stop_ ABSL_GUARDED_BY(maintenance_mu_) = false;
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stop_ = false;  // guarded by maintenance_mu_
   std::thread maintenance_thread_;
 };
 
