@@ -25,6 +25,18 @@ absl::Status ValidateOptions(const ClientOptions& options) {
   if (options.default_deadline <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("default_deadline: must be positive");
   }
+  // The key travels in a header: gRPC aborts the process on a header value
+  // with control characters, so such a key (e.g. two lines pasted from the
+  // creation output) is refused here, without echoing it.
+  for (size_t i = 0; i < options.api_key.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(options.api_key[i]);
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "api_key: character ", i + 1,
+          " is a space, control or non-ASCII character; the key is one line "
+          "of printable ASCII"));
+    }
+  }
   return absl::OkStatus();
 }
 

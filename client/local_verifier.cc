@@ -61,14 +61,14 @@ class LocalVerifier::Hooks : public token::VerifyHooks {
 
   bool IsOrganizationDisabled(
       absl::string_view organization_id) const override {
-    absl::ReaderMutexLock lock(&v_->keys_mu_);
+    std::shared_lock lock(v_->keys_mu_);
     return v_->disabled_.contains(organization_id);
   }
 
   bool IsRevoked(const token::Claims& claims) const override {
     const std::string key =
         RevocationKey(claims.organization_id(), claims.token_id());
-    absl::ReaderMutexLock lock(&v_->revoked_mu_);
+    std::shared_lock lock(v_->revoked_mu_);
     return v_->revoked_.contains(key);
   }
 
@@ -137,10 +137,11 @@ LocalVerifier::~LocalVerifier() { Stop(); }
 
 void LocalVerifier::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     stopping_ = true;
     if (stream_ != nullptr) stream_->Cancel();
   }
+  cv_.notify_all();
   if (watch_thread_.joinable()) watch_thread_.join();
   if (refresh_thread_.joinable()) refresh_thread_.join();
 }
@@ -160,7 +161,7 @@ absl::Status LocalVerifier::InstallJwks(const std::string& organization_id,
                                                    set.status().message()));
   }
   auto shared = std::make_shared<const token::KeySet>(*std::move(set));
-  absl::MutexLock lock(&keys_mu_);
+  std::unique_lock lock(keys_mu_);
   keys_[organization_id] = std::move(shared);
   disabled_.erase(organization_id);
   return absl::OkStatus();
@@ -176,20 +177,20 @@ absl::Status LocalVerifier::RefreshKeys(const std::string& organization_id) {
   absl::StatusOr<v1::GetJwksResponse> response = client_->GetJwks(request);
   if (!response.ok()) {
     if (MarksDisabled(response.status())) {
-      absl::MutexLock lock(&keys_mu_);
+      std::unique_lock lock(keys_mu_);
       disabled_.insert(organization_id);
     }
     return response.status();
   }
   TA_RETURN_IF_ERROR(InstallJwks(organization_id, response->jwks_json()));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   ++jwks_refreshes_;
   return absl::OkStatus();
 }
 
 std::shared_ptr<const token::KeySet> LocalVerifier::KeysFor(
     const std::string& organization_id) const {
-  absl::ReaderMutexLock lock(&keys_mu_);
+  std::shared_lock lock(keys_mu_);
   auto it = keys_.find(organization_id);
   return it == keys_.end() ? nullptr : it->second;
 }
@@ -197,12 +198,13 @@ std::shared_ptr<const token::KeySet> LocalVerifier::KeysFor(
 void LocalVerifier::RequestRefresh(const std::string& organization_id) const {
   if (client_ == nullptr) return;
   const absl::Time now = Clock::Real().Now();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   auto [it, inserted] =
       refresh_requested_.try_emplace(organization_id, absl::InfinitePast());
   if (now - it->second < options_.unknown_key_refresh_interval) return;
   it->second = now;
   pending_refresh_.insert(organization_id);
+  cv_.notify_all();
 }
 
 token::VerifyResult LocalVerifier::Verify(
@@ -264,7 +266,7 @@ void LocalVerifier::ApplyRevocation(const v1::RevocationEvent& event) {
                                  ? FromProtoTimestamp(event.expires_at())
                                  : absl::InfiniteFuture();
   const bool expired = expires + options_.leeway <= clock_.Now();
-  absl::MutexLock lock(&revoked_mu_);
+  std::unique_lock lock(revoked_mu_);
   if (!expired) {
     revoked_[RevocationKey(event.organization_id(), event.token_id())] =
         expires;
@@ -274,7 +276,7 @@ void LocalVerifier::ApplyRevocation(const v1::RevocationEvent& event) {
 
 size_t LocalVerifier::PruneRevocations() {
   const absl::Time now = clock_.Now();
-  absl::MutexLock lock(&revoked_mu_);
+  std::unique_lock lock(revoked_mu_);
   size_t pruned = 0;
   for (auto it = revoked_.begin(); it != revoked_.end();) {
     if (it->second + options_.leeway <= now) {
@@ -290,11 +292,11 @@ size_t LocalVerifier::PruneRevocations() {
 LocalVerifierStats LocalVerifier::stats() const {
   LocalVerifierStats s;
   {
-    absl::ReaderMutexLock lock(&revoked_mu_);
+    std::shared_lock lock(revoked_mu_);
     s.last_sequence = last_sequence_;
     s.revocations = revoked_.size();
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   s.stream_connects = stream_connects_;
   s.stream_open = stream_ != nullptr;
   s.jwks_refreshes = jwks_refreshes_;
@@ -303,8 +305,9 @@ LocalVerifierStats LocalVerifier::stats() const {
 }
 
 bool LocalVerifier::WaitOrStop(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, absl::ToChronoNanoseconds(d),
+               [this] { return stopping_; });
   return !stopping_;
 }
 
@@ -322,7 +325,7 @@ void LocalVerifier::WatchLoop() {
   while (true) {
     v1::WatchRevocationsRequest request;
     {
-      absl::ReaderMutexLock lock(&revoked_mu_);
+      std::shared_lock lock(revoked_mu_);
       request.set_since_sequence(last_sequence_);
     }
     absl::StatusOr<std::unique_ptr<RevocationStream>> opened =
@@ -332,7 +335,7 @@ void LocalVerifier::WatchLoop() {
     if (opened.ok()) {
       std::unique_ptr<RevocationStream> stream = *std::move(opened);
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard lock(mu_);
         if (stopping_) return;  // the stream's destructor cancels it
         stream_ = stream.get();
         ++stream_connects_;
@@ -346,13 +349,13 @@ void LocalVerifier::WatchLoop() {
       ended = stream->Finish();
       // A stream that stayed up a while was healthy even without events.
       if (Clock::Real().Now() - opened_at > absl::Seconds(10)) healthy = true;
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       stream_ = nullptr;
       last_stream_error_ = ended.ToString();
       if (stopping_) return;
     } else {
       ended = opened.status();
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       last_stream_error_ = ended.ToString();
     }
     if (healthy) backoff = options_.reconnect_initial_backoff;
@@ -368,15 +371,13 @@ void LocalVerifier::RefreshLoop() {
   while (true) {
     std::vector<std::string> todo;
     {
-      absl::MutexLock lock(&mu_);
+      std::unique_lock lock(mu_);
       const absl::Time wake =
           std::min(next_full, Clock::Real().Now() + absl::Minutes(1));
-      struct Wanted {
-        static bool Check(LocalVerifier* v) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return v->stopping_ || !v->pending_refresh_.empty();
-        }
-      };
-      mu_.AwaitWithDeadline(absl::Condition(&Wanted::Check, this), wake);
+      cv_.wait_for(lock,
+                   absl::ToChronoNanoseconds(std::max(
+                       wake - Clock::Real().Now(), absl::ZeroDuration())),
+                   [this] { return stopping_ || !pending_refresh_.empty(); });
       if (stopping_) return;
       if (!pending_refresh_.empty()) {
         todo.assign(pending_refresh_.begin(), pending_refresh_.end());

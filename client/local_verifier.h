@@ -28,20 +28,21 @@
 #ifndef CLIENT_LOCAL_VERIFIER_H_
 #define CLIENT_LOCAL_VERIFIER_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "token/clock.h"
@@ -165,29 +166,32 @@ class LocalVerifier {
   std::unique_ptr<Hooks> hooks_;
   const std::shared_ptr<const token::KeySet> no_keys_;
 
-  mutable absl::Mutex keys_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const token::KeySet>> keys_
-      ABSL_GUARDED_BY(keys_mu_);
-  absl::flat_hash_set<std::string> disabled_ ABSL_GUARDED_BY(keys_mu_);
+  // std primitives rather than absl::Mutex: ThreadSanitizer sees them
+  // (Debian's abseil is not built for it).
+  mutable std::shared_mutex keys_mu_;
+  // Guarded by keys_mu_.
+  absl::flat_hash_map<std::string, std::shared_ptr<const token::KeySet>> keys_;
+  absl::flat_hash_set<std::string> disabled_;
   std::vector<std::string> organizations_;  // fixed after construction
 
-  mutable absl::Mutex revoked_mu_;
-  // Key: organisation id + '\n' + token id. Value: the token's expiry.
-  absl::flat_hash_map<std::string, absl::Time> revoked_
-      ABSL_GUARDED_BY(revoked_mu_);
-  int64_t last_sequence_ ABSL_GUARDED_BY(revoked_mu_) = 0;
+  mutable std::shared_mutex revoked_mu_;
+  // Guarded by revoked_mu_. Key: organisation id + '\n' + token id. Value:
+  // the token's expiry.
+  absl::flat_hash_map<std::string, absl::Time> revoked_;
+  int64_t last_sequence_ = 0;
 
-  // Background threads and what they share.
-  mutable absl::Mutex mu_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  RevocationStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
-  mutable absl::flat_hash_map<std::string, absl::Time> refresh_requested_
-      ABSL_GUARDED_BY(mu_);  // org -> when last requested
-  mutable absl::flat_hash_set<std::string> pending_refresh_
-      ABSL_GUARDED_BY(mu_);
-  int64_t stream_connects_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t jwks_refreshes_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string last_stream_error_ ABSL_GUARDED_BY(mu_);
+  // Background threads and what they share; guarded by mu_, changes
+  // announced on cv_.
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool stopping_ = false;
+  RevocationStream* stream_ = nullptr;
+  // org -> when an early refresh was last requested; orgs waiting for one.
+  mutable absl::flat_hash_map<std::string, absl::Time> refresh_requested_;
+  mutable absl::flat_hash_set<std::string> pending_refresh_;
+  int64_t stream_connects_ = 0;
+  int64_t jwks_refreshes_ = 0;
+  std::string last_stream_error_;
   std::thread watch_thread_;
   std::thread refresh_thread_;
 };
