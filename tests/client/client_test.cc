@@ -453,6 +453,14 @@ TEST(ClientCreateTest, ChecksOptions) {
   EXPECT_THAT(TokenAuthorityClient::Create("127.0.0.1:1", bad_deadline),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        ::testing::HasSubstr("default_deadline")));
+  // A key that gRPC would abort on as a header value (found by hand: two
+  // lines pasted into TOKENCTL_API_KEY crashed tokenctl).
+  ClientOptions two_lines = ok;
+  two_lines.api_key = "ta_k1_secret\nThe secret is shown only now";
+  EXPECT_THAT(TokenAuthorityClient::Create("127.0.0.1:1", two_lines),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("api_key: character 13")));
+  ok.api_key = "ta_k1_Secret-_09";
   EXPECT_THAT(TokenAuthorityClient::Create("127.0.0.1:1", ok), IsOk());
 }
 
