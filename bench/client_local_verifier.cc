@@ -165,11 +165,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& r : runs) {
-      if (r.error_occurred || r.run_type != Run::RT_Iteration) continue;
-      const double seconds = r.cpu_accumulated_time;
-      if (seconds > 0) {
-        rate_[r.benchmark_name()] = static_cast<double>(r.iterations) / seconds;
-      }
+      if (r.error_occurred) continue;
+      // One run, or the mean of --benchmark_repetitions (which then wins).
+      const bool mean =
+          r.run_type == Run::RT_Aggregate && r.aggregate_name == "mean";
+      if (r.run_type != Run::RT_Iteration && !mean) continue;
+      auto it = r.counters.find("items_per_second");
+      if (it == r.counters.end()) continue;
+      // Rates per CPU-second of the benchmark thread (a shared machine).
+      const std::string name = r.run_name.str();
+      if (mean || rate_.count(name) == 0) rate_[name] = it->second.value;
     }
   }
   double Rate(const std::string& prefix) const {
