@@ -2170,6 +2170,18 @@ absl::StatusOr<std::unique_ptr<SqliteTokenStore>> SqliteTokenStore::Open(
         " is newer than this build supports (", sqlite::kLatestSchemaVersion,
         "): upgrade token-authority"));
   }
+  if (*version == 0) {
+    // A new database has no schema objects yet. One with objects but no
+    // schema version was written by something else: never adopt it.
+    TA_ASSIGN_OR_RETURN(int64_t objects,
+                        conn->QueryInt64("SELECT count(*) FROM sqlite_master"));
+    if (objects > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          options.path,
+          ": not a token-authority database (it holds other tables and no "
+          "schema version); refusing to change it"));
+    }
+  }
   std::optional<KeyEncryptionKey> kek;
   bool needs_check_value = true;
   if (*version >= 1) {
