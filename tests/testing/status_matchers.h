@@ -43,9 +43,8 @@ MATCHER_P2(StatusIs, code, message_matcher,
   const absl::Status& s = internal::GetStatus(arg);
   *result_listener << "status: " << s;
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher,
-                                       std::string(s.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(
+             message_matcher, std::string(s.message()), result_listener);
 }
 
 MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
@@ -61,16 +60,14 @@ MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
 #define TA_TESTING_CONCAT_INNER_(a, b) a##b
 #define TA_TESTING_CONCAT_(a, b) TA_TESTING_CONCAT_INNER_(a, b)
 
-#define EXPECT_OK(expr) \
-  EXPECT_THAT((expr), ::token_authority::testing::IsOk())
-#define ASSERT_OK(expr) \
-  ASSERT_THAT((expr), ::token_authority::testing::IsOk())
+#define EXPECT_OK(expr) EXPECT_THAT((expr), ::token_authority::testing::IsOk())
+#define ASSERT_OK(expr) ASSERT_THAT((expr), ::token_authority::testing::IsOk())
 
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                     \
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(TA_TESTING_CONCAT_(ta_so_, __LINE__), lhs, rexpr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(so, lhs, rexpr)            \
-  auto so = (rexpr);                                          \
-  ASSERT_TRUE(so.ok()) << "status: " << so.status();          \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(so, lhs, rexpr)   \
+  auto so = (rexpr);                                 \
+  ASSERT_TRUE(so.ok()) << "status: " << so.status(); \
   lhs = *std::move(so)
 
 #endif  // TESTS_TESTING_STATUS_MATCHERS_H_
