@@ -1,6 +1,7 @@
 // Regression tests for what the fuzz targets (tests/fuzz/) found. Each test
 // replays a minimised finding deterministically. Failing tests name a bug in
 // another layer that is still open.
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -9,8 +10,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "token/base64url.h"
 #include "token/jwk.h"
+#include "token/key_set.h"
+#include "token/random.h"
 #include "token/signing_key.h"
+#include "token/verifier.h"
 
 namespace token_authority {
 namespace {
@@ -71,6 +76,55 @@ TEST(FuzzFindingsTest, PagePathRoundTripsEveryAcceptedPath) {
     ASSERT_THAT(again, IsOk()) << "canonical path " << canonical;
     EXPECT_EQ(again->page, loc->page) << canonical;
     EXPECT_EQ(again->stream_id, loc->stream_id) << canonical;
+  }
+}
+
+// BUG (token/claims.cc, ParseClaims "ip" and "domain"; seen through
+// TokenVerifier::Verify and token::DecodeToken): the problem sentence wraps
+// the address/domain parser's message, which quotes the claim's value in
+// full (escaped, but not cut). A signed token can thus put up to ~8 KB of
+// its own text (e.g. a JWT, or its own header segment) into
+// VerifyResult.detail, which the server returns in VerifyTokenResponse and
+// DecodeTokenResponse. verifier.h promises that details never contain the
+// token and that values taken from it are escaped and cut to 64 characters.
+// fuzz_jwt, crash-9532cf09...: a 1339-character detail quoting the token's
+// own header segment.
+TEST(FuzzFindingsTest, ClaimValuesInDetailsAreCut) {
+  const absl::Time now = absl::FromUnixSeconds(1767225600);
+  FakeRandom random(5);
+  ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<const token::SigningKey> key,
+      token::SigningKey::Generate(token::Algorithm::kHs256, now, random));
+  ASSERT_OK_AND_ASSIGN(
+      token::KeySet keys,
+      token::KeySet::Create("org-1", {{key, token::KeyState::kPrimary}}));
+  const std::string header = absl::StrCat(
+      R"({"alg":"HS256","typ":"JWT","kid":")", key->kid(), R"("})");
+  const std::string header_b64 = token::Base64UrlEncode(header);
+  const std::string injected =
+      absl::StrCat("1.2.3.4\\nINJECTED LINE\\u001b[31m ", header_b64, ".",
+                   header_b64, std::string(300, 'A'));
+  for (const char* claim : {"ip", "domain"}) {
+    SCOPED_TRACE(claim);
+    const std::string payload = absl::StrCat(
+        R"({"iss":"i","jti":"AAAAAAAAAAAAAAAAAAAAAA","iat":1767225000,)",
+        R"("nbf":1767225000,"exp":1767229200,"org":"org-1",)",
+        R"("streams":["cam1"],")", claim, R"(":")", injected, R"("})");
+    const std::string input =
+        absl::StrCat(header_b64, ".", token::Base64UrlEncode(payload));
+    ASSERT_OK_AND_ASSIGN(std::string sig, key->Sign(input));
+    const std::string jwt =
+        absl::StrCat(input, ".", token::Base64UrlEncode(sig));
+    token::PlaybackRequest request;
+    request.organization_id = "org-1";
+    request.stream_name = "cam1";
+    const token::VerifyResult r =
+        token::TokenVerifier().Verify(jwt, request, keys, now);
+    EXPECT_EQ(r.reason, token::DenyReason::kMalformed) << r.detail;
+    EXPECT_EQ(r.detail.find('\n'), std::string::npos) << r.detail;
+    EXPECT_EQ(r.detail.find('\x1b'), std::string::npos) << r.detail;
+    EXPECT_EQ(r.detail.find(header_b64), std::string::npos) << r.detail;
+    EXPECT_LE(r.detail.size(), 300u) << r.detail;
   }
 }
 
