@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "token/base64url.h"
 #include "token/domain.h"
@@ -32,6 +33,16 @@ struct ClaimsAccess {
 };
 
 namespace {
+
+// A claim value quoted in a problem sentence: the token's own text, so it is
+// escaped and cut (details never carry more than 64 characters of it).
+std::string QuoteClaimValue(absl::string_view s) {
+  constexpr size_t kMax = 64;
+  std::string out =
+      absl::StrCat("\"", absl::CHexEscape(s.substr(0, kMax)), "\"");
+  if (s.size() > kMax) out.append("...");
+  return out;
+}
 
 using json::Node;
 using json::Type;
@@ -155,8 +166,10 @@ bool ReadClaims(absl::string_view payload, bool strict, PartialClaims* out) {
       if (go && out->client_ip) {
         auto p = IpPrefix::Parse(*out->client_ip);
         if (!p.ok()) {
+          go = problem(absl::StrCat(
+              "claim \"ip\" is not an IPv4/IPv6 address or CIDR network: ",
+              QuoteClaimValue(*out->client_ip)));
           out->client_ip.reset();
-          go = problem(absl::StrCat("claim \"ip\": ", p.status().message()));
         }
       }
     } else if (k == "domain") {
@@ -164,8 +177,10 @@ bool ReadClaims(absl::string_view payload, bool strict, PartialClaims* out) {
       if (go && out->domain) {
         absl::Status st = ValidateDomainPattern(*out->domain);
         if (!st.ok()) {
+          go = problem(absl::StrCat(
+              "claim \"domain\" is not a host name or *.host name: ",
+              QuoteClaimValue(*out->domain)));
           out->domain.reset();
-          go = problem(absl::StrCat("claim \"domain\": ", st.message()));
         }
       }
     } else if (k == "user") {
