@@ -366,6 +366,19 @@ absl::Status CheckRevokeFilter(const RevokeFilter& filter) {
                    "at least one of tag, user_id, stream_name or "
                    "stream_group_id is required");
   }
+  if (filter.state.has_value()) {
+    switch (*filter.state) {
+      case TokenState::kActive:
+      case TokenState::kNotYetValid:
+        break;
+      case TokenState::kExpired:
+      case TokenState::kRevoked:
+        return Invalid("state",
+                       "only active or not yet valid tokens can be revoked");
+      default:
+        return Invalid("state", "unknown value");
+    }
+  }
   TokenFilter f;
   f.tag = filter.tag;
   f.user_id = filter.user_id;

@@ -1518,6 +1518,9 @@ absl::StatusOr<RevokeTokensResult> SqliteTokenStoreImpl::RevokeTokens(
     if (!filter.stream_group_id.empty()) {
       parts.push_back("stream_group_id=" + filter.stream_group_id);
     }
+    if (filter.state.has_value()) {
+      parts.push_back(absl::StrCat("state=", TokenStateName(*filter.state)));
+    }
     filter_text = absl::StrJoin(parts, " ");
   }
   while (!done) {

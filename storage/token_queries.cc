@@ -290,6 +290,15 @@ BoundQuery BuildRevokeSelectQuery(const RevokeQuery& q, bool count_only) {
                       f.stream_group_id);
   w.Add("t.revoked_at IS NULL");
   w.Add("t.expires_at > ?", {SqlValue::Int(q.now_seconds)});
+  // The same not-before terms as ListTokens' state filter, so a dry-run
+  // count matches what `tokenctl list --state` shows.
+  if (f.state == TokenState::kActive) {
+    w.Add("coalesce(t.not_before, t.issued_at) <= ?",
+          {SqlValue::Int(q.now_seconds)});
+  } else if (f.state == TokenState::kNotYetValid) {
+    w.Add("coalesce(t.not_before, t.issued_at) > ?",
+          {SqlValue::Int(q.now_seconds)});
+  }
   w.Add(absl::StrCat(src.no, " <= ?"), {SqlValue::Int(q.max_no)});
   if (count_only) {
     out.sql = absl::StrCat("SELECT count(*)", src.from, w.Sql());

@@ -68,8 +68,9 @@ BoundQuery BuildTokenListQuery(const TokenQuery& q);
 BoundQuery BuildTokenCountQuery(const TokenQuery& q);
 
 // Tokens to revoke in bulk: SELECT t.no, t.id, t.expires_at of the
-// organisation matching `filter`, not revoked, expires_at > now_seconds,
-// with no <= max_no and keyset-after `after`, newest first, LIMIT limit.
+// organisation matching `filter` (its state: by not-before at now_seconds),
+// not revoked, expires_at > now_seconds, with no <= max_no and keyset-after
+// `after`, newest first, LIMIT limit.
 struct RevokeQuery {
   int64_t org_no = 0;
   RevokeFilter filter;

@@ -254,13 +254,20 @@ struct TokenFilter {
   std::optional<absl::Time> now;
 };
 
-// Selects tokens for bulk revocation: at least one field must be set; only
-// tokens that are not revoked and not expired (at the store's clock) match.
+// Selects tokens for bulk revocation: at least one of tag, user_id,
+// stream_name, stream_group_id must be set; only tokens that are not revoked
+// and not expired (at the store's clock) match.
 struct RevokeFilter {
   std::string tag;
   std::string user_id;
   std::string stream_name;
   std::string stream_group_id;
+  // Narrows the match to tokens in this state at the store's clock: kActive
+  // (not-before reached) or kNotYetValid (not-before in the future). Unset:
+  // both. kExpired or kRevoked is InvalidArgument "state: only active or not
+  // yet valid tokens can be revoked". Not enough on its own: one of the
+  // fields above is still required.
+  std::optional<TokenState> state;
 };
 
 struct AuditFilter {

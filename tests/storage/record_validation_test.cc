@@ -11,6 +11,7 @@ namespace {
 
 using ::token_authority::testing::IsOk;
 using ::token_authority::testing::IsOkAndHolds;
+using ::token_authority::testing::StatusIs;
 
 MATCHER_P(InvalidField, field,
           "is InvalidArgument naming " + std::string(field)) {
@@ -143,6 +144,25 @@ TEST(CheckOtherRecordsTest, ApiKeysKeysFiltersAndPages) {
   RevokeFilter rf;
   rf.stream_name = "bad name";
   EXPECT_THAT(CheckRevokeFilter(rf), InvalidField("stream_name"));
+  rf.stream_name = "cam1";
+  for (TokenState ok : {TokenState::kActive, TokenState::kNotYetValid}) {
+    rf.state = ok;
+    EXPECT_THAT(CheckRevokeFilter(rf), IsOk());
+  }
+  for (TokenState bad : {TokenState::kExpired, TokenState::kRevoked,
+                         static_cast<TokenState>(9)}) {
+    rf.state = bad;
+    EXPECT_THAT(CheckRevokeFilter(rf), InvalidField("state"));
+  }
+  rf.state = TokenState::kExpired;
+  EXPECT_THAT(CheckRevokeFilter(rf),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "state: only active or not yet valid tokens can be "
+                       "revoked"));
+  // A state alone does not narrow enough.
+  RevokeFilter state_only;
+  state_only.state = TokenState::kActive;
+  EXPECT_THAT(CheckRevokeFilter(state_only), InvalidField("filter"));
   AuditFilter af;
   af.action = static_cast<AuditAction>(77);
   EXPECT_THAT(CheckAuditFilter(af), InvalidField("action"));

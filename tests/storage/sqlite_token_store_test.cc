@@ -827,6 +827,74 @@ TEST_F(SqliteTokenStoreTest, RevokeTokensByStreamAndGroup) {
   EXPECT_EQ(r.count, 1);
 }
 
+TEST_F(SqliteTokenStoreTest, RevokeTokensByState) {
+  SetUpOrg("acme");
+  std::vector<std::string> active, pending;
+  for (int i = 0; i < 3; ++i) {
+    Token t = NewToken("acme");
+    t.tag = "launch";
+    active.push_back(Insert(t).id);
+  }
+  for (int i = 0; i < 2; ++i) {
+    Token t = NewToken("acme");
+    t.tag = "launch";
+    t.not_before = clock_.Now() + absl::Minutes(30);
+    pending.push_back(Insert(t).id);
+  }
+  Token expired = NewToken("acme", absl::Hours(3));
+  expired.tag = "launch";
+  Insert(expired);
+
+  RevokeFilter f;
+  f.tag = "launch";
+  f.state = TokenState::kExpired;
+  const int64_t audits = AuditCount();
+  EXPECT_THAT(store_->RevokeTokens("acme", f, "", /*dry_run=*/false, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "state: only active or not yet valid tokens can be "
+                       "revoked"));
+  f.state = TokenState::kRevoked;
+  EXPECT_THAT(
+      store_->RevokeTokens("acme", f, "", /*dry_run=*/true, {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("state:")));
+  EXPECT_EQ(AuditCount(), audits);
+  EXPECT_EQ(*store_->MaxRevocationSequence(), 0);
+
+  f.state = TokenState::kNotYetValid;
+  ASSERT_OK_AND_ASSIGN(auto dry, store_->RevokeTokens("acme", f, "", true, {}));
+  EXPECT_EQ(dry.count, 2);
+  f.state = TokenState::kActive;
+  ASSERT_OK_AND_ASSIGN(dry, store_->RevokeTokens("acme", f, "", true, {}));
+  EXPECT_EQ(dry.count, 3);
+  EXPECT_EQ(AuditCount(), audits);
+
+  ASSERT_OK_AND_ASSIGN(
+      auto r, store_->RevokeTokens("acme", f, "launch over", false, {}));
+  EXPECT_EQ(r.count, 3);
+  ASSERT_OK_AND_ASSIGN(auto events, store_->ListRevocationsSince(0, 100));
+  std::set<std::string> revoked;
+  for (const auto& e : events) revoked.insert(e.token_id);
+  EXPECT_EQ(revoked, std::set<std::string>(active.begin(), active.end()));
+  for (const std::string& id : pending) {
+    ASSERT_OK_AND_ASSIGN(Token t, store_->GetToken("acme", id));
+    EXPECT_FALSE(t.revoked_at.has_value());
+  }
+  AuditFilter af;
+  af.action = AuditAction::kTokensRevoked;
+  ASSERT_OK_AND_ASSIGN(auto bulk, store_->ListAuditEvents("acme", af, {}));
+  ASSERT_THAT(bulk.items, SizeIs(1));
+  EXPECT_THAT(bulk.items[0].detail, HasSubstr("state=active"));
+
+  // Once their not-before has passed the pending tokens are active.
+  clock_.Advance(absl::Minutes(31));
+  f.state = TokenState::kNotYetValid;
+  ASSERT_OK_AND_ASSIGN(dry, store_->RevokeTokens("acme", f, "", true, {}));
+  EXPECT_EQ(dry.count, 0);
+  f.state = TokenState::kActive;
+  ASSERT_OK_AND_ASSIGN(r, store_->RevokeTokens("acme", f, "", false, {}));
+  EXPECT_EQ(r.count, 2);
+}
+
 // --- Lists and filters ---
 
 TEST_F(SqliteTokenStoreTest, ListTokensFiltersAndStates) {

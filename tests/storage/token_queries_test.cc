@@ -133,21 +133,28 @@ TEST_F(QueryPlanTest, TheNarrowestIndexServesEachFilter) {
 }
 
 TEST_F(QueryPlanTest, BulkRevocationSelectionUsesAnIndex) {
+  const std::vector<std::optional<TokenState>> states = {
+      std::nullopt, TokenState::kActive, TokenState::kNotYetValid};
   for (int mask = 1; mask < 16; ++mask) {
     for (int cursor = 0; cursor < 2; ++cursor) {
-      RevokeQuery q;
-      q.org_no = 1;
-      if (mask & 1) q.filter.tag = "tag";
-      if (mask & 2) q.filter.user_id = "user";
-      if (mask & 4) q.filter.stream_name = "stream";
-      if (mask & 8) q.filter.stream_group_id = "group";
-      q.now_seconds = 1700000000;
-      q.max_no = 1000;
-      if (cursor) q.after = std::make_pair(int64_t{1700000000}, int64_t{5});
-      q.limit = 1000;
-      SCOPED_TRACE(::testing::Message() << "mask=" << mask);
-      ExpectIndexed(BuildRevokeSelectQuery(q, false), /*ordered=*/true);
-      if (!cursor) ExpectIndexed(BuildRevokeSelectQuery(q, true), false);
+      for (const auto& state : states) {
+        RevokeQuery q;
+        q.org_no = 1;
+        q.filter.state = state;
+        if (mask & 1) q.filter.tag = "tag";
+        if (mask & 2) q.filter.user_id = "user";
+        if (mask & 4) q.filter.stream_name = "stream";
+        if (mask & 8) q.filter.stream_group_id = "group";
+        q.now_seconds = 1700000000;
+        q.max_no = 1000;
+        if (cursor) q.after = std::make_pair(int64_t{1700000000}, int64_t{5});
+        q.limit = 1000;
+        SCOPED_TRACE(::testing::Message()
+                     << "mask=" << mask
+                     << " state=" << (state ? TokenStateName(*state) : "any"));
+        ExpectIndexed(BuildRevokeSelectQuery(q, false), /*ordered=*/true);
+        if (!cursor) ExpectIndexed(BuildRevokeSelectQuery(q, true), false);
+      }
     }
   }
 }
