@@ -1,5 +1,7 @@
 #include "token/claims.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -234,6 +236,22 @@ bool ReadClaims(absl::string_view payload, bool strict, PartialClaims* out) {
 
 }  // namespace
 
+absl::StatusOr<std::string> NewTokenId(RandomSource& random,
+                                       absl::Time issued_at) {
+  constexpr size_t kTimeBytes = 6;
+  TA_ASSIGN_OR_RETURN(std::string bytes,
+                      random.Bytes(kTokenIdBytes - kTimeBytes));
+  constexpr int64_t kMaxMillis = (int64_t{1} << (8 * kTimeBytes)) - 1;
+  const uint64_t ms = static_cast<uint64_t>(
+      std::clamp<int64_t>(absl::ToUnixMillis(issued_at), 0, kMaxMillis));
+  std::string id(kTimeBytes, '\0');
+  for (size_t i = 0; i < kTimeBytes; ++i) {
+    id[i] = static_cast<char>((ms >> (8 * (kTimeBytes - 1 - i))) & 0xff);
+  }
+  id += bytes;
+  return Base64UrlEncode(id);
+}
+
 absl::StatusOr<std::string> NewTokenId(RandomSource& random) {
   TA_ASSIGN_OR_RETURN(std::string bytes, random.Bytes(kTokenIdBytes));
   return Base64UrlEncode(bytes);
@@ -342,7 +360,9 @@ ClaimsBuilder& ClaimsBuilder::SetTag(std::string tag) {
 
 absl::StatusOr<Claims> ClaimsBuilder::Build(RandomSource& random) const {
   if (jti_.has_value()) return BuildWithId(*jti_);
-  TA_ASSIGN_OR_RETURN(std::string jti, NewTokenId(random));
+  // Without an issue time BuildWithId reports "iat"; the id is not used.
+  TA_ASSIGN_OR_RETURN(std::string jti,
+                      NewTokenId(random, iat_.value_or(absl::UnixEpoch())));
   return BuildWithId(std::move(jti));
 }
 

@@ -22,10 +22,21 @@
 
 namespace token_authority::token {
 
-// Token ids: 16 random bytes, base64url (22 characters).
+// Token ids: 16 bytes, base64url (22 characters).
 inline constexpr size_t kTokenIdBytes = 16;
 
-// Draws a fresh token id from `random`. Fails only if `random` fails.
+// A fresh time-ordered token id (the layout of RFC 9562 UUIDv7, without its
+// version and variant bits): the first 6 bytes are `issued_at` in Unix
+// milliseconds, big-endian (clamped to 0 before 1970), the other 10 come from
+// `random`. Raw ids of later milliseconds compare greater byte by byte, so a
+// store's index on them grows at its end instead of at random places; ids of
+// the same millisecond differ in their 80 random bits. The base64url text is
+// not ordered (its alphabet is not in ASCII order). Fails only if `random`
+// fails. Thread-safe if `random` is.
+absl::StatusOr<std::string> NewTokenId(RandomSource& random,
+                                       absl::Time issued_at);
+// A token id of 16 random bytes, for tools and tests that have no issue
+// time. Fails only if `random` fails.
 absl::StatusOr<std::string> NewTokenId(RandomSource& random);
 
 // The latest NumericDate accepted anywhere (9999-12-31T23:59:59Z).
@@ -95,7 +106,9 @@ class ClaimsBuilder {
   ClaimsBuilder& SetTag(std::string tag);
 
   // Validates and returns the claims; draws the token id from `random` if
-  // none was set. InvalidArgumentError listing every bad or missing member
+  // none was set, time-ordered by the issue time as given to SetIssuedAt (to
+  // the millisecond; the "iat" claim itself is whole seconds).
+  // InvalidArgumentError listing every bad or missing member
   // ("iss: ...; exp: ..."); the error of `random` if it fails.
   absl::StatusOr<Claims> Build(RandomSource& random) const;
   // As above, but the token id must have been set.

@@ -1,6 +1,8 @@
 #include "token/claims.h"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -40,6 +42,90 @@ TEST(TokenIdTest, SixteenRandomBytesBase64Url) {
   EXPECT_NE(a, c);
   ASSERT_OK_AND_ASSIGN(std::string raw, Base64UrlDecode(a));
   EXPECT_EQ(raw.size(), kTokenIdBytes);
+}
+
+// The raw bytes of a base64url token id.
+std::string RawId(const std::string& id) {
+  absl::StatusOr<std::string> raw = Base64UrlDecode(id);
+  EXPECT_OK(raw.status());
+  return raw.value_or("");
+}
+
+TEST(TokenIdTest, TimeOrderedStartsWithBigEndianMilliseconds) {
+  FakeRandom random(3);
+  const absl::Time t = absl::FromUnixMillis(1750000000123);  // 0x01977420dc7b
+  ASSERT_OK_AND_ASSIGN(std::string id, NewTokenId(random, t));
+  EXPECT_EQ(id.size(), 22u);
+  const std::string raw = RawId(id);
+  ASSERT_EQ(raw.size(), kTokenIdBytes);
+  EXPECT_EQ(raw.substr(0, 6), std::string("\x01\x97\x74\x20\xdc\x7b", 6));
+  // The rest is the injected randomness.
+  FakeRandom same(3);
+  ASSERT_OK_AND_ASSIGN(std::string rest, same.Bytes(10));
+  EXPECT_EQ(raw.substr(6), rest);
+}
+
+TEST(TokenIdTest, TimeOrderedIdsSortByTimeAndDifferWithinAMillisecond) {
+  FakeRandom random(11);
+  const absl::Time start = absl::FromUnixMillis(1750000000000);
+  std::string previous;
+  std::vector<std::string> same_ms;
+  for (int i = 0; i < 2000; ++i) {
+    // Eight ids per millisecond, sub-millisecond parts ignored.
+    const absl::Time t = start + absl::Microseconds(125 * i);
+    ASSERT_OK_AND_ASSIGN(std::string id, NewTokenId(random, t));
+    const std::string raw = RawId(id);
+    if (i % 8 == 0) {
+      if (!previous.empty()) {
+        for (const std::string& r : same_ms) EXPECT_LT(r, raw);
+      }
+      same_ms.clear();
+    }
+    for (const std::string& r : same_ms) {
+      EXPECT_EQ(r.substr(0, 6), raw.substr(0, 6));
+      EXPECT_NE(r, raw);
+    }
+    same_ms.push_back(raw);
+    previous = raw;
+  }
+}
+
+TEST(TokenIdTest, TimeOrderedClampsTimesOutsideSixBytes) {
+  FakeRandom random(5);
+  ASSERT_OK_AND_ASSIGN(std::string before_epoch,
+                       NewTokenId(random, absl::UnixEpoch() - absl::Hours(1)));
+  EXPECT_EQ(RawId(before_epoch).substr(0, 6), std::string(6, '\0'));
+  ASSERT_OK_AND_ASSIGN(std::string far,
+                       NewTokenId(random, absl::InfiniteFuture()));
+  EXPECT_EQ(RawId(far).substr(0, 6), std::string(6, '\xff'));
+}
+
+// A source that always fails.
+class BrokenRandom : public RandomSource {
+ public:
+  absl::Status Fill(absl::Span<uint8_t>) override {
+    return absl::InternalError("no entropy");
+  }
+};
+
+TEST(TokenIdTest, TimeOrderedFailsWhenRandomnessFails) {
+  BrokenRandom random;
+  EXPECT_THAT(NewTokenId(random, kNow), StatusIs(absl::StatusCode::kInternal));
+}
+
+TEST(ClaimsBuilderTest, DrawnTokenIdCarriesTheIssueMillisecond) {
+  FakeRandom random(1);
+  const absl::Time iat = kNow + absl::Milliseconds(789);
+  ASSERT_OK_AND_ASSIGN(Claims c, Valid().SetIssuedAt(iat).Build(random));
+  EXPECT_EQ(c.issued_at(), kNow);  // the claim is whole seconds
+  const std::string raw = RawId(c.token_id());
+  const uint64_t ms = (uint64_t{static_cast<uint8_t>(raw[0])} << 40) |
+                      (uint64_t{static_cast<uint8_t>(raw[1])} << 32) |
+                      (uint64_t{static_cast<uint8_t>(raw[2])} << 24) |
+                      (uint64_t{static_cast<uint8_t>(raw[3])} << 16) |
+                      (uint64_t{static_cast<uint8_t>(raw[4])} << 8) |
+                      uint64_t{static_cast<uint8_t>(raw[5])};
+  EXPECT_EQ(ms, static_cast<uint64_t>(absl::ToUnixMillis(iat)));
 }
 
 TEST(ClaimsBuilderTest, BuildsAndDrawsTokenId) {
