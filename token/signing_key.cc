@@ -379,37 +379,55 @@ absl::StatusOr<std::unique_ptr<const SigningKey>> SigningKey::Generate(
   return Make(alg, created_at, std::move(impl), "");
 }
 
+namespace {
+
+enum class KeyKind { kPrivate, kPublic };
+
+// Parses unencrypted PEM or DER key material: a private key (PKCS#8 or
+// traditional) or a SubjectPublicKeyInfo. DER must be exactly one structure.
+absl::StatusOr<EvpPkeyPtr> ParseKeyMaterial(absl::string_view material,
+                                            KeyKind kind) {
+  const bool priv = kind == KeyKind::kPrivate;
+  EVP_PKEY* raw = nullptr;
+  if (LooksLikePem(material)) {
+    BioPtr bio = internal::MemBio(material);
+    raw = priv ? PEM_read_bio_PrivateKey_ex(bio.get(), nullptr, NoPassword,
+                                            nullptr, nullptr, nullptr)
+               : PEM_read_bio_PUBKEY_ex(bio.get(), nullptr, NoPassword, nullptr,
+                                        nullptr, nullptr);
+  } else {
+    const auto* begin = reinterpret_cast<const unsigned char*>(material.data());
+    const unsigned char* p = begin;
+    const long size = static_cast<long>(material.size());
+    raw = priv ? d2i_AutoPrivateKey_ex(nullptr, &p, size, nullptr, nullptr)
+               : d2i_PUBKEY_ex(nullptr, &p, size, nullptr, nullptr);
+    if (raw != nullptr && p != begin + material.size()) {
+      EVP_PKEY_free(raw);
+      return absl::InvalidArgumentError(
+          absl::StrCat(priv ? "private" : "public",
+                       " key: trailing bytes after the DER structure"));
+    }
+  }
+  if (raw == nullptr) {
+    return OpenSslInputError(
+        priv ? "private key: not a PKCS#8 (or traditional) private key in DER "
+               "or unencrypted PEM"
+             : "public key: not a SubjectPublicKeyInfo in DER or PEM");
+  }
+  return EvpPkeyPtr(raw);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<const SigningKey>> SigningKey::FromPrivateKey(
     Algorithm alg, absl::string_view material, absl::Time created_at) {
   if (alg == Algorithm::kHs256) {
     TA_ASSIGN_OR_RETURN(auto impl, HmacImpl(material));
     return Make(alg, created_at, std::move(impl), "");
   }
-  EVP_PKEY* raw = nullptr;
-  if (LooksLikePem(material)) {
-    BioPtr bio = internal::MemBio(material);
-    raw = PEM_read_bio_PrivateKey_ex(bio.get(), nullptr, NoPassword, nullptr,
-                                     nullptr, nullptr);
-  } else {
-    const unsigned char* p =
-        reinterpret_cast<const unsigned char*>(material.data());
-    raw = d2i_AutoPrivateKey_ex(nullptr, &p, static_cast<long>(material.size()),
-                                nullptr, nullptr);
-    if (raw != nullptr &&
-        p != reinterpret_cast<const unsigned char*>(material.data()) +
-                 material.size()) {
-      EVP_PKEY_free(raw);
-      return absl::InvalidArgumentError(
-          "private key: trailing bytes after the DER structure");
-    }
-  }
-  if (raw == nullptr) {
-    return OpenSslInputError(
-        "private key: not a PKCS#8 (or traditional) private key in DER or "
-        "unencrypted PEM");
-  }
   auto impl = std::make_unique<Impl>();
-  impl->pkey.reset(raw);
+  TA_ASSIGN_OR_RETURN(impl->pkey,
+                      ParseKeyMaterial(material, KeyKind::kPrivate));
   impl->has_private = true;
   return Make(alg, created_at, std::move(impl), "");
 }
@@ -419,30 +437,8 @@ absl::StatusOr<std::unique_ptr<const SigningKey>> SigningKey::FromPublicKey(
   if (alg == Algorithm::kHs256) {
     return absl::InvalidArgumentError("HS256 has no public key");
   }
-  EVP_PKEY* raw = nullptr;
-  if (LooksLikePem(material)) {
-    BioPtr bio = internal::MemBio(material);
-    raw = PEM_read_bio_PUBKEY_ex(bio.get(), nullptr, NoPassword, nullptr,
-                                 nullptr, nullptr);
-  } else {
-    const unsigned char* p =
-        reinterpret_cast<const unsigned char*>(material.data());
-    raw = d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(material.size()),
-                        nullptr, nullptr);
-    if (raw != nullptr &&
-        p != reinterpret_cast<const unsigned char*>(material.data()) +
-                 material.size()) {
-      EVP_PKEY_free(raw);
-      return absl::InvalidArgumentError(
-          "public key: trailing bytes after the DER structure");
-    }
-  }
-  if (raw == nullptr) {
-    return OpenSslInputError(
-        "public key: not a SubjectPublicKeyInfo in DER or PEM");
-  }
   auto impl = std::make_unique<Impl>();
-  impl->pkey.reset(raw);
+  TA_ASSIGN_OR_RETURN(impl->pkey, ParseKeyMaterial(material, KeyKind::kPublic));
   impl->has_private = false;
   return Make(alg, created_at, std::move(impl), "");
 }
