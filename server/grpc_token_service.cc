@@ -1,8 +1,10 @@
 // TokenService adapter.
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
 #include "server/status_conversion.h"
@@ -131,14 +133,132 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::RevocationEvent> {
   absl::StatusCode final_code_ = absl::StatusCode::kOk;
 };
 
-// A stream that ends at once with `status` (authentication failures).
-class FailedWatch : public grpc::ServerWriteReactor<v1::RevocationEvent> {
+// Streams organisation states: on each wake (and at the start) the states of
+// the watched organisations that are newer than what was sent, so the first
+// round is the snapshot and later rounds are changes. Level-triggered: a
+// wake while a write is in flight is picked up by the Pump after it. All
+// state under mu_ because wakes come from the publishing thread.
+class OrganizationStateWatchReactor
+    : public grpc::ServerWriteReactor<v1::OrganizationStateEvent> {
  public:
-  FailedWatch(const ServiceDeps& deps, CallInfo info,
+  OrganizationStateWatchReactor(const ServiceDeps& deps, CallInfo info,
+                                std::vector<std::string> organization_ids,
+                                std::chrono::steady_clock::time_point start)
+      : deps_(deps),
+        feed_(&deps.authority->organization_state_feed()),
+        info_(std::move(info)),
+        start_(start),
+        organization_ids_(std::move(organization_ids)) {}
+
+  // Must be called once, right after construction (a wake may arrive before
+  // Subscribe returns).
+  void Start() {
+    const uint64_t id =
+        feed_->Subscribe([this](bool closing) { OnWake(closing); });
+    std::lock_guard<std::mutex> lock(mu_);
+    subscription_ = id;
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(absl::CancelledError("the stream broke"));
+      return;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (!writing_) FinishLocked(absl::CancelledError("the call was cancelled"));
+  }
+
+  void OnDone() override {
+    uint64_t id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      id = subscription_;
+    }
+    if (id != 0) feed_->Unsubscribe(id);
+    LogCall(deps_, "TokenService/WatchOrganizationStates", info_, final_code_,
+            start_);
+    delete this;
+  }
+
+ private:
+  void OnWake(bool closing) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing) closing_ = true;
+    Pump();
+  }
+
+  // Requires mu_.
+  void Pump() {
+    if (finished_ || writing_) return;
+    if (cancelled_) {
+      FinishLocked(absl::CancelledError("the call was cancelled"));
+      return;
+    }
+    if (next_ >= pending_.size()) {
+      pending_ = feed_->ReadChanged(organization_ids_, &sent_versions_);
+      next_ = 0;
+    }
+    if (pending_.empty()) {
+      snapshot_sent_ = true;
+      if (closing_) {
+        FinishLocked(absl::UnavailableError("the server is shutting down"));
+      }
+      return;
+    }
+    message_.Clear();
+    ToProto(pending_[next_++], &message_);
+    message_.set_snapshot(!snapshot_sent_);
+    if (next_ >= pending_.size()) snapshot_sent_ = true;
+    writing_ = true;
+    StartWrite(&message_);
+  }
+
+  // Requires mu_.
+  void FinishLocked(const absl::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    final_code_ = status.code();
+    Finish(ToGrpcStatus(status));
+  }
+
+  const ServiceDeps deps_;
+  OrganizationStateFeed* const feed_;
+  const CallInfo info_;
+  const std::chrono::steady_clock::time_point start_;
+  const std::vector<std::string> organization_ids_;
+
+  std::mutex mu_;
+  uint64_t subscription_ = 0;
+  absl::flat_hash_map<std::string, uint64_t> sent_versions_;
+  std::vector<OrganizationState> pending_;
+  size_t next_ = 0;
+  bool snapshot_sent_ = false;
+  v1::OrganizationStateEvent message_;
+  bool writing_ = false;
+  bool finished_ = false;
+  bool cancelled_ = false;
+  bool closing_ = false;
+  absl::StatusCode final_code_ = absl::StatusCode::kOk;
+};
+
+// A stream that ends at once with `status` (authentication and argument
+// failures).
+template <typename Event>
+class FailedWatch : public grpc::ServerWriteReactor<Event> {
+ public:
+  FailedWatch(const ServiceDeps& deps, absl::string_view method, CallInfo info,
               const absl::Status& status,
               std::chrono::steady_clock::time_point start) {
-    LogCall(deps, "TokenService/WatchRevocations", info, status.code(), start);
-    Finish(ToGrpcStatus(status));
+    LogCall(deps, method, info, status.code(), start);
+    this->Finish(ToGrpcStatus(status));
   }
   void OnDone() override { delete this; }
 };
@@ -261,10 +381,12 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
         deps_, context, "TokenService/RevokeTokens", Execution::kBlocking,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
+          TA_ASSIGN_OR_RETURN(storage::RevokeFilter filter,
+                              FromProto(*request));
           TA_ASSIGN_OR_RETURN(
-              int64_t count, deps_.authority->RevokeTokens(
-                                 caller, FromProto(*request), request->reason(),
-                                 request->dry_run()));
+              int64_t count,
+              deps_.authority->RevokeTokens(caller, filter, request->reason(),
+                                            request->dry_run()));
           response->set_revoked_count(count);
           return absl::OkStatus();
         });
@@ -288,10 +410,44 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       status =
           absl::InvalidArgumentError("since_sequence: must not be negative");
     }
-    if (!status.ok()) return new FailedWatch(deps_, info, status, start);
+    if (!status.ok()) {
+      return new FailedWatch<v1::RevocationEvent>(
+          deps_, "TokenService/WatchRevocations", info, status, start);
+    }
     auto* reactor =
         new WatchReactor(deps_, info.organization_id, info.request_id,
                          request->since_sequence());
+    reactor->Start();
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<v1::OrganizationStateEvent>* WatchOrganizationStates(
+      grpc::CallbackServerContext* context,
+      const v1::WatchOrganizationStatesRequest* request) override {
+    constexpr absl::string_view kMethod =
+        "TokenService/WatchOrganizationStates";
+    const auto start = std::chrono::steady_clock::now();
+    const CallMetadata md = ReadMetadata(*context);
+    CallInfo info;
+    info.request_id = md.request_id;
+    absl::StatusOr<Caller> caller =
+        deps_.authority->Authenticate(md.api_key, md.organization_id);
+    absl::StatusOr<std::vector<std::string>> ids =
+        absl::UnauthenticatedError("not authenticated");
+    if (!caller.ok()) {
+      ids = caller.status();
+    } else {
+      info.organization_id = caller->organization_id;
+      ids = deps_.authority->AuthorizeWatchOrganizationStates(
+          *caller, {request->organization_ids().begin(),
+                    request->organization_ids().end()});
+    }
+    if (!ids.ok()) {
+      return new FailedWatch<v1::OrganizationStateEvent>(deps_, kMethod, info,
+                                                         ids.status(), start);
+    }
+    auto* reactor = new OrganizationStateWatchReactor(deps_, std::move(info),
+                                                      *std::move(ids), start);
     reactor->Start();
     return reactor;
   }

@@ -276,12 +276,14 @@ storage::PageRequest PageFromProto(int32_t page_size,
   return page;
 }
 
-storage::RevokeFilter FromProto(const v1::RevokeTokensRequest& request) {
+absl::StatusOr<storage::RevokeFilter> FromProto(
+    const v1::RevokeTokensRequest& request) {
   storage::RevokeFilter filter;
   filter.tag = request.tag();
   filter.user_id = request.user_id();
   filter.stream_name = request.stream_name();
   filter.stream_group_id = request.stream_group_id();
+  TA_ASSIGN_OR_RETURN(filter.state, FromProto(request.state()));
   return filter;
 }
 
@@ -468,6 +470,13 @@ void ToProto(const storage::RevocationEvent& event, v1::RevocationEvent* out) {
   out->set_organization_id(event.organization_id);
   ToProto(event.revoked_at, out->mutable_revoked_at());
   ToProto(event.expires_at, out->mutable_expires_at());
+}
+
+void ToProto(const OrganizationState& state, v1::OrganizationStateEvent* out) {
+  out->set_organization_id(state.organization_id);
+  out->set_secure_enabled(state.secure_enabled);
+  out->set_jwks_sha256(state.jwks_sha256);
+  ToProto(state.changed_at, out->mutable_changed_at());
 }
 
 void ToProto(const storage::SigningKey& key, v1::SigningKey* out) {

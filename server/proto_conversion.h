@@ -69,7 +69,10 @@ absl::StatusOr<storage::TokenFilter> FromProto(
     const v1::ListTokensRequest& request);
 storage::PageRequest PageFromProto(int32_t page_size,
                                    const std::string& page_token);
-storage::RevokeFilter FromProto(const v1::RevokeTokensRequest& request);
+// INVALID_ARGUMENT "state: unknown value N" for a state outside the enum
+// (the store refuses expired/revoked with its own sentence).
+absl::StatusOr<storage::RevokeFilter> FromProto(
+    const v1::RevokeTokensRequest& request);
 absl::StatusOr<storage::AuditFilter> FromProto(
     const v1::ListAuditEventsRequest& request);
 VerifyRequest FromProto(const v1::VerifyTokenRequest& request);
@@ -87,6 +90,8 @@ void ToProto(const IssuedToken& issued, v1::IssueTokenResponse* out);
 void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out);
 void ToProto(const token::VerifyResult& result, v1::VerifyTokenResponse* out);
 void ToProto(const storage::RevocationEvent& event, v1::RevocationEvent* out);
+// Leaves `snapshot` to the caller.
+void ToProto(const OrganizationState& state, v1::OrganizationStateEvent* out);
 void ToProto(const storage::SigningKey& key, v1::SigningKey* out);
 void ToProto(const storage::AuditEvent& event, v1::AuditEvent* out);
 void ToProto(const storage::Organization& org, v1::Organization* out);

@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -166,6 +167,8 @@ struct TokenAuthority::OrgEntry {
   std::vector<storage::SigningKey> keys;
   std::shared_ptr<const token::KeySet> key_set;
   std::string jwks_json;
+  // Lowercase hex SHA-256 of jwks_json (OrganizationStateEvent.jwks_sha256).
+  std::string jwks_sha256;
 };
 
 struct TokenAuthority::ApiKeyEntry {
@@ -269,6 +272,7 @@ void TokenAuthority::Shutdown() {
   maintenance_cv_.notify_all();
   if (maintenance_thread_.joinable()) maintenance_thread_.join();
   if (feed_ != nullptr) feed_->Close();
+  org_states_.Close();
 }
 
 absl::Status TokenAuthority::Load() {
@@ -284,9 +288,15 @@ absl::Status TokenAuthority::Load() {
   for (const storage::Organization& org : orgs) {
     std::vector<storage::SigningKey>& rows = by_org[org.id];
     TA_RETURN_IF_ERROR(EnsurePrimaryKey(org, rows, storage::AuditContext{}));
+    // The last change this process can know of: the record's update or the
+    // newest key's creation.
+    absl::Time changed_at = org.updated_at;
+    for (const storage::SigningKey& k : rows) {
+      changed_at = std::max(changed_at, k.created_at);
+    }
     TA_ASSIGN_OR_RETURN(std::shared_ptr<const OrgEntry> entry,
                         BuildOrgEntry(org, std::move(rows)));
-    PutOrg(std::move(entry));
+    PutOrg(std::move(entry), changed_at);
   }
 
   // API keys: the service-wide ones and every organisation's.
@@ -380,6 +390,7 @@ TokenAuthority::BuildOrgEntry(storage::Organization org,
   TA_ASSIGN_OR_RETURN(token::KeySet set,
                       token::KeySet::Create(org.id, std::move(set_entries)));
   entry->jwks_json = set.ToJwksJson();
+  entry->jwks_sha256 = absl::BytesToHexString(Sha256(entry->jwks_json));
   entry->key_set = std::make_shared<const token::KeySet>(std::move(set));
   entry->org = std::move(org);
   return std::shared_ptr<const OrgEntry>(std::move(entry));
@@ -392,9 +403,19 @@ std::shared_ptr<const TokenAuthority::OrgEntry> TokenAuthority::FindOrg(
   return it == orgs_.end() ? nullptr : it->second;
 }
 
-void TokenAuthority::PutOrg(std::shared_ptr<const OrgEntry> entry) {
-  std::unique_lock<std::shared_mutex> lock(orgs_mu_);
-  orgs_[entry->org.id] = std::move(entry);
+void TokenAuthority::PutOrg(std::shared_ptr<const OrgEntry> entry,
+                            std::optional<absl::Time> changed_at) {
+  OrganizationState state;
+  state.organization_id = entry->org.id;
+  state.secure_enabled = entry->org.secure_enabled;
+  state.jwks_sha256 = entry->jwks_sha256;
+  state.changed_at = changed_at.value_or(clock_.Now());
+  {
+    std::unique_lock<std::shared_mutex> lock(orgs_mu_);
+    orgs_[entry->org.id] = std::move(entry);
+  }
+  // VerifyToken already answers with the new entry; now tell the watchers.
+  if (org_states_.Publish(std::move(state))) org_states_.WakeAll();
 }
 
 absl::StatusOr<std::shared_ptr<const TokenAuthority::OrgEntry>>
@@ -825,6 +846,51 @@ absl::Status TokenAuthority::AuthorizeWatchRevocations(
     const Caller& caller) const {
   return RequireRole(caller, {ApiKeyRole::kAdmin, ApiKeyRole::kVerifier},
                      "watch revocations");
+}
+
+absl::StatusOr<std::vector<std::string>>
+TokenAuthority::AuthorizeWatchOrganizationStates(
+    const Caller& caller,
+    const std::vector<std::string>& organization_ids) const {
+  TA_RETURN_IF_ERROR(RequireRole(caller,
+                                 {ApiKeyRole::kAdmin, ApiKeyRole::kVerifier,
+                                  ApiKeyRole::kIssuer, ApiKeyRole::kAuditor},
+                                 "watch organisation states"));
+  constexpr size_t kMaxWatchedOrganizations = 1000;
+  std::vector<std::string> ids;
+  if (organization_ids.empty()) {
+    if (caller.organization_id.empty()) {
+      return absl::InvalidArgumentError(
+          "organization_ids: at least one is required");
+    }
+    ids.push_back(caller.organization_id);
+  } else {
+    if (organization_ids.size() > kMaxWatchedOrganizations) {
+      return absl::InvalidArgumentError(
+          "organization_ids: at most 1000 organisations per stream");
+    }
+    absl::flat_hash_set<absl::string_view> seen;
+    for (const std::string& id : organization_ids) {
+      if (seen.insert(id).second) ids.push_back(id);
+    }
+  }
+  const bool own_only =
+      caller.role == ApiKeyRole::kIssuer || caller.role == ApiKeyRole::kAuditor;
+  for (const std::string& id : ids) {
+    if (absl::Status s = token::ValidateOrganizationId(id); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("organization_ids: ", s.message()));
+    }
+    if (own_only && id != caller.organization_id) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("organization_ids: an ", RoleName(caller.role),
+                       " key watches its own organization only"));
+    }
+  }
+  for (const std::string& id : ids) {
+    if (FindOrg(id) == nullptr) return OrganizationNotFound(id);
+  }
+  return ids;
 }
 
 void TokenAuthority::ApplyRevocations(

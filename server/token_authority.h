@@ -13,7 +13,10 @@
 //  - every API key's id, role, organisation, secret hash and revocation, so
 //    that authentication reads no database;
 //  - the ids of revoked, unexpired tokens (fed by the RevocationFeed), so that
-//    VerifyToken reads no database.
+//    VerifyToken reads no database;
+//  - each organisation's verifier-facing state (secure flag, digest of its
+//    JWK Set), published to the OrganizationStateFeed whenever an entry is
+//    replaced, for WatchOrganizationStates.
 //
 // Rules: roles (admin: everything, every organisation; issuer: its own
 // organisation's tokens, audit and keys; verifier: VerifyToken, GetJwks,
@@ -43,6 +46,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/organization_state_feed.h"
 #include "server/revocation_feed.h"
 #include "storage/token_store.h"
 #include "token/algorithm.h"
@@ -204,6 +208,18 @@ class TokenAuthority {
   // stream itself is served from revocation_feed().
   absl::Status AuthorizeWatchRevocations(const Caller& caller) const;
   RevocationFeed& revocation_feed() { return *feed_; }
+  // Checks that the caller may watch the states of `organization_ids` and
+  // returns the list to watch (duplicates removed, order kept; empty: the
+  // organisation the caller acts for). Roles: admin, verifier (any
+  // organisation); issuer, auditor (their own only: PERMISSION_DENIED,
+  // checked before existence so nothing is revealed). NOT_FOUND for an
+  // organisation that does not exist; INVALID_ARGUMENT "organization_ids:
+  // ..." for none, more than 1000 or a malformed id. Reads no database.
+  absl::StatusOr<std::vector<std::string>> AuthorizeWatchOrganizationStates(
+      const Caller& caller,
+      const std::vector<std::string>& organization_ids) const;
+  // Every organisation's latest state; the stream is served from here.
+  OrganizationStateFeed& organization_state_feed() { return org_states_; }
 
   // --- KeyService -------------------------------------------------------
 
@@ -294,7 +310,11 @@ class TokenAuthority {
   absl::StatusOr<std::shared_ptr<const OrgEntry>> BuildOrgEntry(
       storage::Organization org, std::vector<storage::SigningKey> rows) const;
   std::shared_ptr<const OrgEntry> FindOrg(absl::string_view id) const;
-  void PutOrg(std::shared_ptr<const OrgEntry> entry);
+  // Installs `entry` and publishes its state (changed_at: `changed_at`, or
+  // the clock's now when unset). Callers hold org_write_mu_ (or run before
+  // the authority is shared, in Load).
+  void PutOrg(std::shared_ptr<const OrgEntry> entry,
+              std::optional<absl::Time> changed_at = std::nullopt);
   absl::StatusOr<std::shared_ptr<const OrgEntry>> ResolveOrg(
       const Caller& caller) const;
   absl::Status ReloadKeys(const std::string& organization_id);
@@ -344,6 +364,7 @@ class TokenAuthority {
       revoked_;  // guarded by revoked_mu_
 
   std::unique_ptr<RevocationFeed> feed_;
+  OrganizationStateFeed org_states_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

@@ -1,5 +1,6 @@
 // Organisation isolation for every RPC: keys of organisation A never see,
 // change or reveal anything of organisation B.
+#include <chrono>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -158,6 +159,43 @@ TEST_F(IsolationE2eTest, WatchIsForVerifiersAndAdminsOnly) {
     EXPECT_EQ(reader->Finish().error_code(),
               grpc::StatusCode::PERMISSION_DENIED);
   }
+}
+
+TEST_F(IsolationE2eTest, OrganizationStatesAreOwnOnlyForIssuersAndAuditors) {
+  for (const std::string& key : {a_.api_key, auditor_a_.api_key}) {
+    grpc::ClientContext context;
+    TestServer::Authorize(&context, key);
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    v1::WatchOrganizationStatesRequest req;
+    req.add_organization_ids(b_.organization_id);
+    auto reader = tokens_->WatchOrganizationStates(&context, req);
+    v1::OrganizationStateEvent e;
+    EXPECT_FALSE(reader->Read(&e));
+    EXPECT_EQ(reader->Finish().error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // Their own stream carries only their organisation, even when another
+  // one changes.
+  grpc::ClientContext context;
+  TestServer::Authorize(&context, a_.api_key);
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  auto reader = tokens_->WatchOrganizationStates(
+      &context, v1::WatchOrganizationStatesRequest());
+  v1::OrganizationStateEvent e;
+  ASSERT_TRUE(reader->Read(&e));
+  EXPECT_EQ(e.organization_id(), a_.organization_id);
+  v1::RotateSigningKeyRequest rotate;
+  ASSERT_OK(Call(*keys_, &KS::RotateSigningKey, rotate, b_.api_key).status());
+  ASSERT_OK(Call(*keys_, &KS::RotateSigningKey, rotate, a_.api_key).status());
+  ASSERT_TRUE(reader->Read(&e));
+  EXPECT_EQ(e.organization_id(), a_.organization_id);
+  EXPECT_FALSE(e.snapshot());
+  context.TryCancel();
+  while (reader->Read(&e)) {
+  }
+  (void)reader->Finish();
 }
 
 TEST_F(IsolationE2eTest, KeysAreOwnOnly) {

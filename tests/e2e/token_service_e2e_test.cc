@@ -1,6 +1,8 @@
 // TokenService end to end: the real server over loopback, the generated
 // stubs. Every RPC's success and each error code; idempotent issue under
 // concurrent retries; a revocation seen by VerifyToken and by watchers.
+#include <openssl/sha.h>
+
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -8,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/support/sync_stream.h"
@@ -15,6 +18,7 @@
 #include "tests/e2e/e2e_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
+#include "token/clock.h"
 
 namespace token_authority::testing {
 namespace {
@@ -396,6 +400,269 @@ TEST_F(TokenServiceE2eTest, RevokeTokensBulk) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Call(*stub_, &TS::RevokeTokens, req, auditor_.api_key),
               StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+TEST_F(TokenServiceE2eTest, RevokeTokensByState) {
+  for (int i = 0; i < 2; ++i) {
+    v1::TokenSpec spec = StreamsSpec({"cam1"});
+    spec.set_tag("premiere");
+    ASSERT_OK(Issue(issuer_.api_key, spec).status());
+  }
+  v1::TokenSpec later = StreamsSpec({"cam1"});
+  later.set_tag("premiere");
+  later.mutable_not_before()->set_seconds(absl::ToUnixSeconds(
+      Clock::Real().Now() + absl::Hours(2)));  // the server's clock is real
+  later.mutable_lifetime()->set_seconds(86400);
+  ASSERT_OK_AND_ASSIGN(v1::IssueTokenResponse pending,
+                       Issue(issuer_.api_key, later));
+  EXPECT_EQ(pending.token().state(), v1::TOKEN_STATE_NOT_YET_VALID);
+
+  v1::RevokeTokensRequest req;
+  req.set_tag("premiere");
+  req.set_dry_run(true);
+  req.set_state(v1::TOKEN_STATE_ACTIVE);
+  ASSERT_OK_AND_ASSIGN(v1::RevokeTokensResponse r,
+                       Call(*stub_, &TS::RevokeTokens, req, issuer_.api_key));
+  EXPECT_EQ(r.revoked_count(), 2);
+  req.set_state(v1::TOKEN_STATE_NOT_YET_VALID);
+  ASSERT_OK_AND_ASSIGN(r,
+                       Call(*stub_, &TS::RevokeTokens, req, issuer_.api_key));
+  EXPECT_EQ(r.revoked_count(), 1);
+  req.set_state(v1::TOKEN_STATE_UNSPECIFIED);
+  ASSERT_OK_AND_ASSIGN(r,
+                       Call(*stub_, &TS::RevokeTokens, req, issuer_.api_key));
+  EXPECT_EQ(r.revoked_count(), 3);
+
+  req.set_dry_run(false);
+  req.set_state(v1::TOKEN_STATE_NOT_YET_VALID);
+  ASSERT_OK_AND_ASSIGN(r,
+                       Call(*stub_, &TS::RevokeTokens, req, issuer_.api_key));
+  EXPECT_EQ(r.revoked_count(), 1);
+  v1::GetTokenRequest get;
+  get.set_token_id(pending.token().id());
+  ASSERT_OK_AND_ASSIGN(v1::Token t,
+                       Call(*stub_, &TS::GetToken, get, issuer_.api_key));
+  EXPECT_EQ(t.state(), v1::TOKEN_STATE_REVOKED);
+  v1::ListTokensRequest active;
+  active.set_tag("premiere");
+  active.set_state(v1::TOKEN_STATE_ACTIVE);
+  ASSERT_OK_AND_ASSIGN(v1::ListTokensResponse list,
+                       Call(*stub_, &TS::ListTokens, active, issuer_.api_key));
+  EXPECT_THAT(list.tokens(), SizeIs(2));
+
+  // Nothing to revoke in these states, and unknown values: INVALID_ARGUMENT
+  // naming the field, nothing revoked.
+  for (v1::TokenState bad : {v1::TOKEN_STATE_EXPIRED, v1::TOKEN_STATE_REVOKED,
+                             static_cast<v1::TokenState>(42)}) {
+    req.set_state(bad);
+    EXPECT_THAT(Call(*stub_, &TS::RevokeTokens, req, issuer_.api_key),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::StartsWith("state: ")));
+  }
+  req.set_state(v1::TOKEN_STATE_EXPIRED);
+  EXPECT_THAT(Call(*stub_, &TS::RevokeTokens, req, issuer_.api_key),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "state: only active or not yet valid tokens can be "
+                       "revoked"));
+  ASSERT_OK_AND_ASSIGN(list,
+                       Call(*stub_, &TS::ListTokens, active, issuer_.api_key));
+  EXPECT_THAT(list.tokens(), SizeIs(2));
+}
+
+// Lowercase hex SHA-256, as OrganizationStateEvent.jwks_sha256 is defined.
+std::string HexSha256(const std::string& data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
+// An open WatchOrganizationStates stream; every Read waits at most 10 s.
+class StateWatch {
+ public:
+  StateWatch(TestServer& server, const std::string& key,
+             const std::vector<std::string>& orgs)
+      : stub_(server.TokenStub()) {
+    TestServer::Authorize(&context_, key);
+    context_.set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
+    v1::WatchOrganizationStatesRequest req;
+    for (const std::string& o : orgs) req.add_organization_ids(o);
+    reader_ = stub_->WatchOrganizationStates(&context_, req);
+  }
+  ~StateWatch() {
+    if (reader_ == nullptr) return;
+    context_.TryCancel();
+    v1::OrganizationStateEvent e;
+    while (reader_->Read(&e)) {
+    }
+    (void)reader_->Finish();
+  }
+  bool Read(v1::OrganizationStateEvent* e) { return reader_->Read(e); }
+  // After Read returned false.
+  grpc::StatusCode Finish() {
+    finished_code_ = reader_->Finish().error_code();
+    reader_ = nullptr;
+    return finished_code_;
+  }
+
+ private:
+  std::unique_ptr<TS> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<v1::OrganizationStateEvent>> reader_;
+  grpc::StatusCode finished_code_ = grpc::StatusCode::OK;
+};
+
+TEST_F(TokenServiceE2eTest, WatchOrganizationStatesSnapshotThenChanges) {
+  ASSERT_OK_AND_ASSIGN(v1::Organization other,
+                       server_->CreateOrganization("other"));
+  auto keys = server_->KeyStub();
+  auto jwks_digest = [&](const std::string& org) -> std::string {
+    v1::GetJwksRequest req;
+    req.set_organization_id(org);
+    auto r =
+        Call(*keys, &v1::KeyService::Stub::GetJwks, req, verifier_.api_key);
+    return r.ok() ? HexSha256(r->jwks_json()) : "error";
+  };
+  ASSERT_OK_AND_ASSIGN(v1::IssueTokenResponse token, Issue(issuer_.api_key));
+
+  StateWatch watch(*server_, verifier_.api_key, {org_, other.id(), org_});
+  v1::OrganizationStateEvent e;
+  // The snapshot: each organisation once (the duplicate is ignored), in the
+  // order asked.
+  ASSERT_TRUE(watch.Read(&e));
+  EXPECT_EQ(e.organization_id(), org_);
+  EXPECT_TRUE(e.secure_enabled());
+  EXPECT_TRUE(e.snapshot());
+  EXPECT_EQ(e.jwks_sha256(), jwks_digest(org_));
+  EXPECT_GT(e.changed_at().seconds(), 0);
+  const std::string first_digest = e.jwks_sha256();
+  ASSERT_TRUE(watch.Read(&e));
+  EXPECT_EQ(e.organization_id(), other.id());
+  EXPECT_TRUE(e.snapshot());
+  EXPECT_EQ(e.jwks_sha256(), jwks_digest(other.id()));
+
+  auto admin = server_->AdminStub();
+  v1::UpdateOrganizationRequest off;
+  off.set_organization_id(org_);
+  off.set_secure_enabled(false);
+  ASSERT_OK(Call(*admin, &v1::AdminService::Stub::UpdateOrganization, off,
+                 server_->admin_key())
+                .status());
+  ASSERT_TRUE(watch.Read(&e));
+  EXPECT_EQ(e.organization_id(), org_);
+  EXPECT_FALSE(e.secure_enabled());
+  EXPECT_FALSE(e.snapshot());
+  EXPECT_EQ(e.jwks_sha256(), first_digest);
+  ASSERT_OK_AND_ASSIGN(v1::VerifyTokenResponse v, Verify(token.jwt()));
+  EXPECT_EQ(v.reason(), v1::DENY_REASON_ORGANIZATION_DISABLED);
+
+  // A name-only update of the other organisation changes nothing a verifier
+  // needs: no event (the next one is the rotation below).
+  v1::UpdateOrganizationRequest rename;
+  rename.set_organization_id(other.id());
+  rename.set_secure_enabled(true);
+  rename.set_name("renamed");
+  ASSERT_OK(Call(*admin, &v1::AdminService::Stub::UpdateOrganization, rename,
+                 server_->admin_key())
+                .status());
+
+  v1::RotateSigningKeyRequest rotate;
+  ASSERT_OK(Call(*keys, &v1::KeyService::Stub::RotateSigningKey, rotate,
+                 issuer_.api_key)
+                .status());
+  ASSERT_TRUE(watch.Read(&e));
+  EXPECT_EQ(e.organization_id(), org_);
+  EXPECT_FALSE(e.secure_enabled());
+  EXPECT_NE(e.jwks_sha256(), first_digest);
+  EXPECT_EQ(e.jwks_sha256(), jwks_digest(org_));
+
+  off.set_secure_enabled(true);
+  ASSERT_OK(Call(*admin, &v1::AdminService::Stub::UpdateOrganization, off,
+                 server_->admin_key())
+                .status());
+  ASSERT_TRUE(watch.Read(&e));
+  EXPECT_EQ(e.organization_id(), org_);
+  EXPECT_TRUE(e.secure_enabled());
+
+  // A new stream starts with the current state again.
+  StateWatch again(*server_, verifier_.api_key, {org_});
+  ASSERT_TRUE(again.Read(&e));
+  EXPECT_TRUE(e.snapshot());
+  EXPECT_TRUE(e.secure_enabled());
+  EXPECT_EQ(e.jwks_sha256(), jwks_digest(org_));
+}
+
+TEST_F(TokenServiceE2eTest, WatchOrganizationStatesRolesAndErrors) {
+  ASSERT_OK_AND_ASSIGN(v1::Organization other,
+                       server_->CreateOrganization("other"));
+  v1::OrganizationStateEvent e;
+  // Issuers and auditors: their own organisation, named or implied.
+  for (const OrgCredentials& own : {issuer_, auditor_}) {
+    for (const std::vector<std::string>& orgs :
+         {std::vector<std::string>{}, std::vector<std::string>{org_}}) {
+      StateWatch watch(*server_, own.api_key, orgs);
+      ASSERT_TRUE(watch.Read(&e));
+      EXPECT_EQ(e.organization_id(), org_);
+      EXPECT_TRUE(e.snapshot());
+    }
+  }
+  // ... never another one, whether it exists or not.
+  for (const std::string& foreign :
+       {other.id(), std::string("org_00000000000000ff")}) {
+    StateWatch watch(*server_, issuer_.api_key, {org_, foreign});
+    EXPECT_FALSE(watch.Read(&e));
+    EXPECT_EQ(watch.Finish(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // An admin acting for an organisation may leave the list empty.
+  {
+    grpc::ClientContext context;
+    TestServer::Authorize(&context, server_->admin_key(), other.id());
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    auto reader = stub_->WatchOrganizationStates(
+        &context, v1::WatchOrganizationStatesRequest());
+    ASSERT_TRUE(reader->Read(&e));
+    EXPECT_EQ(e.organization_id(), other.id());
+    context.TryCancel();
+    while (reader->Read(&e)) {
+    }
+    (void)reader->Finish();
+  }
+  struct Case {
+    std::string key;
+    std::vector<std::string> orgs;
+    grpc::StatusCode code;
+  };
+  const std::vector<Case> cases = {
+      {verifier_.api_key, {}, grpc::StatusCode::INVALID_ARGUMENT},
+      {verifier_.api_key, {"not an id"}, grpc::StatusCode::INVALID_ARGUMENT},
+      {verifier_.api_key,
+       {org_, "org_00000000000000ff"},
+       grpc::StatusCode::NOT_FOUND},
+      {"", {org_}, grpc::StatusCode::UNAUTHENTICATED},
+      {"ta_kbogus_bogus", {org_}, grpc::StatusCode::UNAUTHENTICATED},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.orgs.empty() ? "(none)" : c.orgs.back());
+    StateWatch watch(*server_, c.key, c.orgs);
+    EXPECT_FALSE(watch.Read(&e));
+    EXPECT_EQ(watch.Finish(), c.code);
+  }
+  std::vector<std::string> many(1001, org_);
+  StateWatch too_many(*server_, verifier_.api_key, many);
+  EXPECT_FALSE(too_many.Read(&e));
+  EXPECT_EQ(too_many.Finish(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(TokenServiceE2eTest, ShutdownEndsStateWatchersWithUnavailable) {
+  StateWatch watch(*server_, verifier_.api_key, {org_});
+  v1::OrganizationStateEvent e;
+  ASSERT_TRUE(watch.Read(&e));
+  server_->Stop(absl::Seconds(5));
+  EXPECT_FALSE(watch.Read(&e));
+  EXPECT_EQ(watch.Finish(), grpc::StatusCode::UNAVAILABLE);
 }
 
 // Reads `n` events from a new watch stream starting after `since`.

@@ -159,10 +159,34 @@ TEST(ProtoConversionTest, Filters) {
   v1::RevokeTokensRequest revoke;
   revoke.set_user_id("u");
   revoke.set_stream_group_id("g");
-  storage::RevokeFilter r = FromProto(revoke);
+  ASSERT_OK_AND_ASSIGN(storage::RevokeFilter r, FromProto(revoke));
   EXPECT_EQ(r.user_id, "u");
   EXPECT_EQ(r.stream_group_id, "g");
   EXPECT_EQ(r.tag, "");
+  EXPECT_FALSE(r.state.has_value());
+  revoke.set_state(v1::TOKEN_STATE_NOT_YET_VALID);
+  ASSERT_OK_AND_ASSIGN(r, FromProto(revoke));
+  EXPECT_EQ(r.state, storage::TokenState::kNotYetValid);
+  revoke.set_state(static_cast<v1::TokenState>(42));
+  EXPECT_THAT(FromProto(revoke),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("state: unknown value 42")));
+}
+
+TEST(ProtoConversionTest, OrganizationStateToProto) {
+  OrganizationState state;
+  state.organization_id = "org_0102030405060708";
+  state.secure_enabled = true;
+  state.jwks_sha256 = std::string(64, 'a');
+  state.changed_at = absl::FromUnixSeconds(1700000000);
+  state.version = 7;
+  v1::OrganizationStateEvent event;
+  ToProto(state, &event);
+  EXPECT_EQ(event.organization_id(), "org_0102030405060708");
+  EXPECT_TRUE(event.secure_enabled());
+  EXPECT_EQ(event.jwks_sha256(), std::string(64, 'a'));
+  EXPECT_EQ(event.changed_at().seconds(), 1700000000);
+  EXPECT_FALSE(event.snapshot());
 }
 
 TEST(ProtoConversionTest, TokenRecordToProto) {
