@@ -140,7 +140,7 @@ Connection::~Connection() {
 }
 
 absl::StatusOr<Statement> Connection::Prepare(absl::string_view sql) {
-  auto it = cache_.find(std::string(sql));
+  auto it = cache_.find(sql);
   if (it == cache_.end()) {
     absl::StatusOr<StmtPtr> stmt = PrepareUncached(sql);
     if (!stmt.ok()) return stmt.status();

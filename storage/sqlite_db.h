@@ -11,8 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -123,7 +123,8 @@ class Connection {
 
   // Statements are declared after db_ so they are finalized first.
   DbPtr db_;
-  std::unordered_map<std::string, StmtPtr> cache_;
+  // Looked up by string_view: no copy of the SQL text per statement.
+  absl::flat_hash_map<std::string, StmtPtr> cache_;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; the destructor rolls back if not committed.

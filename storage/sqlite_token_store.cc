@@ -22,6 +22,7 @@
 #include "storage/schema.h"
 #include "storage/sqlite_db.h"
 #include "storage/token_queries.h"
+#include "storage/wal_buffer_vfs.h"
 #include "token/status_macros.h"
 
 namespace token_authority::storage {
@@ -313,6 +314,11 @@ using WriteFn = std::function<absl::Status(WriteCtx&)>;
 struct WriteOp {
   WriteFn fn;
   absl::Status status;
+  // Callers of the same batch this caller wakes once woken itself, so that
+  // the writer wakes only the first one and goes on with the next batch:
+  // a wake-up is a system call, and the writer is the bottleneck. Set by the
+  // writer before it wakes anyone; they wait until this caller wakes them.
+  WriteOp* wake_next[2] = {nullptr, nullptr};
   // Set by the writer (Notify) after `status`; the caller waits for it.
   void Notify() {
     // Notify under the lock: the caller may destroy this op as soon as it
@@ -345,6 +351,7 @@ struct AuditRow {
 class SqliteTokenStoreImpl final : public SqliteTokenStore {
  public:
   SqliteTokenStoreImpl(SqliteTokenStoreOptions options,
+                       std::unique_ptr<sqlite::WalBufferVfs> wal_vfs,
                        std::unique_ptr<Connection> writer,
                        std::unique_ptr<Connection> checkpointer,
                        KeyEncryptionKey kek, int64_t last_audit_time)
@@ -352,6 +359,7 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
         clock_(*options_.clock),
         random_(*options_.random),
         kek_(std::move(kek)),
+        wal_vfs_(std::move(wal_vfs)),
         writer_conn_(std::move(writer)),
         last_audit_time_(last_audit_time),
         ckpt_conn_(std::move(checkpointer)),
@@ -484,7 +492,9 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   RandomSource& random_;
   const KeyEncryptionKey kek_;
 
-  // Writer thread state.
+  // Writer thread state. The writer's VFS shim (null unless synchronous is
+  // FULL or EXTRA) outlives its connection.
+  std::unique_ptr<sqlite::WalBufferVfs> wal_vfs_;
   std::unique_ptr<Connection> writer_conn_;
   int64_t last_audit_time_;     // writer thread only
   WriterCache cache_;           // writer thread only
@@ -541,6 +551,11 @@ absl::Status SqliteTokenStoreImpl::Write(WriteFn fn) {
   }
   queue_cv_.notify_one();
   op.Wait();
+  // Pass the wake-up on (see WriteOp::wake_next); `op` is gone once we
+  // return, theirs not before they are woken.
+  for (WriteOp* next : op.wake_next) {
+    if (next != nullptr) next->Notify();
+  }
   return op.status;
 }
 
@@ -577,7 +592,17 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
       stats_.failed_operations += failed;
     }
     // Notify last: a caller may destroy its operation as soon as it wakes.
-    for (size_t i = from; i < to; ++i) batch[i]->Notify();
+    // The callers wake each other as a binary tree rooted at batch[from]
+    // (log2(batch) wake-ups deep), keeping the writer's share at one.
+    if (from == to) return;
+    for (size_t k = 0; k < to - from; ++k) {
+      for (size_t c = 0; c < 2; ++c) {
+        const size_t child = 2 * k + 1 + c;
+        batch[from + k]->wake_next[c] =
+            child < to - from ? batch[from + child] : nullptr;
+      }
+    }
+    batch[from]->Notify();
   };
   auto run = [&](absl::string_view sql) -> absl::Status {
     TA_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql));
@@ -1169,6 +1194,11 @@ absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
   const int64_t iat = absl::ToUnixSeconds(token.issued_at);
   const int64_t nbf = absl::ToUnixSeconds(token.not_before);
   const int64_t exp = absl::ToUnixSeconds(token.expires_at);
+  // Hashed here, by the caller's thread, not by the writer.
+  const std::optional<int64_t> request_hash =
+      token.request_id.empty()
+          ? std::nullopt
+          : std::optional<int64_t>(sqlite::RequestHash(token.request_id));
 
   InsertTokenResult out{token, true};
   out.token.revoked_at.reset();
@@ -1182,7 +1212,7 @@ absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
       // so checking here inside its transaction keeps request ids unique.
       TA_ASSIGN_OR_RETURN(Statement s, c.Prepare(sqlite::kTokenByRequestSql));
       s.BindInt64(1, org_no);
-      s.BindInt64(2, sqlite::RequestHash(token.request_id));
+      s.BindInt64(2, *request_hash);
       s.BindText(3, token.request_id);
       TA_ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) {
@@ -1249,11 +1279,7 @@ absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
       s.BindTextOrNull(13, token.client_ip);
       s.BindTextOrNull(14, token.domain);
       s.BindTextOrNull(15, token.request_id);
-      if (token.request_id.empty()) {
-        s.BindNull(16);
-      } else {
-        s.BindInt64(16, sqlite::RequestHash(token.request_id));
-      }
+      s.BindOptionalInt64(16, request_hash);
       s.BindBlobOrNull(17, token.spec_fingerprint);
       absl::Status st = s.Run();
       if (absl::IsAlreadyExists(st)) {
@@ -2160,7 +2186,21 @@ absl::StatusOr<std::unique_ptr<SqliteTokenStore>> SqliteTokenStore::Open(
   if (options.random == nullptr) options.random = &RandomSource::Secure();
   TA_RETURN_IF_ERROR(CheckOptions(options));
 
+  // The writer's connection (this one) gathers each commit's WAL writes
+  // into one (storage/wal_buffer_vfs.h) when every commit syncs the WAL.
+  // Declared before the connection, which must close first.
+  std::unique_ptr<sqlite::WalBufferVfs> wal_vfs;
   ConnectionOptions conn_opts{options.vfs, options.busy_timeout, true};
+  if (options.synchronous >= SyncMode::kFull) {
+    absl::StatusOr<std::unique_ptr<sqlite::WalBufferVfs>> registered =
+        sqlite::WalBufferVfs::Register(options.vfs);
+    if (!registered.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat(options.path, ": ", registered.status().message()));
+    }
+    wal_vfs = *std::move(registered);
+    conn_opts.vfs = wal_vfs->name();
+  }
   TA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
                       Connection::Open(options.path, conn_opts));
   // Read-only checks first, so a foreign, newer or wrongly keyed database is
@@ -2264,8 +2304,8 @@ absl::StatusOr<std::unique_ptr<SqliteTokenStore>> SqliteTokenStore::Open(
       "PRAGMA synchronous = ", static_cast<int>(options.synchronous))));
 
   auto store = std::make_unique<SqliteTokenStoreImpl>(
-      std::move(options), std::move(conn), std::move(checkpointer),
-      *std::move(kek), last_audit_time);
+      std::move(options), std::move(wal_vfs), std::move(conn),
+      std::move(checkpointer), *std::move(kek), last_audit_time);
   store->Start();
   return std::unique_ptr<SqliteTokenStore>(std::move(store));
 }

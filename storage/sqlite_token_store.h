@@ -7,7 +7,10 @@
 // read-only connections and never wait for the writer. A background thread
 // removes tokens expired for longer than the retention period, in small
 // batches, and writes coalesced TouchApiKey updates; another checkpoints the
-// WAL so that the writer never pays for it.
+// WAL so that the writer never pays for it. At synchronous=FULL or EXTRA the
+// writer's connection hands each commit's WAL frames to the file system as
+// one write before its sync (storage/wal_buffer_vfs.h), and woken callers
+// wake the rest of their batch, so the writer spends its time in SQLite.
 #ifndef STORAGE_SQLITE_TOKEN_STORE_H_
 #define STORAGE_SQLITE_TOKEN_STORE_H_
 
