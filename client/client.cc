@@ -63,34 +63,43 @@ absl::Status ValidateRetryPolicy(const RetryPolicy& policy) {
   return absl::OkStatus();
 }
 
-// RevocationStream ----------------------------------------------------------
+// EventStream ---------------------------------------------------------------
 
-RevocationStream::~RevocationStream() {
+template <typename Event>
+EventStream<Event>::~EventStream() {
   if (reader_ != nullptr && !finished_) {
     // A reader must be finished before it is destroyed; cancel so Finish()
     // returns at once.
     context_->TryCancel();
-    v1::RevocationEvent ignored;
+    Event ignored;
     while (reader_->Read(&ignored)) {
     }
     reader_->Finish().ok();
   }
 }
 
-bool RevocationStream::Next(v1::RevocationEvent* event) {
+template <typename Event>
+bool EventStream<Event>::Next(Event* event) {
   if (finished_) return false;
   return reader_->Read(event);
 }
 
-absl::Status RevocationStream::Finish() {
+template <typename Event>
+absl::Status EventStream<Event>::Finish() {
   if (finished_) {
-    return absl::FailedPreconditionError("revocation stream already finished");
+    return absl::FailedPreconditionError("stream already finished");
   }
   finished_ = true;
   return FromGrpcStatus(reader_->Finish());
 }
 
-void RevocationStream::Cancel() { context_->TryCancel(); }
+template <typename Event>
+void EventStream<Event>::Cancel() {
+  context_->TryCancel();
+}
+
+template class EventStream<v1::RevocationEvent>;
+template class EventStream<v1::OrganizationStateEvent>;
 
 // TokenAuthorityClient --------------------------------------------------------
 
@@ -294,6 +303,16 @@ absl::StatusOr<v1::IssueTokenResponse> TokenAuthorityClient::IssueToken(
       });
 }
 
+template <typename Event>
+void TokenAuthorityClient::PrepareStream(EventStream<Event>& stream,
+                                         const CallOptions& call) const {
+  stream.context_ = std::make_unique<grpc::ClientContext>();
+  const absl::Time deadline = call.deadline > absl::ZeroDuration()
+                                  ? clock_.Now() + call.deadline
+                                  : absl::InfiniteFuture();
+  PrepareContext(stream.context_.get(), deadline, call);
+}
+
 absl::StatusOr<std::unique_ptr<RevocationStream>>
 TokenAuthorityClient::WatchRevocations(
     const v1::WatchRevocationsRequest& request, const CallOptions& call) {
@@ -302,15 +321,31 @@ TokenAuthorityClient::WatchRevocations(
         "WatchRevocations: this client has no stub for the service");
   }
   std::unique_ptr<RevocationStream> stream(new RevocationStream());
-  stream->context_ = std::make_unique<grpc::ClientContext>();
-  const absl::Time deadline = call.deadline > absl::ZeroDuration()
-                                  ? clock_.Now() + call.deadline
-                                  : absl::InfiniteFuture();
-  PrepareContext(stream->context_.get(), deadline, call);
+  PrepareStream(*stream, call);
   stream->reader_ =
       stubs_.tokens->WatchRevocations(stream->context_.get(), request);
   if (stream->reader_ == nullptr) {
     return absl::InternalError("WatchRevocations: the stub returned no stream");
+  }
+  return stream;
+}
+
+absl::StatusOr<std::unique_ptr<OrganizationStateStream>>
+TokenAuthorityClient::WatchOrganizationStates(
+    const v1::WatchOrganizationStatesRequest& request,
+    const CallOptions& call) {
+  if (stubs_.tokens == nullptr) {
+    return absl::FailedPreconditionError(
+        "WatchOrganizationStates: this client has no stub for the service");
+  }
+  std::unique_ptr<OrganizationStateStream> stream(
+      new OrganizationStateStream());
+  PrepareStream(*stream, call);
+  stream->reader_ =
+      stubs_.tokens->WatchOrganizationStates(stream->context_.get(), request);
+  if (stream->reader_ == nullptr) {
+    return absl::InternalError(
+        "WatchOrganizationStates: the stub returned no stream");
   }
   return stream;
 }

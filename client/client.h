@@ -97,16 +97,18 @@ struct CallOptions {
   std::string organization_id;
 };
 
-// A server-streaming WatchRevocations call. Next() blocks; Cancel() may be
-// called from any thread to end a blocked Next(). Not otherwise thread-safe.
-class RevocationStream {
+// A server-streaming call (WatchRevocations, WatchOrganizationStates).
+// Next() blocks; Cancel() may be called from any thread to end a blocked
+// Next(). Not otherwise thread-safe.
+template <typename Event>
+class EventStream {
  public:
-  ~RevocationStream();
-  RevocationStream(const RevocationStream&) = delete;
-  RevocationStream& operator=(const RevocationStream&) = delete;
+  ~EventStream();
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
 
   // Reads the next event; false when the stream ended (then call Finish()).
-  bool Next(v1::RevocationEvent* event);
+  bool Next(Event* event);
   // The stream's final status: CANCELLED after Cancel(), UNAVAILABLE when the
   // connection was lost, and so on. Call once, after Next() returned false.
   absl::Status Finish();
@@ -115,11 +117,14 @@ class RevocationStream {
 
  private:
   friend class TokenAuthorityClient;
-  RevocationStream() = default;
+  EventStream() = default;
   std::unique_ptr<grpc::ClientContext> context_;
-  std::unique_ptr<grpc::ClientReaderInterface<v1::RevocationEvent>> reader_;
+  std::unique_ptr<grpc::ClientReaderInterface<Event>> reader_;
   bool finished_ = false;
 };
+
+using RevocationStream = EventStream<v1::RevocationEvent>;
+using OrganizationStateStream = EventStream<v1::OrganizationStateEvent>;
 
 class TokenAuthorityClient {
  public:
@@ -175,6 +180,11 @@ class TokenAuthorityClient {
   // sequence it saw). Fails only when the client has no TokenService stub.
   absl::StatusOr<std::unique_ptr<RevocationStream>> WatchRevocations(
       const v1::WatchRevocationsRequest& request, const CallOptions& call = {});
+  // Opens the organisation state stream (the same rules as
+  // WatchRevocations; a reconnect starts with a fresh snapshot).
+  absl::StatusOr<std::unique_ptr<OrganizationStateStream>>
+  WatchOrganizationStates(const v1::WatchOrganizationStatesRequest& request,
+                          const CallOptions& call = {});
 
   // KeyService.
   absl::StatusOr<v1::ListSigningKeysResponse> ListSigningKeys(
@@ -228,6 +238,10 @@ class TokenAuthorityClient {
   void PrepareContext(grpc::ClientContext* context, absl::Time deadline,
                       const CallOptions& call) const;
   absl::Duration Backoff(int attempt);
+  // Prepares `stream`'s context for a streaming call with `call`'s deadline
+  // (none when unset).
+  template <typename Event>
+  void PrepareStream(EventStream<Event>& stream, const CallOptions& call) const;
 
   std::shared_ptr<grpc::Channel> channel_;  // null for CreateWithStubs
   Stubs stubs_;

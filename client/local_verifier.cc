@@ -1,5 +1,7 @@
 #include "client/local_verifier.h"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -48,6 +50,15 @@ absl::Status ValidateOptions(const LocalVerifierOptions& o) {
 // The set used for organisations the verifier has no keys of: every token
 // gets as far as the key lookup and is refused there, as the server would
 // refuse it for an unknown key.
+// Lowercase hex SHA-256 (OrganizationStateEvent.jwks_sha256).
+std::string HexSha256(absl::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
 std::shared_ptr<const token::KeySet> EmptyKeySet() {
   absl::StatusOr<token::KeySet> set = token::KeySet::Create("unknown", {});
   return std::make_shared<const token::KeySet>(*std::move(set));
@@ -62,7 +73,8 @@ class LocalVerifier::Hooks : public token::VerifyHooks {
   bool IsOrganizationDisabled(
       absl::string_view organization_id) const override {
     std::shared_lock lock(v_->keys_mu_);
-    return v_->disabled_.contains(organization_id);
+    return v_->disabled_.contains(organization_id) ||
+           v_->state_disabled_.contains(organization_id);
   }
 
   bool IsRevoked(const token::Claims& claims) const override {
@@ -129,6 +141,7 @@ absl::StatusOr<std::unique_ptr<LocalVerifier>> LocalVerifier::Connect(
     if (!st.ok() && !MarksDisabled(st)) return st;
   }
   v->watch_thread_ = std::thread([p = v.get()] { p->WatchLoop(); });
+  v->state_thread_ = std::thread([p = v.get()] { p->StateLoop(); });
   v->refresh_thread_ = std::thread([p = v.get()] { p->RefreshLoop(); });
   return v;
 }
@@ -140,9 +153,11 @@ void LocalVerifier::Stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
     if (stream_ != nullptr) stream_->Cancel();
+    if (state_stream_ != nullptr) state_stream_->Cancel();
   }
   cv_.notify_all();
   if (watch_thread_.joinable()) watch_thread_.join();
+  if (state_thread_.joinable()) state_thread_.join();
   if (refresh_thread_.joinable()) refresh_thread_.join();
 }
 
@@ -161,9 +176,41 @@ absl::Status LocalVerifier::InstallJwks(const std::string& organization_id,
                                                    set.status().message()));
   }
   auto shared = std::make_shared<const token::KeySet>(*std::move(set));
-  std::unique_lock lock(keys_mu_);
-  keys_[organization_id] = std::move(shared);
-  disabled_.erase(organization_id);
+  {
+    std::unique_lock lock(keys_mu_);
+    keys_[organization_id] = std::move(shared);
+    jwks_sha256_[organization_id] = HexSha256(jwks_json);
+    disabled_.erase(organization_id);
+  }
+  // An organisation fetched for the first time joins the state stream: end
+  // the open one so that StateLoop reconnects with it.
+  std::lock_guard lock(mu_);
+  if (state_stream_ != nullptr && !state_watched_.contains(organization_id)) {
+    state_stream_->Cancel();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalVerifier::ApplyOrganizationState(
+    const v1::OrganizationStateEvent& event) {
+  const std::string& org = event.organization_id();
+  bool refetch = false;
+  {
+    std::unique_lock lock(keys_mu_);
+    if (event.secure_enabled()) {
+      state_disabled_.erase(org);
+    } else {
+      state_disabled_.insert(org);
+    }
+    auto it = jwks_sha256_.find(org);
+    refetch = !event.jwks_sha256().empty() &&
+              (it == jwks_sha256_.end() || it->second != event.jwks_sha256());
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++state_events_;
+  }
+  if (refetch && client_ != nullptr) return RefreshKeys(org);
   return absl::OkStatus();
 }
 
@@ -301,6 +348,10 @@ LocalVerifierStats LocalVerifier::stats() const {
   s.stream_open = stream_ != nullptr;
   s.jwks_refreshes = jwks_refreshes_;
   s.last_stream_error = last_stream_error_;
+  s.state_stream_connects = state_stream_connects_;
+  s.state_stream_open = state_stream_ != nullptr;
+  s.state_events = state_events_;
+  s.last_state_stream_error = last_state_stream_error_;
   return s;
 }
 
@@ -358,6 +409,81 @@ void LocalVerifier::WatchLoop() {
       std::lock_guard lock(mu_);
       last_stream_error_ = ended.ToString();
     }
+    if (healthy) backoff = options_.reconnect_initial_backoff;
+    if (!WaitOrStop(Jitter(backoff))) return;
+    if (!healthy) {
+      backoff = std::min(backoff * 2, options_.reconnect_max_backoff);
+    }
+  }
+}
+
+void LocalVerifier::StateLoop() {
+  absl::Duration backoff = options_.reconnect_initial_backoff;
+  while (true) {
+    // The organisations whose JWK Set is held: the server answers NOT_FOUND
+    // for the whole stream if one of them does not exist.
+    std::vector<std::string> orgs;
+    {
+      std::shared_lock lock(keys_mu_);
+      for (const std::string& org : organizations_) {
+        if (keys_.contains(org)) orgs.push_back(org);
+      }
+    }
+    absl::Status ended;
+    bool healthy = false;
+    if (orgs.empty()) {
+      ended = absl::NotFoundError("no organisation's JWK Set is held yet");
+    } else {
+      v1::WatchOrganizationStatesRequest request;
+      for (const std::string& org : orgs) request.add_organization_ids(org);
+      absl::StatusOr<std::unique_ptr<OrganizationStateStream>> opened =
+          client_->WatchOrganizationStates(request);
+      if (opened.ok()) {
+        std::unique_ptr<OrganizationStateStream> stream = *std::move(opened);
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) return;  // the stream's destructor cancels it
+          state_stream_ = stream.get();
+          state_watched_ = {orgs.begin(), orgs.end()};
+          ++state_stream_connects_;
+        }
+        // Fetched while the stream was being opened: not in its request.
+        bool missed = false;
+        {
+          std::shared_lock lock(keys_mu_);
+          for (const std::string& org : organizations_) {
+            if (keys_.contains(org) &&
+                std::find(orgs.begin(), orgs.end(), org) == orgs.end()) {
+              missed = true;
+            }
+          }
+        }
+        if (missed) stream->Cancel();
+        const absl::Time opened_at = Clock::Real().Now();
+        v1::OrganizationStateEvent event;
+        while (stream->Next(&event)) {
+          ApplyOrganizationState(event).IgnoreError();  // retried by refresh
+          healthy = true;
+        }
+        ended = stream->Finish();
+        if (Clock::Real().Now() - opened_at > absl::Seconds(10)) healthy = true;
+        std::lock_guard lock(mu_);
+        state_stream_ = nullptr;
+        state_watched_.clear();
+        last_state_stream_error_ = ended.ToString();
+        if (stopping_) return;
+      } else {
+        ended = opened.status();
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      last_state_stream_error_ = ended.ToString();
+    }
+    // An older server without the RPC: keep working without it.
+    if (absl::IsUnimplemented(ended)) return;
+    // Cancelled by InstallJwks to add an organisation: reconnect at once.
+    if (absl::IsCancelled(ended)) healthy = true;
     if (healthy) backoff = options_.reconnect_initial_backoff;
     if (!WaitOrStop(Jitter(backoff))) return;
     if (!healthy) {

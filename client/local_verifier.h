@@ -10,21 +10,41 @@
 // forgotten once their token has expired beyond the leeway (it is refused as
 // EXPIRED from then on).
 //
-// A second background thread refreshes the JWK Sets periodically and soon
-// after a token names a key the verifier does not know (a rotation), at most
-// once per `unknown_key_refresh_interval` per organisation. A refresh
-// answered with FAILED_PRECONDITION or NOT_FOUND marks the organisation
-// disabled (DENY_REASON_ORGANIZATION_DISABLED) until a later refresh
-// succeeds.
+// Organisation state: a second background thread follows
+// TokenService.WatchOrganizationStates for the organisations whose JWK Set
+// it holds. The server sends each one's current state when the stream opens
+// and every change within 100 ms: `secure_enabled` and the SHA-256 of the
+// organisation's current JWK Set. secure_enabled = false makes Verify refuse
+// the organisation's tokens with ORGANIZATION_DISABLED and the server's
+// sentence ("Secure playback is not enabled for organisation <id>."), true
+// lifts it; a digest that differs from the installed JWK Set's fetches the
+// set again at once, so a token signed by a rotated-in key verifies without a
+// restart and without first being refused. The stream reconnects with the
+// same backoff; a reconnect starts with a fresh snapshot, so no cursor is
+// needed and nothing is missed (changes in between are folded into it).
+// Why a level-triggered state stream rather than the JWK Set refresh alone:
+// the server keeps serving a disabled organisation's JWK Set, so polling
+// GetJwks never learns of a disablement, and polling fast enough to notice a
+// rotation within a second would be a request per organisation per second.
+// When the server does not implement the RPC (UNIMPLEMENTED, an older
+// server), the thread stops and the verifier behaves as below.
+//
+// A third background thread refreshes the JWK Sets periodically and soon
+// after a token names a key the verifier does not know (a safety net for a
+// lost state stream), at most once per `unknown_key_refresh_interval` per
+// organisation. A refresh answered with FAILED_PRECONDITION or NOT_FOUND
+// marks the organisation disabled (DENY_REASON_ORGANIZATION_DISABLED) until a
+// later refresh succeeds; an organisation fetched later for the first time
+// is added to the state stream (it reconnects).
 //
 // A token of an organisation the verifier was not given is refused as the
 // server refuses one of an organisation it does not have: MALFORMED or
 // UNSUPPORTED_ALGORITHM when the token itself is broken, otherwise
 // ORGANIZATION_DISABLED. Differences from the server: HS256 tokens are
 // refused as UNKNOWN_KEY (their secrets are never published in a JWK Set);
-// an organisation disabled on the server is only known here when a JWK Set
-// fetch is refused with FAILED_PRECONDITION/NOT_FOUND (today's server keeps
-// serving the JWK Set of a disabled organisation, see the report).
+// changes reach the verifier over the network, so for up to about 100 ms
+// plus a round trip (longer while the stream reconnects) it may still answer
+// with the previous state.
 #ifndef CLIENT_LOCAL_VERIFIER_H_
 #define CLIENT_LOCAL_VERIFIER_H_
 
@@ -80,19 +100,25 @@ struct LocalVerifierStats {
   bool stream_open = false;       // a stream is open right now
   int64_t jwks_refreshes = 0;     // successful JWK Set fetches
   std::string last_stream_error;  // how the last stream ended, if it did
+  // The organisation state stream (WatchOrganizationStates).
+  int64_t state_stream_connects = 0;    // streams opened
+  bool state_stream_open = false;       // a stream is open right now
+  int64_t state_events = 0;             // events applied
+  std::string last_state_stream_error;  // how the last stream ended
 };
 
 class LocalVerifier {
  public:
   // A verifier for `organization_ids` that fetches each organisation's JWK
-  // Set through `client` now and then follows the revocation stream from the
-  // start (since_sequence 0: every revocation the authority still keeps) on
-  // a background thread. `client` is not owned and must outlive the
-  // verifier; its API key needs GetJwks and WatchRevocations (a verifier or
-  // admin key). Fails with the first GetJwks error other than
-  // FAILED_PRECONDITION/NOT_FOUND (which mark the organisation disabled), or
-  // InvalidArgument for no organisations, a bad organisation id, a JWK Set
-  // that does not parse or bad options.
+  // Set through `client` now and then, on background threads, follows the
+  // revocation stream from the start (since_sequence 0: every revocation the
+  // authority still keeps) and the organisation state stream. `client` is
+  // not owned and must outlive the verifier; its API key needs GetJwks,
+  // WatchRevocations and WatchOrganizationStates (a verifier or admin key).
+  // Fails with the first GetJwks error other than FAILED_PRECONDITION/NOT_FOUND
+  // (which mark the organisation disabled), or InvalidArgument for no
+  // organisations, a bad organisation id, a JWK Set that does not parse or bad
+  // options.
   static absl::StatusOr<std::unique_ptr<LocalVerifier>> Connect(
       TokenAuthorityClient* client, std::vector<std::string> organization_ids,
       LocalVerifierOptions options = {});
@@ -125,6 +151,16 @@ class LocalVerifier {
   // Thread-safe.
   void ApplyRevocation(const tokenauthority::v1::RevocationEvent& event);
 
+  // Applies one organisation state (the state thread calls this for each
+  // event; offline users may call it too): secure_enabled false refuses the
+  // organisation's tokens with ORGANIZATION_DISABLED, true lifts that. When
+  // event.jwks_sha256 is set and differs from the installed JWK Set's
+  // digest, a Connect-made verifier fetches the set again before returning
+  // (the fetch's error is returned; the state is applied regardless).
+  // Thread-safe; blocks for the fetch.
+  absl::Status ApplyOrganizationState(
+      const tokenauthority::v1::OrganizationStateEvent& event);
+
   // Fetches the organisation's JWK Set now (Connect-made verifiers only) and
   // swaps it in. The fetch's error otherwise; FAILED_PRECONDITION/NOT_FOUND
   // also mark the organisation disabled. Thread-safe.
@@ -136,7 +172,7 @@ class LocalVerifier {
 
   LocalVerifierStats stats() const;
 
-  // Ends the revocation stream (TryCancel), wakes and joins the background
+  // Ends the streams (TryCancel), wakes and joins the background
   // threads. Idempotent; Verify keeps working afterwards with what it has.
   // Must not be called from a background thread.
   void Stop();
@@ -150,6 +186,7 @@ class LocalVerifier {
       const std::string& organization_id) const;
   void RequestRefresh(const std::string& organization_id) const;
   void WatchLoop();
+  void StateLoop();
   void RefreshLoop();
   // Waits up to `d` (real time) or until stopping; returns false when
   // stopping.
@@ -171,7 +208,14 @@ class LocalVerifier {
   mutable std::shared_mutex keys_mu_;
   // Guarded by keys_mu_.
   absl::flat_hash_map<std::string, std::shared_ptr<const token::KeySet>> keys_;
+  // Lowercase hex SHA-256 of each installed JWK Set document.
+  absl::flat_hash_map<std::string, std::string> jwks_sha256_;
+  // Disabled because a JWK Set fetch was refused (FAILED_PRECONDITION,
+  // NOT_FOUND); cleared by the next successful fetch.
   absl::flat_hash_set<std::string> disabled_;
+  // Disabled by the server's state stream (secure_enabled false); cleared
+  // only by a later state saying true.
+  absl::flat_hash_set<std::string> state_disabled_;
   std::vector<std::string> organizations_;  // fixed after construction
 
   mutable std::shared_mutex revoked_mu_;
@@ -186,13 +230,20 @@ class LocalVerifier {
   mutable std::condition_variable cv_;
   bool stopping_ = false;
   RevocationStream* stream_ = nullptr;
+  OrganizationStateStream* state_stream_ = nullptr;
+  // The organisations the open state stream watches.
+  absl::flat_hash_set<std::string> state_watched_;
   // org -> when an early refresh was last requested; orgs waiting for one.
   mutable absl::flat_hash_map<std::string, absl::Time> refresh_requested_;
   mutable absl::flat_hash_set<std::string> pending_refresh_;
   int64_t stream_connects_ = 0;
   int64_t jwks_refreshes_ = 0;
   std::string last_stream_error_;
+  int64_t state_stream_connects_ = 0;
+  int64_t state_events_ = 0;
+  std::string last_state_stream_error_;
   std::thread watch_thread_;
+  std::thread state_thread_;
   std::thread refresh_thread_;
 };
 

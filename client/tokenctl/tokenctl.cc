@@ -123,16 +123,17 @@ std::string FlagOf(const std::string& field) {
 
 struct ListFlags {
   std::string tag, user, stream, group, state;
-  void Add(CLI::App* app, bool with_state = true) {
+  void Add(CLI::App* app, bool with_state = true,
+           const char* state_help =
+               "Only tokens in this state: active, "
+               "not-yet-valid, expired, revoked") {
     app->add_option("--tag", tag, "Only tokens with this tag");
     app->add_option("--user", user, "Only tokens of this user ID");
     app->add_option("--stream", stream,
                     "Only tokens covering this stream name");
     app->add_option("--group", group, "Only tokens for this stream group");
     if (with_state) {
-      app->add_option("--state", state,
-                      "Only tokens in this state: active, not-yet-valid, "
-                      "expired, revoked");
+      app->add_option("--state", state, state_help);
     }
   }
   bool AnyFilter() const {
@@ -646,54 +647,34 @@ int Ctl::RevokeBulk() {
     return Usage(
         "give at least one filter: --tag, --user, --stream or --group");
   }
-  std::optional<v1::TokenState> state;
-  if (!bulk_flags_.state.empty()) {
-    state = ParseState(bulk_flags_.state);
-    if (!state.has_value() || *state == v1::TOKEN_STATE_REVOKED) {
-      return Usage(absl::StrCat("--state \"", bulk_flags_.state,
-                                "\" cannot be revoked: use active, "
-                                "not-yet-valid or expired"));
-    }
-  }
-  auto client = Client();
-  if (!client.ok()) return Failure(client.status());
-
-  // Count what matches.
-  int64_t matched = 0;
-  std::vector<std::string> ids;  // with --state: revoked one by one
+  // One RevokeTokens call does the whole job, --state included: the server
+  // counts (dry run) and revokes with the same filter.
   v1::RevokeTokensRequest bulk;
   bulk.set_tag(bulk_flags_.tag);
   bulk.set_user_id(bulk_flags_.user);
   bulk.set_stream_name(bulk_flags_.stream);
   bulk.set_stream_group_id(bulk_flags_.group);
   bulk.set_reason(reason_);
-  if (state.has_value()) {
-    // RevokeTokens has no state filter: list the matching tokens and revoke
-    // them one by one.
-    v1::ListTokensRequest list;
-    list.set_tag(bulk_flags_.tag);
-    list.set_user_id(bulk_flags_.user);
-    list.set_stream_name(bulk_flags_.stream);
-    list.set_stream_group_id(bulk_flags_.group);
-    list.set_state(*state);
-    list.set_page_size(1000);
-    while (true) {
-      absl::StatusOr<v1::ListTokensResponse> page =
-          (*client)->ListTokens(list, Call());
-      if (!page.ok()) return ServerFailure(page.status());
-      for (const v1::Token& t : page->tokens()) ids.push_back(t.id());
-      if (page->next_page_token().empty()) break;
-      list.set_page_token(page->next_page_token());
+  if (!bulk_flags_.state.empty()) {
+    std::optional<v1::TokenState> state = ParseState(bulk_flags_.state);
+    if (!state.has_value() || *state == v1::TOKEN_STATE_REVOKED ||
+        *state == v1::TOKEN_STATE_EXPIRED) {
+      return Usage(absl::StrCat("--state \"", bulk_flags_.state,
+                                "\" cannot be revoked: use active or "
+                                "not-yet-valid"));
     }
-    matched = static_cast<int64_t>(ids.size());
-  } else {
-    v1::RevokeTokensRequest dry = bulk;
-    dry.set_dry_run(true);
-    absl::StatusOr<v1::RevokeTokensResponse> count =
-        (*client)->RevokeTokens(dry, Call());
-    if (!count.ok()) return ServerFailure(count.status());
-    matched = count->revoked_count();
+    bulk.set_state(*state);
   }
+  auto client = Client();
+  if (!client.ok()) return Failure(client.status());
+
+  // Count what matches.
+  v1::RevokeTokensRequest dry = bulk;
+  dry.set_dry_run(true);
+  absl::StatusOr<v1::RevokeTokensResponse> count =
+      (*client)->RevokeTokens(dry, Call());
+  if (!count.ok()) return ServerFailure(count.status());
+  const int64_t matched = count->revoked_count();
   const std::string filter = bulk_flags_.Describe();
   if (matched == 0) {
     return Emit({{"matched", 0}, {"revoked_count", 0}, {"filter", filter}},
@@ -716,26 +697,10 @@ int Ctl::RevokeBulk() {
       return kExitServerFailure;
     }
   }
-  int64_t revoked = 0;
-  if (state.has_value()) {
-    for (const std::string& id : ids) {
-      v1::RevokeTokenRequest one;
-      one.set_token_id(id);
-      one.set_reason(reason_);
-      absl::StatusOr<v1::Token> t = (*client)->RevokeToken(one, Call());
-      if (!t.ok()) {
-        err_ << "tokenctl " << command_ << ": revoked " << revoked << " of "
-             << ids.size() << " before a failure\n";
-        return ServerFailure(t.status());
-      }
-      ++revoked;
-    }
-  } else {
-    absl::StatusOr<v1::RevokeTokensResponse> done =
-        (*client)->RevokeTokens(bulk, Call());
-    if (!done.ok()) return ServerFailure(done.status());
-    revoked = done->revoked_count();
-  }
+  absl::StatusOr<v1::RevokeTokensResponse> done =
+      (*client)->RevokeTokens(bulk, Call());
+  if (!done.ok()) return ServerFailure(done.status());
+  const int64_t revoked = done->revoked_count();
   return Emit(
       {{"matched", matched}, {"revoked_count", revoked}, {"filter", filter}},
       absl::StrCat("Revoked ", revoked, revoked == 1 ? " token" : " tokens",
@@ -1186,7 +1151,8 @@ int Ctl::Main() {
                         "Revoke every token matching the filters (asks "
                         "first)",
                         &Ctl::RevokeBulk);
-  bulk_flags_.Add(bulk);
+  bulk_flags_.Add(bulk, /*with_state=*/true,
+                  "Only tokens in this state: active or not-yet-valid");
   bulk->add_option("--reason", reason_, "Why (kept in the audit log)");
   bulk->add_flag("--yes,-y", yes_, "Do not ask for confirmation");
 

@@ -1,5 +1,6 @@
 // LocalVerifier against the REAL server: same verdicts as VerifyToken, a
 // revocation refused within 1 s, resume after a server restart, key rotation.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -212,6 +213,118 @@ TEST_F(LocalVerifierServerTest, PicksUpARotatedKey) {
   ASSERT_TRUE(Within(absl::Seconds(5), [&] {
     return local->Verify(issued.jwt(), Play("grp")).allowed;
   }));
+}
+
+// Sets the organisation's secure flag through the AdminService.
+void SetSecure(TestServer& server, const std::string& org, bool secure) {
+  grpc::ClientContext context;
+  TestServer::Authorize(&context, server.admin_key());
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  v1::UpdateOrganizationRequest req;
+  req.set_organization_id(org);
+  req.set_secure_enabled(secure);
+  v1::Organization out;
+  ASSERT_TRUE(server.AdminStub()->UpdateOrganization(&context, req, &out).ok());
+}
+
+TEST_F(LocalVerifierServerTest, FollowsTheOrganizationStateWithinOneSecond) {
+  auto local = Start();
+  const v1::IssueTokenResponse issued = Issue("grp");
+  ASSERT_TRUE(local->Verify(issued.jwt(), Play("grp")).allowed);
+  // The state stream is open and its snapshot applied.
+  ASSERT_TRUE(Within(absl::Seconds(5), [&] {
+    const LocalVerifierStats s = local->stats();
+    return s.state_stream_open && s.state_events >= 1;
+  }));
+
+  SetSecure(*server_, org_.organization_id, false);
+  const absl::Time disabled_at = Clock::Real().Now();
+  token::VerifyResult denied;
+  const bool refused = Within(absl::Seconds(1), [&] {
+    denied = local->Verify(issued.jwt(), Play("grp"));
+    return denied.reason == R::kOrganizationDisabled;
+  });
+  EXPECT_TRUE(refused) << "still "
+                       << (denied.allowed ? "allowed" : denied.detail) << " "
+                       << absl::FormatDuration(Clock::Real().Now() -
+                                               disabled_at)
+                       << " after disabling";
+  // The same verdict and sentence as the server's.
+  v1::VerifyTokenRequest req;
+  req.set_jwt(issued.jwt());
+  req.set_organization_id(org_.organization_id);
+  req.set_stream_group_id("grp");
+  ASSERT_OK_AND_ASSIGN(v1::VerifyTokenResponse remote,
+                       verifier_client_->VerifyToken(req));
+  const v1::VerifyTokenResponse mine = local->Verify(req);
+  EXPECT_EQ(remote.reason(), v1::DENY_REASON_ORGANIZATION_DISABLED);
+  EXPECT_EQ(mine.reason(), remote.reason());
+  EXPECT_EQ(mine.detail(), remote.detail());
+  EXPECT_FALSE(mine.allowed());
+
+  SetSecure(*server_, org_.organization_id, true);
+  EXPECT_TRUE(Within(absl::Seconds(1), [&] {
+    return local->Verify(issued.jwt(), Play("grp")).allowed;
+  })) << "still refused after re-enabling";
+
+  // A verifier started while the organisation is disabled knows it from the
+  // snapshot.
+  SetSecure(*server_, org_.organization_id, false);
+  auto late = Start();
+  EXPECT_TRUE(Within(absl::Seconds(5), [&] {
+    return late->Verify(issued.jwt(), Play("grp")).reason ==
+           R::kOrganizationDisabled;
+  }));
+}
+
+TEST_F(LocalVerifierServerTest, RotationIsFetchedBeforeTheFirstNewToken) {
+  auto local = Start();
+  ASSERT_TRUE(Within(absl::Seconds(5), [&] {
+    const LocalVerifierStats s = local->stats();
+    return s.state_stream_open && s.state_events >= 1;
+  }));
+  const int64_t refreshes = local->stats().jwks_refreshes;
+  v1::RotateSigningKeyRequest rotate;
+  rotate.set_algorithm(v1::ALGORITHM_RS256);
+  ASSERT_OK(issuer_->RotateSigningKey(rotate).status());
+  // The state event names a new JWK Set digest: the verifier fetches it
+  // without having seen a token of the new key.
+  ASSERT_TRUE(Within(absl::Seconds(5), [&] {
+    return local->stats().jwks_refreshes > refreshes;
+  }));
+  const v1::IssueTokenResponse issued = Issue("grp");
+  EXPECT_EQ(issued.token().algorithm(), v1::ALGORITHM_RS256);
+  const token::VerifyResult r = local->Verify(issued.jwt(), Play("grp"));
+  EXPECT_TRUE(r.allowed) << r.detail;
+}
+
+TEST_F(LocalVerifierServerTest, StatesCanBeAppliedToAnOfflineVerifier) {
+  // A FromJwks verifier has no server: states are applied by hand, and a
+  // new digest cannot be fetched (nothing to fetch from; not an error).
+  const v1::IssueTokenResponse issued = Issue("grp");
+  v1::GetJwksRequest get;
+  get.set_organization_id(org_.organization_id);
+  ASSERT_OK_AND_ASSIGN(v1::GetJwksResponse jwks,
+                       verifier_client_->GetJwks(get));
+  ASSERT_OK_AND_ASSIGN(
+      auto local,
+      LocalVerifier::FromJwks({{org_.organization_id, jwks.jwks_json()}}));
+  ASSERT_TRUE(local->Verify(issued.jwt(), Play("grp")).allowed);
+  v1::OrganizationStateEvent state;
+  state.set_organization_id(org_.organization_id);
+  state.set_secure_enabled(false);
+  state.set_jwks_sha256(std::string(64, '0'));
+  ASSERT_OK(local->ApplyOrganizationState(state));
+  const token::VerifyResult r = local->Verify(issued.jwt(), Play("grp"));
+  EXPECT_EQ(r.reason, R::kOrganizationDisabled);
+  EXPECT_EQ(r.detail, absl::StrCat("Secure playback is not enabled for "
+                                   "organisation ",
+                                   org_.organization_id, "."));
+  state.set_secure_enabled(true);
+  ASSERT_OK(local->ApplyOrganizationState(state));
+  EXPECT_TRUE(local->Verify(issued.jwt(), Play("grp")).allowed);
+  EXPECT_EQ(local->stats().state_events, 2);
 }
 
 }  // namespace

@@ -12,12 +12,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/tokenctl_runner.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
+#include "token/clock.h"
 
 namespace token_authority::client {
 namespace {
@@ -443,8 +445,7 @@ TEST_F(TokenctlTest, RevokeBulkCountsAndAsks) {
   Result none = Ctl({"revoke-bulk", "--tag", "bulk"}, org.api_key);
   EXPECT_EQ(none.code, 0);
   EXPECT_THAT(none.out, HasSubstr("nothing to revoke"));
-  // --yes and --json; with --state the tokens are listed and revoked one by
-  // one.
+  // --yes and --json with --state (see RevokeBulkByStateIsOneServerCall).
   Result state = Ctl(
       {"--json", "revoke-bulk", "--group", "g3", "--state", "active", "--yes"},
       org.api_key);
@@ -456,6 +457,83 @@ TEST_F(TokenctlTest, RevokeBulkCountsAndAsks) {
       Ctl({"revoke-bulk", "--tag", "x", "--state", "revoked"}, org.api_key)
           .code,
       2);
+}
+
+// Counts the call log lines of `method` (exact) for organisation `org`.
+int CallsOf(const std::string& log, const std::string& method,
+            const std::string& org) {
+  int n = 0;
+  for (const std::string& line : Lines(log)) {
+    if (absl::StrContains(line, absl::StrCat("method=", method, " ")) &&
+        absl::StrContains(line, absl::StrCat("org=", org))) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+TEST_F(TokenctlTest, RevokeBulkByStateIsOneServerCall) {
+  OrgCredentials org = NewOrg();
+  Issue(org, "wave-1", "wave");
+  Issue(org, "wave-2", "wave");
+  // Valid from tomorrow: not yet valid.
+  auto rfc3339 = [](absl::Duration from_now) {
+    return absl::FormatTime(absl::RFC3339_sec, Clock::Real().Now() + from_now,
+                            absl::UTCTimeZone());
+  };
+  Result later = Ctl(
+      {"--json", "issue", "--group", "wave-3", "--tag", "wave", "--not-before",
+       rfc3339(absl::Hours(24)), "--expires", rfc3339(absl::Hours(72))},
+      org.api_key);
+  ASSERT_EQ(later.code, 0) << later.err;
+  const std::string log_before = server_->CallLogContents();
+
+  // Table output: the count covers only the state asked for.
+  Result pending = Ctl({"revoke-bulk", "--tag", "wave", "--state",
+                        "not-yet-valid", "--reason", "postponed"},
+                       org.api_key, "y\n");
+  ASSERT_EQ(pending.code, 0) << pending.err;
+  EXPECT_THAT(pending.err,
+              HasSubstr("1 token matches (tag=wave, state=not-yet-valid). "
+                        "Revoke it? [y/N] "));
+  EXPECT_EQ(pending.out, "Revoked 1 token (tag=wave, state=not-yet-valid).\n");
+  // One dry run and one revocation, both RevokeTokens: no listing, no
+  // token-by-token revocation.
+  const std::string log = server_->CallLogContents().substr(log_before.size());
+  EXPECT_EQ(CallsOf(log, "TokenService/RevokeTokens", org.organization_id), 2)
+      << log;
+  EXPECT_EQ(CallsOf(log, "TokenService/RevokeToken", org.organization_id), 0);
+  EXPECT_EQ(CallsOf(log, "TokenService/ListTokens", org.organization_id), 0);
+  json revoked =
+      Parse(Ctl({"--json", "list", "--state", "revoked"}, org.api_key).out);
+  ASSERT_EQ(revoked["tokens"].size(), 1u);
+  EXPECT_EQ(revoked["tokens"][0]["id"], Parse(later.out)["token"]["id"]);
+
+  // JSON output; the active ones, without asking.
+  Result active = Ctl(
+      {"--json", "revoke-bulk", "--tag", "wave", "--state", "active", "--yes"},
+      org.api_key);
+  ASSERT_EQ(active.code, 0) << active.err;
+  json a = Parse(active.out);
+  EXPECT_EQ(a["matched"], 2);
+  EXPECT_EQ(a["revoked_count"], 2);
+  EXPECT_EQ(a["filter"], "tag=wave, state=active");
+  Result none = Ctl(
+      {"--json", "revoke-bulk", "--tag", "wave", "--state", "active", "--yes"},
+      org.api_key);
+  ASSERT_EQ(none.code, 0) << none.err;
+  EXPECT_EQ(Parse(none.out)["matched"], 0);
+
+  // Expired and revoked tokens cannot be revoked: a usage error, and the
+  // help says so.
+  EXPECT_THAT(Ctl({"revoke-bulk", "--help"}).out,
+              HasSubstr("Only tokens in this state: active or not-yet-valid"));
+  for (const char* bad : {"expired", "revoked", "sleepy"}) {
+    Result r = Ctl({"revoke-bulk", "--tag", "wave", "--state", bad, "--yes"},
+                   org.api_key);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_THAT(r.err, HasSubstr("use active or not-yet-valid")) << bad;
+  }
 }
 
 TEST_F(TokenctlTest, KeysAndAudit) {
