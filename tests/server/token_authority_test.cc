@@ -2,13 +2,16 @@
 // FakeClock and a FakeRandom.
 #include "server/token_authority.h"
 
+#include <openssl/sha.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,6 +31,7 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
 using token_authority::testing::IsOk;
+using token_authority::testing::IsOkAndHolds;
 using token_authority::testing::StatusIs;
 
 constexpr absl::Duration kLeeway = absl::Seconds(60);
@@ -564,6 +568,106 @@ TEST_F(TokenAuthorityTest, WatchAuthorization) {
   EXPECT_OK(authority_->AuthorizeWatchRevocations(admin_));
   EXPECT_THAT(authority_->AuthorizeWatchRevocations(issuer_a_),
               StatusIs(absl::StatusCode::kPermissionDenied));
+}
+
+TEST_F(TokenAuthorityTest, OrganizationStateWatchAuthorization) {
+  using Ids = std::vector<std::string>;
+  EXPECT_THAT(authority_->AuthorizeWatchOrganizationStates(
+                  verifier_, {org_a_, org_b_, org_a_}),
+              IsOkAndHolds(ElementsAre(org_a_, org_b_)));
+  EXPECT_THAT(authority_->AuthorizeWatchOrganizationStates(admin_, {org_b_}),
+              IsOkAndHolds(ElementsAre(org_b_)));
+  EXPECT_THAT(authority_->AuthorizeWatchOrganizationStates(issuer_a_, {}),
+              IsOkAndHolds(ElementsAre(org_a_)));
+  EXPECT_THAT(
+      authority_->AuthorizeWatchOrganizationStates(auditor_a_, Ids{org_a_}),
+      IsOkAndHolds(ElementsAre(org_a_)));
+  EXPECT_THAT(
+      authority_->AuthorizeWatchOrganizationStates(issuer_a_, Ids{org_b_}),
+      StatusIs(absl::StatusCode::kPermissionDenied));
+  // Checked before existence: an issuer learns nothing about other ids.
+  EXPECT_THAT(authority_->AuthorizeWatchOrganizationStates(
+                  auditor_a_, Ids{"org_00000000000000ff"}),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(authority_->AuthorizeWatchOrganizationStates(
+                  verifier_, Ids{"org_00000000000000ff"}),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(authority_->AuthorizeWatchOrganizationStates(verifier_, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("organization_ids:")));
+  EXPECT_THAT(
+      authority_->AuthorizeWatchOrganizationStates(verifier_, Ids{"a b"}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("organization_ids:")));
+  EXPECT_THAT(authority_->AuthorizeWatchOrganizationStates(verifier_,
+                                                           Ids(1001, org_a_)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("organization_ids:")));
+}
+
+TEST_F(TokenAuthorityTest, OrganizationStatesFollowEveryChange) {
+  OrganizationStateFeed& feed = authority_->organization_state_feed();
+  auto state = [&] {
+    std::optional<OrganizationState> s = feed.Get(org_a_);
+    EXPECT_TRUE(s.has_value());
+    return s.value_or(OrganizationState());
+  };
+  auto digest = [&] {
+    absl::StatusOr<std::string> jwks = authority_->GetJwks(issuer_a_, "");
+    EXPECT_TRUE(jwks.ok());
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(jwks->data()), jwks->size(),
+           d);
+    return absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(d), sizeof(d)));
+  };
+  const OrganizationState created = state();
+  EXPECT_TRUE(created.secure_enabled);
+  EXPECT_EQ(created.jwks_sha256, digest());
+
+  int wakes = 0;
+  const uint64_t id = feed.Subscribe([&](bool) { ++wakes; });
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_OK(authority_->UpdateOrganization(admin_, org_a_, false, "").status());
+  OrganizationState off = state();
+  EXPECT_FALSE(off.secure_enabled);
+  EXPECT_GT(off.version, created.version);
+  EXPECT_EQ(off.changed_at, clock_.Now());
+  EXPECT_EQ(wakes, 1);
+  // A rename changes nothing a verifier needs: no new version, no wake.
+  ASSERT_OK(authority_->UpdateOrganization(admin_, org_a_, false, "new name")
+                .status());
+  EXPECT_EQ(state().version, off.version);
+  EXPECT_EQ(wakes, 1);
+
+  ASSERT_OK(authority_->UpdateOrganization(admin_, org_a_, true, "").status());
+  ASSERT_OK_AND_ASSIGN(IssuedToken t, Issue(issuer_a_));
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_OK(authority_->RotateSigningKey(issuer_a_, token::Algorithm::kEs256)
+                .status());
+  const OrganizationState rotated = state();
+  EXPECT_TRUE(rotated.secure_enabled);
+  EXPECT_NE(rotated.jwks_sha256, created.jwks_sha256);
+  EXPECT_EQ(rotated.jwks_sha256, digest());
+  EXPECT_EQ(wakes, 3);
+  // Retirement of the old key changes the JWK Set too.
+  clock_.Advance(options_.limits.default_lifetime + kLeeway + absl::Hours(1));
+  ASSERT_OK(authority_->RunMaintenance());
+  EXPECT_NE(state().jwks_sha256, rotated.jwks_sha256);
+  EXPECT_EQ(state().jwks_sha256, digest());
+  EXPECT_EQ(wakes, 4);
+  feed.Unsubscribe(id);
+
+  // After a restart the same state is served again.
+  const OrganizationState before = state();
+  ASSERT_OK(authority_->UpdateOrganization(admin_, org_a_, false, "").status());
+  Reopen();
+  OrganizationStateFeed& reopened = authority_->organization_state_feed();
+  ASSERT_TRUE(reopened.Get(org_a_).has_value());
+  EXPECT_FALSE(reopened.Get(org_a_)->secure_enabled);
+  EXPECT_EQ(reopened.Get(org_a_)->jwks_sha256, before.jwks_sha256);
+  ASSERT_TRUE(reopened.Get(org_b_).has_value());
+  EXPECT_TRUE(reopened.Get(org_b_)->secure_enabled);
 }
 
 // --- Keys ------------------------------------------------------------------
