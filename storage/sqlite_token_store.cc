@@ -1,5 +1,6 @@
 #include "storage/sqlite_token_store.h"
 
+#include <semaphore.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -319,21 +320,23 @@ struct WriteOp {
   // a wake-up is a system call, and the writer is the bottleneck. Set by the
   // writer before it wakes anyone; they wait until this caller wakes them.
   WriteOp* wake_next[2] = {nullptr, nullptr};
-  // Set by the writer (Notify) after `status`; the caller waits for it.
-  void Notify() {
-    // Notify under the lock: the caller may destroy this op as soon as it
-    // sees `done`, which it cannot before the lock is released.
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
-    cv.notify_one();
-  }
+  // Posted by the writer (Notify) after `status`; the caller waits for it.
+  // A semaphore, not a mutex and condition variable: the woken caller does
+  // not have to take a mutex the waker may still hold (and be preempted
+  // with), and POSIX lets the caller destroy it as soon as sem_wait
+  // returned, while sem_post may still be returning. ThreadSanitizer sees
+  // sem_post/sem_wait as release/acquire.
+  WriteOp() { sem_init(&posted, /*pshared=*/0, /*value=*/0); }
+  ~WriteOp() { sem_destroy(&posted); }
+  WriteOp(const WriteOp&) = delete;
+  WriteOp& operator=(const WriteOp&) = delete;
+  void Notify() { sem_post(&posted); }
   void Wait() {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [this] { return done; });
+    while (sem_wait(&posted) != 0) {
+      // EINTR: a signal handler ran; wait on.
+    }
   }
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
+  sem_t posted;
 };
 
 struct AuditRow {

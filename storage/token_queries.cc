@@ -33,9 +33,16 @@ const char kTokenByRequestSql[] =
     "request_id = ?3";
 
 int64_t RequestHash(absl::string_view request_id) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  // Fetched once: EVP_sha256() makes EVP_Digest look the implementation up
+  // on every call (OpenSSL 3), which costs more than hashing a request id.
+  // Never freed (process lifetime); a failed fetch falls back to that.
+  static const EVP_MD* const kSha256 = [] {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md != nullptr ? md : EVP_sha256();
+  }();
+  unsigned char digest[EVP_MAX_MD_SIZE] = {};
   unsigned int len = 0;
-  EVP_Digest(request_id.data(), request_id.size(), digest, &len, EVP_sha256(),
+  EVP_Digest(request_id.data(), request_id.size(), digest, &len, kSha256,
              nullptr);
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | digest[i];

@@ -69,6 +69,14 @@ class QueryPlanTest : public ::testing::Test {
   int checked_ = 0;
 };
 
+// Stored in every database: the value must never change.
+TEST(RequestHashTest, IsTheFirstEightBytesOfSha256) {
+  // SHA-256("abc") = ba7816bf8f01cfea 414140de...
+  EXPECT_EQ(RequestHash("abc"), static_cast<int64_t>(0xba7816bf8f01cfeaULL));
+  // SHA-256("") = e3b0c44298fc1c14 9afbf4c8...
+  EXPECT_EQ(RequestHash(""), static_cast<int64_t>(0xe3b0c44298fc1c14ULL));
+}
+
 TEST_F(QueryPlanTest, EveryTokenListAndCountShapeUsesAnIndex) {
   const std::vector<std::optional<TokenState>> states = {
       std::nullopt, TokenState::kActive, TokenState::kNotYetValid,
