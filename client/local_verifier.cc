@@ -186,6 +186,7 @@ absl::Status LocalVerifier::InstallJwks(const std::string& organization_id,
   // the open one so that StateLoop reconnects with it.
   std::lock_guard lock(mu_);
   if (state_stream_ != nullptr && !state_watched_.contains(organization_id)) {
+    state_rewatch_ = true;
     state_stream_->Cancel();
   }
   return absl::OkStatus();
@@ -458,11 +459,18 @@ void LocalVerifier::StateLoop() {
             }
           }
         }
-        if (missed) stream->Cancel();
+        if (missed) {
+          std::lock_guard lock(mu_);
+          state_rewatch_ = true;
+          stream->Cancel();
+        }
         const absl::Time opened_at = Clock::Real().Now();
         v1::OrganizationStateEvent event;
         while (stream->Next(&event)) {
-          ApplyOrganizationState(event).IgnoreError();  // retried by refresh
+          // A failed fetch is retried by the refresh thread.
+          if (!ApplyOrganizationState(event).ok()) {
+            RequestRefresh(event.organization_id());
+          }
           healthy = true;
         }
         ended = stream->Finish();
@@ -479,11 +487,12 @@ void LocalVerifier::StateLoop() {
     {
       std::lock_guard lock(mu_);
       last_state_stream_error_ = ended.ToString();
+      // Cancelled to add an organisation: reconnect without backing off.
+      if (state_rewatch_) healthy = true;
+      state_rewatch_ = false;
     }
     // An older server without the RPC: keep working without it.
     if (absl::IsUnimplemented(ended)) return;
-    // Cancelled by InstallJwks to add an organisation: reconnect at once.
-    if (absl::IsCancelled(ended)) healthy = true;
     if (healthy) backoff = options_.reconnect_initial_backoff;
     if (!WaitOrStop(Jitter(backoff))) return;
     if (!healthy) {

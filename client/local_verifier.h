@@ -233,6 +233,8 @@ class LocalVerifier {
   OrganizationStateStream* state_stream_ = nullptr;
   // The organisations the open state stream watches.
   absl::flat_hash_set<std::string> state_watched_;
+  // The open state stream was cancelled to watch one more organisation.
+  bool state_rewatch_ = false;
   // org -> when an early refresh was last requested; orgs waiting for one.
   mutable absl::flat_hash_map<std::string, absl::Time> refresh_requested_;
   mutable absl::flat_hash_set<std::string> pending_refresh_;
