@@ -26,7 +26,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -34,6 +33,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "server/start_line.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
 #include "tokenauthority/v1/key_service.grpc.pb.h"
 #include "tokenauthority/v1/token_service.grpc.pb.h"
@@ -109,12 +109,8 @@ ServerChild StartServer(const Settings& settings) {
     line.append(buf, static_cast<size_t>(n));
   }
   ::close(out[0]);
-  std::smatch m;
-  static const std::regex re("listening on ([^ ]+) ");
-  if (!std::regex_search(line, m, re)) {
-    Die("the server did not start: " + line);
-  }
-  child.address = m[1].str();
+  child.address = token_authority::server::ListenAddressFromStartLine(line);
+  if (child.address.empty()) Die("the server did not start: " + line);
   std::ifstream key(child.data_dir + "/var/admin.key");
   std::getline(key, child.admin_key);
   child.admin_key = Trim(child.admin_key);

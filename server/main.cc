@@ -15,12 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/authority_server.h"
+#include "server/start_line.h"
 #include "token/time_util.h"
 
 namespace {
 
 using token_authority::server::AuthorityServer;
 using token_authority::server::AuthorityServerOptions;
+using token_authority::server::kStartLinePrefix;
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "token-authority: %s\n", message.c_str());
@@ -156,7 +158,7 @@ int main(int argc, char** argv) {
     admin = absl::StrCat("no admin key file at ", (*server)->admin_key_path(),
                          " (an admin key exists in the database)");
   }
-  std::printf("token-authority listening on %s (%s)\n",
+  std::printf("%s%s (%s)\n", std::string(kStartLinePrefix).c_str(),
               (*server)->address().c_str(), admin.c_str());
   std::fflush(stdout);
 

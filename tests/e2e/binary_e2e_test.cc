@@ -14,15 +14,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "server/start_line.h"
 #include "tests/e2e/e2e_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
@@ -150,9 +151,8 @@ class BinaryE2eTest : public ::testing::Test {
 
 // "token-authority listening on 127.0.0.1:PORT (...)" -> "127.0.0.1:PORT".
 std::string AddressOf(const std::string& line) {
-  std::smatch m;
-  static const std::regex re("listening on (127\\.0\\.0\\.1:[0-9]+) ");
-  return std::regex_search(line, m, re) ? m[1].str() : "";
+  std::string address = server::ListenAddressFromStartLine(line);
+  return absl::StartsWith(address, "127.0.0.1:") ? address : "";
 }
 
 TEST_F(BinaryE2eTest, StartsServesAndStopsOnSigterm) {

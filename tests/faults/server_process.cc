@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -25,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/start_line.h"
 
 namespace token_authority::testing {
 namespace {
@@ -140,13 +140,11 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
         stderr_path.empty() ? "" : ": " + LastLine(stderr_path)));
   }
   p->start_line_ = buffer.substr(0, nl);
-  std::smatch m;
-  static const std::regex re("listening on (127\\.0\\.0\\.1:[0-9]+)");
-  if (!std::regex_search(p->start_line_, m, re)) {
+  p->address_ = server::ListenAddressFromStartLine(p->start_line_);
+  if (!absl::StartsWith(p->address_, "127.0.0.1:")) {
     p->Kill();
     return absl::InternalError("unexpected start line: " + p->start_line_);
   }
-  p->address_ = m[1].str();
   return p;
 }
 
