@@ -36,7 +36,9 @@ struct SqliteTokenStoreOptions {
   // directory must exist.
   std::string path;
   // The SQLite VFS to open every connection with; empty: the default VFS.
-  // The VFS must already be registered (sqlite3_vfs_register).
+  // The VFS must already be registered (sqlite3_vfs_register). At
+  // synchronous FULL or EXTRA the writer's connection uses it through a
+  // shim that gathers each commit's WAL writes (storage/wal_buffer_vfs.h).
   std::string vfs;
   // Durability of a COMMIT. FULL (default) survives power loss in WAL mode.
   SyncMode synchronous = SyncMode::kFull;
