@@ -332,7 +332,10 @@ void AuthorityServer::Shutdown(absl::Duration grace) {
     }
   }
   // Watch streams never end by themselves: end them first.
-  if (authority_ != nullptr) authority_->revocation_feed().Close();
+  if (authority_ != nullptr) {
+    authority_->revocation_feed().Close();
+    authority_->organization_state_feed().Close();
+  }
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       absl::ToChronoMilliseconds(grace));

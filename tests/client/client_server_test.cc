@@ -259,6 +259,46 @@ TEST_F(ClientServerTest, ServerErrorsKeepTheirCodes) {
   EXPECT_THAT(issuer->GetToken(get), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(ClientServerTest, WatchOrganizationStatesStreamsSnapshotAndChanges) {
+  auto verifier = Connect(verifier_key_);
+  auto issuer = Connect(issuer_.api_key);
+  v1::WatchOrganizationStatesRequest request;
+  request.add_organization_ids(issuer_.organization_id);
+  CallOptions call;
+  call.deadline = absl::Seconds(30);  // bounds every Next below
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<OrganizationStateStream> stream,
+                       verifier->WatchOrganizationStates(request, call));
+  v1::OrganizationStateEvent event;
+  ASSERT_TRUE(stream->Next(&event));
+  EXPECT_EQ(event.organization_id(), issuer_.organization_id);
+  EXPECT_TRUE(event.snapshot());
+  EXPECT_TRUE(event.secure_enabled());
+  EXPECT_EQ(event.jwks_sha256().size(), 64u);
+  const std::string digest = event.jwks_sha256();
+  ASSERT_OK(issuer->RotateSigningKey(v1::RotateSigningKeyRequest()).status());
+  ASSERT_TRUE(stream->Next(&event));
+  EXPECT_FALSE(event.snapshot());
+  EXPECT_NE(event.jwks_sha256(), digest);
+  stream->Cancel();
+  while (stream->Next(&event)) {
+  }
+  EXPECT_THAT(stream->Finish(), StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(stream->Finish(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  // The server's refusal arrives through Finish with its code.
+  ASSERT_OK_AND_ASSIGN(stream, issuer->WatchOrganizationStates(
+                                   v1::WatchOrganizationStatesRequest()));
+  ASSERT_TRUE(stream->Next(&event));  // an issuer's own organisation
+  EXPECT_EQ(event.organization_id(), issuer_.organization_id);
+  stream.reset();  // cancels
+  request.set_organization_ids(0, "org_00000000000000ff");
+  ASSERT_OK_AND_ASSIGN(stream,
+                       verifier->WatchOrganizationStates(request, call));
+  EXPECT_FALSE(stream->Next(&event));
+  EXPECT_THAT(stream->Finish(), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_F(ClientServerTest, UnavailableWhileStoppedThenReconnects) {
   ClientOptions options;
   options.insecure = true;

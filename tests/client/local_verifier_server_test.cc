@@ -278,6 +278,27 @@ TEST_F(LocalVerifierServerTest, FollowsTheOrganizationStateWithinOneSecond) {
   }));
 }
 
+TEST_F(LocalVerifierServerTest, StateStreamReconnectsAfterAServerRestart) {
+  auto local = Start();
+  const v1::IssueTokenResponse issued = Issue("grp");
+  ASSERT_TRUE(Within(absl::Seconds(5),
+                     [&] { return local->stats().state_events >= 1; }));
+  const int64_t events = local->stats().state_events;
+  server_->Stop();
+  ASSERT_TRUE(Within(absl::Seconds(5),
+                     [&] { return !local->stats().state_stream_open; }));
+  ASSERT_OK(server_->Restart());
+  // The new stream's snapshot arrived: it is live.
+  ASSERT_TRUE(Within(absl::Seconds(10),
+                     [&] { return local->stats().state_events > events; }));
+  EXPECT_GE(local->stats().state_stream_connects, 2);
+  SetSecure(*server_, org_.organization_id, false);
+  EXPECT_TRUE(Within(absl::Seconds(1), [&] {
+    return local->Verify(issued.jwt(), Play("grp")).reason ==
+           R::kOrganizationDisabled;
+  }));
+}
+
 TEST_F(LocalVerifierServerTest, RotationIsFetchedBeforeTheFirstNewToken) {
   auto local = Start();
   ASSERT_TRUE(Within(absl::Seconds(5), [&] {

@@ -660,7 +660,10 @@ TEST_F(TokenServiceE2eTest, ShutdownEndsStateWatchersWithUnavailable) {
   StateWatch watch(*server_, verifier_.api_key, {org_});
   v1::OrganizationStateEvent e;
   ASSERT_TRUE(watch.Read(&e));
-  server_->Stop(absl::Seconds(5));
+  // A long grace: the stream must be ended by the server at once, not by the
+  // grace period running out (the watch's own 10 s deadline would answer
+  // DEADLINE_EXCEEDED first).
+  server_->Stop(absl::Seconds(60));
   EXPECT_FALSE(watch.Read(&e));
   EXPECT_EQ(watch.Finish(), grpc::StatusCode::UNAVAILABLE);
 }
