@@ -130,7 +130,10 @@ absl::StatusOr<Claims> ClaimsFromSpec(const TokenSpec& spec,
   ClaimsBuilder b;
   b.SetIssuer(std::string(issuer))
       .SetOrganizationId(std::string(organization_id))
-      .SetIssuedAt(times.issued_at)
+      // `now` rather than times.issued_at (whole seconds): the builder keeps
+      // whole seconds for the claim but draws the time-ordered token id from
+      // the millisecond, so ids issued within one second still sort by time.
+      .SetIssuedAt(now)
       .SetNotBefore(times.not_before)
       .SetExpiresAt(times.expires_at)
       .SetTarget(*spec.target)

@@ -1,10 +1,12 @@
 #include "token/token_spec.h"
 
+#include <algorithm>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "token/base64url.h"
 #include "token/random.h"
 
 namespace token_authority::token {
@@ -243,6 +245,37 @@ TEST(ClaimsFromSpecTest, BuildsClaims) {
   EXPECT_THAT(
       ClaimsFromSpec(none, kLimits, kNow, "i", "o", random),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target:")));
+}
+
+TEST(ClaimsFromSpecTest, TokenIdsSortByMillisecondWithinOneSecond) {
+  // Ids are time-ordered to the millisecond (so the store's id index grows at
+  // its end) while iat stays in whole seconds. The later call draws smaller
+  // random bytes, so only the time can order the ids.
+  class ConstantRandom : public RandomSource {
+   public:
+    explicit ConstantRandom(uint8_t byte) : byte_(byte) {}
+    absl::Status Fill(absl::Span<uint8_t> out) override {
+      std::fill(out.begin(), out.end(), byte_);
+      return absl::OkStatus();
+    }
+
+   private:
+    const uint8_t byte_;
+  };
+  ConstantRandom high(0xff), low(0x00);
+  const absl::Time now = kNow + absl::Milliseconds(100);
+  ASSERT_OK_AND_ASSIGN(Claims first,
+                       ClaimsFromSpec(Good(), kLimits, now, "i", "o", high));
+  ASSERT_OK_AND_ASSIGN(
+      Claims second,
+      ClaimsFromSpec(Good(), kLimits, now + absl::Milliseconds(1), "i", "o",
+                     low));
+  EXPECT_EQ(first.issued_at(), second.issued_at());
+  EXPECT_EQ(first.issued_at(), absl::FromUnixSeconds(absl::ToUnixSeconds(now)));
+  std::string a, b;
+  ASSERT_TRUE(Base64UrlDecodeTo(first.token_id(), &a));
+  ASSERT_TRUE(Base64UrlDecodeTo(second.token_id(), &b));
+  EXPECT_LT(a, b);
 }
 
 }  // namespace
