@@ -1,6 +1,8 @@
 #include "server/api_key_secret.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <cstdint>
@@ -67,11 +69,26 @@ absl::StatusOr<std::string> ApiKeyIdFromSecret(absl::string_view secret) {
   return std::string(id);
 }
 
-std::string HashApiKeySecret(absl::string_view secret) {
+std::string Sha256Digest(absl::string_view data) {
+  // The digest is fetched once: SHA256() looks it up in OpenSSL 3's
+  // provider store on every call, and this runs on every authenticated RPC.
+  static const EVP_MD* const kSha256 = [] {
+    const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md != nullptr ? md : EVP_sha256();
+  }();
   uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(secret.data()), secret.size(),
-         digest);
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), digest, &len, kSha256, nullptr) !=
+          1 ||
+      len != sizeof(digest)) {
+    ERR_clear_error();  // the one-shot call below looks the digest up anew
+    SHA256(reinterpret_cast<const uint8_t*>(data.data()), data.size(), digest);
+  }
   return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
+}
+
+std::string HashApiKeySecret(absl::string_view secret) {
+  return Sha256Digest(secret);
 }
 
 bool ApiKeyHashesEqual(absl::string_view a, absl::string_view b) {

@@ -26,7 +26,11 @@ absl::StatusOr<NewApiKey> MakeApiKey(RandomSource& random);
 // secret) if `secret` does not have the form above. Pure, thread-safe.
 absl::StatusOr<std::string> ApiKeyIdFromSecret(absl::string_view secret);
 
-// SHA-256 of `secret` as 32 raw bytes. Pure, thread-safe.
+// SHA-256 of `data` as 32 raw bytes, with the digest fetched from OpenSSL
+// once per process (SHA256() fetches it on every call). Pure, thread-safe.
+std::string Sha256Digest(absl::string_view data);
+
+// SHA-256 of `secret` as 32 raw bytes (Sha256Digest). Pure, thread-safe.
 std::string HashApiKeySecret(absl::string_view secret);
 
 // Whether two hashes are equal, in time independent of their contents

@@ -29,11 +29,7 @@ constexpr size_t kMaxOrganizationNameLength = 128;
 // Key retirement looks at the key ids of at most this many live tokens.
 constexpr int64_t kExactKeyScanLimit = 5000;
 
-std::string Sha256(absl::string_view data) {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(data.data()), data.size(), digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof(digest));
-}
+std::string Sha256(absl::string_view data) { return Sha256Digest(data); }
 
 absl::string_view RoleName(ApiKeyRole role) {
   return storage::ApiKeyRoleName(role);

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <cstring>
@@ -66,6 +67,28 @@ void AppendDerInteger(const uint8_t* v, uint8_t* out, size_t* len) {
 
 // R||S (64 bytes, range-checked) -> DER ECDSA-Sig-Value. False if out of
 // range.
+// A digest context owned by the calling thread, reused across calls (saves an
+// allocation and the provider context set-up per signature). nullptr only if
+// OpenSSL could not allocate it.
+EVP_MD_CTX* ThreadMdCtx() {
+  struct Holder {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Holder() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Holder holder;
+  return holder.ctx;
+}
+
+// SHA-256 of `data` into out[32] with the digest fetched once.
+bool Sha256Into(absl::string_view data, uint8_t* out) {
+  EVP_MD_CTX* ctx = ThreadMdCtx();
+  unsigned int n = 0;
+  return ctx != nullptr &&
+         EVP_DigestInit_ex(ctx, internal::Sha256(), nullptr) == 1 &&
+         EVP_DigestUpdate(ctx, data.data(), data.size()) == 1 &&
+         EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32;
+}
+
 bool RawToDer(const uint8_t* rs, uint8_t* der, size_t* der_len) {
   if (!InScalarRange(rs) || !InScalarRange(rs + 32)) return false;
   size_t len = 2;
@@ -155,6 +178,76 @@ struct SigningKey::Impl {
   // HS256: the secret and the SHA-256 states after absorbing the padded key.
   std::string secret;
   EvpMdCtxPtr inner, outer;
+  // ES256, RS256: a context set up once by EVP_PKEY_verify_init with SHA-256
+  // as the signature digest. Each Verify duplicates it (EVP_PKEY_CTX_dup) and
+  // hands it the digest: EVP_DigestVerifyInit per call would look the
+  // key manager, the signature method and the digest up again in OpenSSL 3's
+  // name map (a walk of the whole map under a shared lock, per call).
+  // The same for signing (EVP_PKEY_sign_init), when the key is private.
+  EvpPkeyCtxPtr verify_ctx, sign_ctx;
+
+  // Sets up verify_ctx (and sign_ctx for a private key) for ES256 and RS256;
+  // nothing for the other algorithms.
+  absl::Status InitContexts(Algorithm alg) {
+    if (alg != Algorithm::kEs256 && alg != Algorithm::kRs256) {
+      return absl::OkStatus();
+    }
+    auto prepare = [&](bool sign) -> EvpPkeyCtxPtr {
+      EvpPkeyCtxPtr ctx(
+          EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+      if (!ctx ||
+          (sign ? EVP_PKEY_sign_init(ctx.get())
+                : EVP_PKEY_verify_init(ctx.get())) != 1 ||
+          EVP_PKEY_CTX_set_signature_md(ctx.get(), internal::Sha256()) != 1 ||
+          (alg == Algorithm::kRs256 &&
+           EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) != 1)) {
+        return nullptr;
+      }
+      return ctx;
+    };
+    verify_ctx = prepare(false);
+    if (!verify_ctx) return OpenSslError("preparing signature verification");
+    if (has_private) {
+      sign_ctx = prepare(true);
+      if (!sign_ctx) return OpenSslError("preparing signing");
+    }
+    return absl::OkStatus();
+  }
+
+  // Signs SHA-256 of `data` with a copy of sign_ctx: DER ECDSA-Sig-Value for
+  // ES256, PKCS#1 v1.5 for RS256. Thread-safe: sign_ctx is only read.
+  absl::StatusOr<std::string> SignDigest(absl::string_view data) const {
+    uint8_t md[kSha256Bytes];
+    if (!Sha256Into(data, md)) return OpenSslError("hashing for signing");
+    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_dup(sign_ctx.get()));
+    size_t len = 0;
+    if (!ctx || EVP_PKEY_sign(ctx.get(), nullptr, &len, md, sizeof md) != 1) {
+      return OpenSslError("signing");
+    }
+    std::string sig(len, '\0');
+    if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
+                      &len, md, sizeof md) != 1) {
+      return OpenSslError("signing");
+    }
+    sig.resize(len);
+    return sig;
+  }
+
+  // Verifies `sig` (DER for ES256, PKCS#1 v1.5 for RS256) over SHA-256 of
+  // `data` with a copy of verify_ctx. Thread-safe: verify_ctx is only read.
+  bool VerifyDigest(absl::string_view data, const uint8_t* sig,
+                    size_t sig_len) const {
+    uint8_t md[kSha256Bytes];
+    if (!Sha256Into(data, md)) {
+      ERR_clear_error();
+      return false;
+    }
+    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_dup(verify_ctx.get()));
+    const bool ok =
+        ctx && EVP_PKEY_verify(ctx.get(), sig, sig_len, md, sizeof md) == 1;
+    if (!ok) ERR_clear_error();
+    return ok;
+  }
 
   // The RFC 7638 members in lexicographic order, as JSON text without braces:
   // e.g. "crv":"P-256","kty":"EC","x":"...","y":"...".
@@ -196,12 +289,7 @@ struct SigningKey::Impl {
   // HMAC-SHA256(secret, data) into out[32]. Thread-safe: the precomputed
   // states are only read (copied).
   bool Hmac(absl::string_view data, uint8_t out[kSha256Bytes]) const {
-    struct CtxHolder {
-      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-      ~CtxHolder() { EVP_MD_CTX_free(ctx); }
-    };
-    thread_local CtxHolder holder;
-    EVP_MD_CTX* ctx = holder.ctx;
+    EVP_MD_CTX* ctx = ThreadMdCtx();
     if (ctx == nullptr) return false;
     uint8_t ihash[kSha256Bytes];
     unsigned int n = 0;
@@ -334,6 +422,7 @@ absl::StatusOr<std::unique_ptr<const SigningKey>> SigningKey::Make(
   } else if (kid.empty()) {
     kid = HmacKid(*impl);
   }
+  TA_RETURN_IF_ERROR(impl->InitContexts(alg));
   return std::unique_ptr<const SigningKey>(
       new SigningKey(alg, std::move(kid), created_at, std::move(impl)));
 }
@@ -730,27 +819,30 @@ absl::StatusOr<std::string> SigningKey::Sign(
     }
     return std::string(reinterpret_cast<char*>(mac), sizeof mac);
   }
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = alg_ == Algorithm::kEdDsa ? nullptr : internal::Sha256();
-  size_t len = 0;
-  if (!ctx ||
-      EVP_DigestSignInit_ex(ctx.get(), nullptr,
-                            md == nullptr ? nullptr : "SHA256", nullptr,
-                            nullptr, impl_->pkey.get(), nullptr) != 1 ||
-      EVP_DigestSign(
-          ctx.get(), nullptr, &len,
-          reinterpret_cast<const unsigned char*>(signing_input.data()),
-          signing_input.size()) != 1) {
-    return OpenSslError("signing");
+  std::string sig;
+  if (alg_ == Algorithm::kEdDsa) {
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    size_t len = 0;
+    if (!ctx ||
+        EVP_DigestSignInit_ex(ctx.get(), nullptr, nullptr, nullptr, nullptr,
+                              impl_->pkey.get(), nullptr) != 1 ||
+        EVP_DigestSign(
+            ctx.get(), nullptr, &len,
+            reinterpret_cast<const unsigned char*>(signing_input.data()),
+            signing_input.size()) != 1) {
+      return OpenSslError("signing");
+    }
+    sig.resize(len);
+    if (EVP_DigestSign(
+            ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+            reinterpret_cast<const unsigned char*>(signing_input.data()),
+            signing_input.size()) != 1) {
+      return OpenSslError("signing");
+    }
+    sig.resize(len);
+    return sig;
   }
-  std::string sig(len, '\0');
-  if (EVP_DigestSign(
-          ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-          reinterpret_cast<const unsigned char*>(signing_input.data()),
-          signing_input.size()) != 1) {
-    return OpenSslError("signing");
-  }
-  sig.resize(len);
+  TA_ASSIGN_OR_RETURN(sig, impl_->SignDigest(signing_input));
   if (alg_ != Algorithm::kEs256) return sig;
   // DER ECDSA-Sig-Value -> 64-byte R||S.
   const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
@@ -787,32 +879,16 @@ bool SigningKey::Verify(absl::string_view signing_input,
                     &der_len)) {
         return false;
       }
-      EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-      const bool ok =
-          ctx &&
-          EVP_DigestVerifyInit(ctx.get(), nullptr, internal::Sha256(), nullptr,
-                               impl_->pkey.get()) == 1 &&
-          EVP_DigestVerify(ctx.get(), der, der_len, data,
-                           signing_input.size()) == 1;
-      if (!ok) ERR_clear_error();
-      return ok;
+      return impl_->VerifyDigest(signing_input, der, der_len);
     }
     case Algorithm::kRs256: {
       if (signature.size() !=
           static_cast<size_t>(EVP_PKEY_get_size(impl_->pkey.get()))) {
         return false;
       }
-      EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-      const bool ok =
-          ctx &&
-          EVP_DigestVerifyInit(ctx.get(), nullptr, internal::Sha256(), nullptr,
-                               impl_->pkey.get()) == 1 &&
-          EVP_DigestVerify(
-              ctx.get(),
-              reinterpret_cast<const unsigned char*>(signature.data()),
-              signature.size(), data, signing_input.size()) == 1;
-      if (!ok) ERR_clear_error();
-      return ok;
+      return impl_->VerifyDigest(
+          signing_input, reinterpret_cast<const uint8_t*>(signature.data()),
+          signature.size());
     }
     case Algorithm::kEdDsa: {
       if (signature.size() != 64) return false;
