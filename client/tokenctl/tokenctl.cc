@@ -268,6 +268,13 @@ class Ctl {
   int EmitProblems(const std::vector<FormProblem>& problems,
                    absl::string_view what);
 
+  // Sends `request` (a ListTokens or ListAuditEvents request) with --limit and
+  // --page-token through `fetch(client, request)` and gathers one page, or
+  // with --all every page, into `all`. Returns kExitOk or the exit code of
+  // the failure (already reported).
+  template <typename Request, typename Response, typename Fetch>
+  int CollectPages(Request request, Fetch fetch, Response* all);
+
   std::string TokenText(const v1::Token& t) const;
   std::vector<std::string> TokenRow(const v1::Token& t) const;
   absl::StatusOr<std::string> JwtArgument(const std::string& arg);
@@ -495,6 +502,25 @@ int Ctl::Get() {
   return Emit(ProtoToJson(*token), TokenText(*token));
 }
 
+template <typename Request, typename Response, typename Fetch>
+int Ctl::CollectPages(Request request, Fetch fetch, Response* all) {
+  if (limit_ < 0 || limit_ > 1000) {
+    return Usage("--limit must be 1 to 1000 (0: the server's default)");
+  }
+  request.set_page_size(limit_);
+  request.set_page_token(page_token_);
+  auto client = Client();
+  if (!client.ok()) return Failure(client.status());
+  while (true) {
+    absl::StatusOr<Response> page = fetch(**client, request);
+    if (!page.ok()) return ServerFailure(page.status());
+    all->MergeFrom(*page);  // appends the page's items
+    all->set_next_page_token(page->next_page_token());
+    if (!all_pages_ || page->next_page_token().empty()) return kExitOk;
+    request.set_page_token(page->next_page_token());
+  }
+}
+
 int Ctl::List() {
   v1::ListTokensRequest request;
   request.set_tag(list_flags_.tag);
@@ -510,23 +536,14 @@ int Ctl::List() {
     }
     request.set_state(*state);
   }
-  if (limit_ < 0 || limit_ > 1000) {
-    return Usage("--limit must be 1 to 1000 (0: the server's default)");
-  }
-  request.set_page_size(limit_);
-  request.set_page_token(page_token_);
-  auto client = Client();
-  if (!client.ok()) return Failure(client.status());
   v1::ListTokensResponse all;
-  while (true) {
-    absl::StatusOr<v1::ListTokensResponse> page =
-        (*client)->ListTokens(request, Call());
-    if (!page.ok()) return ServerFailure(page.status());
-    for (const v1::Token& t : page->tokens()) *all.add_tokens() = t;
-    all.set_next_page_token(page->next_page_token());
-    if (!all_pages_ || page->next_page_token().empty()) break;
-    request.set_page_token(page->next_page_token());
-  }
+  const int rc = CollectPages(
+      std::move(request),
+      [this](TokenAuthorityClient& c, const v1::ListTokensRequest& r) {
+        return c.ListTokens(r, Call());
+      },
+      &all);
+  if (rc != kExitOk) return rc;
   Table table({"ID", "TARGET", "STATE", "EXPIRES", "USER", "TAG"});
   for (const v1::Token& t : all.tokens()) table.AddRow(TokenRow(t));
   std::string human = table.empty() ? "No tokens match.\n" : table.Render();
@@ -789,23 +806,14 @@ int Ctl::Audit() {
   }
   if (audit_since_.empty()) request.clear_since();
   if (audit_until_.empty()) request.clear_until();
-  if (limit_ < 0 || limit_ > 1000) {
-    return Usage("--limit must be 1 to 1000 (0: the server's default)");
-  }
-  request.set_page_size(limit_);
-  request.set_page_token(page_token_);
-  auto client = Client();
-  if (!client.ok()) return Failure(client.status());
   v1::ListAuditEventsResponse all;
-  while (true) {
-    absl::StatusOr<v1::ListAuditEventsResponse> page =
-        (*client)->ListAuditEvents(request, Call());
-    if (!page.ok()) return ServerFailure(page.status());
-    for (const v1::AuditEvent& e : page->events()) *all.add_events() = e;
-    all.set_next_page_token(page->next_page_token());
-    if (!all_pages_ || page->next_page_token().empty()) break;
-    request.set_page_token(page->next_page_token());
-  }
+  const int rc = CollectPages(
+      std::move(request),
+      [this](TokenAuthorityClient& c, const v1::ListAuditEventsRequest& r) {
+        return c.ListAuditEvents(r, Call());
+      },
+      &all);
+  if (rc != kExitOk) return rc;
   Table table({"TIME", "ACTION", "ACTOR", "TOKEN", "TAG", "USER", "DETAIL"});
   for (const v1::AuditEvent& e : all.events()) {
     table.AddRow({TimeText(e.time(), e.has_time()), e.action(), e.actor(),
