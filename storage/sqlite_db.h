@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -64,6 +65,18 @@ class Statement {
   absl::StatusOr<bool> Step();
   // Steps to completion, ignoring rows.
   absl::Status Run();
+  // Steps to completion and returns read(*this) of every row, in order.
+  template <typename Read>
+  auto ReadAll(Read read)
+      -> absl::StatusOr<std::vector<decltype(read(*this))>> {
+    std::vector<decltype(read(*this))> out;
+    while (true) {
+      absl::StatusOr<bool> row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return out;
+      out.push_back(read(*this));
+    }
+  }
 
   bool IsNull(int col) const {
     return sqlite3_column_type(stmt_, col) == SQLITE_NULL;

@@ -983,13 +983,7 @@ SqliteTokenStoreImpl::ListAllOrganizations() {
                       c->Prepare(absl::StrCat(
                           "SELECT ", kOrgColumns,
                           " FROM organizations WHERE no != 0 ORDER BY id")));
-  std::vector<Organization> out;
-  while (true) {
-    TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadOrganization(s));
-  }
-  return out;
+  return s.ReadAll(ReadOrganization);
 }
 
 // --------------------------------------------------------------------------
@@ -1170,13 +1164,7 @@ absl::StatusOr<std::vector<ApiKey>> SqliteTokenStoreImpl::ListApiKeys(
                               "IS NULL) ORDER BY k.no")));
   s.BindInt64(1, org_no);
   s.BindInt64(2, include_revoked ? 1 : 0);
-  std::vector<ApiKey> out;
-  while (true) {
-    TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadApiKey(s));
-  }
-  return out;
+  return s.ReadAll(ReadApiKey);
 }
 
 // --------------------------------------------------------------------------
@@ -1646,13 +1634,7 @@ SqliteTokenStoreImpl::ListRevocationsSince(int64_t after_sequence, int limit) {
   TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(sqlite::kRevocationsSinceSql));
   s.BindInt64(1, after_sequence);
   s.BindInt64(2, limit);
-  std::vector<RevocationEvent> out;
-  while (true) {
-    TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadRevocation(s));
-  }
-  return out;
+  return s.ReadAll(ReadRevocation);
 }
 
 absl::StatusOr<std::vector<RevocationEvent>>
@@ -1662,13 +1644,7 @@ SqliteTokenStoreImpl::ListActiveRevocations(absl::Time now) {
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(sqlite::kActiveRevocationsSql));
   s.BindInt64(1, FloorSeconds(now));
-  std::vector<RevocationEvent> out;
-  while (true) {
-    TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadRevocation(s));
-  }
-  return out;
+  return s.ReadAll(ReadRevocation);
 }
 
 absl::StatusOr<int64_t> SqliteTokenStoreImpl::MaxRevocationSequence() {
@@ -2036,12 +2012,9 @@ absl::Status SqliteTokenStoreImpl::CheckIntegrity() {
   TA_ASSIGN_OR_RETURN(sqlite::StmtPtr stmt,
                       c->PrepareUncached("PRAGMA integrity_check(10)"));
   Statement s(c->db(), stmt.get());
-  std::vector<std::string> problems;
-  while (true) {
-    TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    problems.push_back(s.String(0));
-  }
+  TA_ASSIGN_OR_RETURN(
+      std::vector<std::string> problems,
+      s.ReadAll([](const Statement& row) { return row.String(0); }));
   if (problems.size() == 1 && problems[0] == "ok") return absl::OkStatus();
   return absl::DataLossError(
       absl::StrCat("integrity_check: ", absl::StrJoin(problems, "; ")));
