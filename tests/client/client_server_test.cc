@@ -324,11 +324,28 @@ TEST_F(ClientServerTest, UnavailableWhileStoppedThenReconnects) {
 }
 
 TEST_F(ClientServerTest, DeadlineIsHonoured) {
-  auto issuer = Connect(issuer_.api_key);
-  CallOptions tiny;
-  tiny.deadline = absl::Nanoseconds(1);
-  EXPECT_THAT(issuer->ListTokens({}, tiny),
+  // The client turns a call's deadline into gRPC's absolute deadline from its
+  // own clock. With that clock a minute behind, a one-second deadline has
+  // already passed for gRPC, so the call must fail whatever the machine's
+  // speed (a 1 ns deadline from the real clock reached gRPC as about 1 ms,
+  // and a fast ListTokens sometimes answered in time). Without the deadline
+  // the call would succeed (the control below).
+  FakeClock behind(Clock::Real().Now() - absl::Minutes(1));
+  ClientOptions options;
+  options.insecure = true;
+  options.api_key = issuer_.api_key;
+  options.default_deadline = absl::Seconds(10);
+  options.clock = &behind;
+  ASSERT_OK_AND_ASSIGN(
+      auto issuer, TokenAuthorityClient::Create(server_->address(), options));
+  CallOptions one_second;
+  one_second.deadline = absl::Seconds(1);
+  EXPECT_THAT(issuer->ListTokens({}, one_second),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // The control: the same call from a client on the real clock.
+  CallOptions ten_seconds;
+  ten_seconds.deadline = absl::Seconds(10);
+  EXPECT_THAT(Connect(issuer_.api_key)->ListTokens({}, ten_seconds), IsOk());
 }
 
 TEST_F(ClientServerTest, DialogCreatesTheTokenAndTheOverview) {
