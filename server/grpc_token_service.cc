@@ -16,21 +16,14 @@ namespace {
 
 constexpr int kWatchBatch = 512;
 
-// Streams revocations: replay from the feed (memory, or the store for old
-// cursors), then live events as the feed announces them. One write in flight
-// at a time; all state under mu_ because wakes come from the feed's thread.
-class WatchReactor : public grpc::ServerWriteReactor<v1::RevocationEvent> {
+// The machinery shared by the watch streams: subscribes to a feed that wakes
+// its subscribers, keeps one write in flight, ends on cancellation, broken
+// streams and server shutdown (once caught up), and logs one line at the end.
+// A subclass says what to send next in NextLocked(). All state under mu_
+// because wakes come from the feed's (publishing) thread.
+template <typename Event, typename Feed>
+class FeedWatchReactor : public grpc::ServerWriteReactor<Event> {
  public:
-  WatchReactor(const ServiceDeps& deps, std::string organization_id,
-               std::string request_id, int64_t since)
-      : deps_(deps),
-        feed_(&deps.authority->revocation_feed()),
-        start_(std::chrono::steady_clock::now()),
-        cursor_(since) {
-    info_.organization_id = std::move(organization_id);
-    info_.request_id = std::move(request_id);
-  }
-
   // Must be called once, right after construction (not from the
   // constructor: a wake may arrive before Subscribe returns).
   void Start() {
@@ -64,9 +57,25 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::RevocationEvent> {
       id = subscription_;
     }
     if (id != 0) feed_->Unsubscribe(id);
-    LogCall(deps_, "TokenService/WatchRevocations", info_, final_code_, start_);
+    LogCall(deps_, method_, info_, final_code_, start_);
     delete this;
   }
+
+ protected:
+  FeedWatchReactor(const ServiceDeps& deps, Feed* feed,
+                   absl::string_view method, CallInfo info,
+                   std::chrono::steady_clock::time_point start)
+      : deps_(deps),
+        feed_(feed),
+        method_(method),
+        info_(std::move(info)),
+        start_(start) {}
+
+  // Requires mu_. Fills `message` (cleared) with the next event and returns
+  // true, returns false when caught up, or an error that ends the stream.
+  virtual absl::StatusOr<bool> NextLocked(Event* message) = 0;
+
+  Feed* feed() const { return feed_; }
 
  private:
   void OnWake(bool closing) {
@@ -82,29 +91,21 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::RevocationEvent> {
       FinishLocked(absl::CancelledError("the call was cancelled"));
       return;
     }
-    if (next_ >= pending_.size()) {
-      pending_.clear();
-      next_ = 0;
-      absl::StatusOr<std::vector<storage::RevocationEvent>> events =
-          feed_->Read(cursor_, kWatchBatch);
-      if (!events.ok()) {
-        FinishLocked(events.status());
-        return;
-      }
-      pending_ = std::move(*events);
+    message_.Clear();
+    absl::StatusOr<bool> more = NextLocked(&message_);
+    if (!more.ok()) {
+      FinishLocked(more.status());
+      return;
     }
-    if (pending_.empty()) {
+    if (!*more) {
       // Caught up: wait for the next wake, unless the server is going away.
       if (closing_) {
         FinishLocked(absl::UnavailableError("the server is shutting down"));
       }
       return;
     }
-    message_.Clear();
-    ToProto(pending_[next_++], &message_);
-    cursor_ = message_.sequence();
     writing_ = true;
-    StartWrite(&message_);
+    this->StartWrite(&message_);
   }
 
   // Requires mu_.
@@ -112,20 +113,18 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::RevocationEvent> {
     if (finished_) return;
     finished_ = true;
     final_code_ = status.code();
-    Finish(ToGrpcStatus(status));
+    this->Finish(ToGrpcStatus(status));
   }
 
   const ServiceDeps deps_;
-  RevocationFeed* const feed_;
-  CallInfo info_;
+  Feed* const feed_;
+  const absl::string_view method_;  // a string literal
+  const CallInfo info_;
   const std::chrono::steady_clock::time_point start_;
 
-  std::mutex mu_;
+  std::mutex mu_;  // NextLocked runs under it
   uint64_t subscription_ = 0;
-  int64_t cursor_;
-  std::vector<storage::RevocationEvent> pending_;
-  size_t next_ = 0;
-  v1::RevocationEvent message_;
+  Event message_;
   bool writing_ = false;
   bool finished_ = false;
   bool cancelled_ = false;
@@ -133,120 +132,76 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::RevocationEvent> {
   absl::StatusCode final_code_ = absl::StatusCode::kOk;
 };
 
+// Streams revocations: replay from the feed (memory, or the store for old
+// cursors), then live events as the feed announces them.
+class WatchReactor
+    : public FeedWatchReactor<v1::RevocationEvent, RevocationFeed> {
+ public:
+  WatchReactor(const ServiceDeps& deps, CallInfo info, int64_t since,
+               std::chrono::steady_clock::time_point start)
+      : FeedWatchReactor(deps, &deps.authority->revocation_feed(),
+                         "TokenService/WatchRevocations", std::move(info),
+                         start),
+        cursor_(since) {}
+
+ private:
+  absl::StatusOr<bool> NextLocked(v1::RevocationEvent* message) override {
+    if (next_ >= pending_.size()) {
+      pending_.clear();
+      next_ = 0;
+      TA_ASSIGN_OR_RETURN(pending_, feed()->Read(cursor_, kWatchBatch));
+    }
+    if (pending_.empty()) return false;
+    ToProto(pending_[next_++], message);
+    cursor_ = message->sequence();
+    return true;
+  }
+
+  // Touched only in NextLocked, under mu_.
+  int64_t cursor_;
+  std::vector<storage::RevocationEvent> pending_;
+  size_t next_ = 0;
+};
+
 // Streams organisation states: on each wake (and at the start) the states of
 // the watched organisations that are newer than what was sent, so the first
 // round is the snapshot and later rounds are changes. Level-triggered: a
-// wake while a write is in flight is picked up by the Pump after it. All
-// state under mu_ because wakes come from the publishing thread.
+// wake while a write is in flight is picked up by the Pump after it.
 class OrganizationStateWatchReactor
-    : public grpc::ServerWriteReactor<v1::OrganizationStateEvent> {
+    : public FeedWatchReactor<v1::OrganizationStateEvent,
+                              OrganizationStateFeed> {
  public:
   OrganizationStateWatchReactor(const ServiceDeps& deps, CallInfo info,
                                 std::vector<std::string> organization_ids,
                                 std::chrono::steady_clock::time_point start)
-      : deps_(deps),
-        feed_(&deps.authority->organization_state_feed()),
-        info_(std::move(info)),
-        start_(start),
+      : FeedWatchReactor(deps, &deps.authority->organization_state_feed(),
+                         "TokenService/WatchOrganizationStates",
+                         std::move(info), start),
         organization_ids_(std::move(organization_ids)) {}
 
-  // Must be called once, right after construction (a wake may arrive before
-  // Subscribe returns).
-  void Start() {
-    const uint64_t id =
-        feed_->Subscribe([this](bool closing) { OnWake(closing); });
-    std::lock_guard<std::mutex> lock(mu_);
-    subscription_ = id;
-    Pump();
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishLocked(absl::CancelledError("the stream broke"));
-      return;
-    }
-    Pump();
-  }
-
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    if (!writing_) FinishLocked(absl::CancelledError("the call was cancelled"));
-  }
-
-  void OnDone() override {
-    uint64_t id;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      id = subscription_;
-    }
-    if (id != 0) feed_->Unsubscribe(id);
-    LogCall(deps_, "TokenService/WatchOrganizationStates", info_, final_code_,
-            start_);
-    delete this;
-  }
-
  private:
-  void OnWake(bool closing) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (closing) closing_ = true;
-    Pump();
-  }
-
-  // Requires mu_.
-  void Pump() {
-    if (finished_ || writing_) return;
-    if (cancelled_) {
-      FinishLocked(absl::CancelledError("the call was cancelled"));
-      return;
-    }
+  absl::StatusOr<bool> NextLocked(
+      v1::OrganizationStateEvent* message) override {
     if (next_ >= pending_.size()) {
-      pending_ = feed_->ReadChanged(organization_ids_, &sent_versions_);
+      pending_ = feed()->ReadChanged(organization_ids_, &sent_versions_);
       next_ = 0;
     }
     if (pending_.empty()) {
       snapshot_sent_ = true;
-      if (closing_) {
-        FinishLocked(absl::UnavailableError("the server is shutting down"));
-      }
-      return;
+      return false;
     }
-    message_.Clear();
-    ToProto(pending_[next_++], &message_);
-    message_.set_snapshot(!snapshot_sent_);
+    ToProto(pending_[next_++], message);
+    message->set_snapshot(!snapshot_sent_);
     if (next_ >= pending_.size()) snapshot_sent_ = true;
-    writing_ = true;
-    StartWrite(&message_);
+    return true;
   }
 
-  // Requires mu_.
-  void FinishLocked(const absl::Status& status) {
-    if (finished_) return;
-    finished_ = true;
-    final_code_ = status.code();
-    Finish(ToGrpcStatus(status));
-  }
-
-  const ServiceDeps deps_;
-  OrganizationStateFeed* const feed_;
-  const CallInfo info_;
-  const std::chrono::steady_clock::time_point start_;
   const std::vector<std::string> organization_ids_;
-
-  std::mutex mu_;
-  uint64_t subscription_ = 0;
+  // Touched only in NextLocked, under mu_.
   absl::flat_hash_map<std::string, uint64_t> sent_versions_;
   std::vector<OrganizationState> pending_;
   size_t next_ = 0;
   bool snapshot_sent_ = false;
-  v1::OrganizationStateEvent message_;
-  bool writing_ = false;
-  bool finished_ = false;
-  bool cancelled_ = false;
-  bool closing_ = false;
-  absl::StatusCode final_code_ = absl::StatusCode::kOk;
 };
 
 // A stream that ends at once with `status` (authentication and argument
@@ -414,9 +369,8 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       return new FailedWatch<v1::RevocationEvent>(
           deps_, "TokenService/WatchRevocations", info, status, start);
     }
-    auto* reactor =
-        new WatchReactor(deps_, info.organization_id, info.request_id,
-                         request->since_sequence());
+    auto* reactor = new WatchReactor(deps_, std::move(info),
+                                     request->since_sequence(), start);
     reactor->Start();
     return reactor;
   }
