@@ -8,7 +8,7 @@
 // not depend on the sync level. Tokens: one organisation, 100 tags, 100k
 // users, 2 of 10k stream names each, a 36-character request_id, 32-byte JWT
 // hash and spec fingerprint, an IP and domain on half of them; issued one
-// per ~0.9 s, valid 14 days.
+// per ~0.9 s, valid 14 days, with time-ordered ids as the server makes them.
 //
 // Usage: storage_list_bench [--dir=PATH] [--max=1000000] [--queries=2000]
 #include <sqlite3.h>
@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "storage/record_validation.h"
 #include "storage/sqlite_token_store.h"
+#include "token/claims.h"
 #include "token/clock.h"
 #include "token/random.h"
 
@@ -70,7 +71,6 @@ SqliteTokenStoreOptions Options(const std::string& dir, SyncMode sync) {
 
 Token MakeToken(int64_t i, RandomSource& random, std::mt19937_64& rng) {
   Token t;
-  t.id = EncodeTokenId(*random.Bytes(16));
   t.organization_id = std::string(kOrg);
   t.target_kind = TargetKind::kStreams;
   const uint64_t s = rng() % 10000;
@@ -78,6 +78,8 @@ Token MakeToken(int64_t i, RandomSource& random, std::mt19937_64& rng) {
   t.issued_at = absl::FromUnixSeconds(1700000000 + i * 9 / 10);
   t.not_before = t.issued_at;
   t.expires_at = t.issued_at + absl::Hours(24 * 14);
+  // Time-ordered, as the server makes them (token::NewTokenId).
+  t.id = *token::NewTokenId(random, t.issued_at);
   t.user_id = absl::StrCat("user-", rng() % 100000);
   t.tag = absl::StrCat("tag-", i % kTags);
   if (i % 2 == 0) {
