@@ -18,11 +18,7 @@ bool OrganizationStateFeed::Publish(OrganizationState state) {
   return true;
 }
 
-void OrganizationStateFeed::WakeAll() {
-  std::lock_guard<std::mutex> lock(subscribers_mu_);
-  if (closed_) return;
-  for (auto& [id, wake] : subscribers_) wake(false);
-}
+void OrganizationStateFeed::WakeAll() { subscribers_.WakeAll(); }
 
 std::optional<OrganizationState> OrganizationStateFeed::Get(
     absl::string_view organization_id) const {
@@ -49,27 +45,13 @@ std::vector<OrganizationState> OrganizationStateFeed::ReadChanged(
 }
 
 uint64_t OrganizationStateFeed::Subscribe(WakeFn wake) {
-  std::lock_guard<std::mutex> lock(subscribers_mu_);
-  if (closed_) {
-    wake(true);
-    return 0;
-  }
-  const uint64_t id = next_id_++;
-  subscribers_.emplace(id, std::move(wake));
-  return id;
+  return subscribers_.Subscribe(std::move(wake));
 }
 
 void OrganizationStateFeed::Unsubscribe(uint64_t id) {
-  std::lock_guard<std::mutex> lock(subscribers_mu_);
-  subscribers_.erase(id);
+  subscribers_.Unsubscribe(id);
 }
 
-void OrganizationStateFeed::Close() {
-  std::lock_guard<std::mutex> lock(subscribers_mu_);
-  if (closed_) return;
-  closed_ = true;
-  for (auto& [id, wake] : subscribers_) wake(true);
-  subscribers_.clear();
-}
+void OrganizationStateFeed::Close() { subscribers_.Close(); }
 
 }  // namespace token_authority::server

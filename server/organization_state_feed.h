@@ -14,7 +14,7 @@
 // Intermediate states of quick successive changes may be skipped.
 //
 // Thread-safety: every method may be called concurrently. Lock order:
-// subscribers_mu_ (held while wake functions run) before state_mu_.
+// the WakeList's lock (held while wake functions run) before state_mu_.
 #ifndef SERVER_ORGANIZATION_STATE_FEED_H_
 #define SERVER_ORGANIZATION_STATE_FEED_H_
 
@@ -30,6 +30,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/wake_list.h"
 
 namespace token_authority::server {
 
@@ -50,7 +51,7 @@ class OrganizationStateFeed {
   // (`closing` false) or once when the feed closes (`closing` true, the last
   // call). Runs with the subscriber lock held: must not block for long and
   // must not call Subscribe/Unsubscribe; may call ReadChanged/Get.
-  using WakeFn = std::function<void(bool closing)>;
+  using WakeFn = WakeList::WakeFn;
 
   OrganizationStateFeed() = default;
   OrganizationStateFeed(const OrganizationStateFeed&) = delete;
@@ -95,10 +96,7 @@ class OrganizationStateFeed {
       states_;                 // guarded by state_mu_
   uint64_t last_version_ = 0;  // guarded by state_mu_
 
-  std::mutex subscribers_mu_;
-  std::map<uint64_t, WakeFn> subscribers_;  // guarded by subscribers_mu_
-  uint64_t next_id_ = 1;                    // guarded by subscribers_mu_
-  bool closed_ = false;                     // guarded by subscribers_mu_
+  WakeList subscribers_;
 };
 
 }  // namespace token_authority::server

@@ -107,26 +107,12 @@ int64_t RevocationFeed::last_sequence() const {
 }
 
 uint64_t RevocationFeed::Subscribe(WakeFn wake) {
-  std::lock_guard<std::mutex> lock(subscribers_mu_);
-  if (closed_) {
-    wake(true);
-    return 0;
-  }
-  const uint64_t id = next_id_++;
-  subscribers_.emplace(id, std::move(wake));
-  return id;
+  return subscribers_.Subscribe(std::move(wake));
 }
 
-void RevocationFeed::Unsubscribe(uint64_t id) {
-  std::lock_guard<std::mutex> lock(subscribers_mu_);
-  subscribers_.erase(id);
-}
+void RevocationFeed::Unsubscribe(uint64_t id) { subscribers_.Unsubscribe(id); }
 
-void RevocationFeed::WakeAll() {
-  std::lock_guard<std::mutex> lock(subscribers_mu_);
-  if (closed_) return;
-  for (auto& [id, wake] : subscribers_) wake(false);
-}
+void RevocationFeed::WakeAll() { subscribers_.WakeAll(); }
 
 void RevocationFeed::Close() {
   {
@@ -135,11 +121,7 @@ void RevocationFeed::Close() {
   }
   poll_cv_.notify_all();
   if (poll_thread_.joinable()) poll_thread_.join();
-  std::lock_guard<std::mutex> lock(subscribers_mu_);
-  if (closed_) return;
-  closed_ = true;
-  for (auto& [id, wake] : subscribers_) wake(true);
-  subscribers_.clear();
+  subscribers_.Close();
 }
 
 void RevocationFeed::PollLoop() {

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/wake_list.h"
 #include "storage/token_store.h"
 
 namespace token_authority::server {
@@ -50,7 +51,7 @@ class RevocationFeed {
   // Called when events after the subscriber's last read may be available
   // (`closing` false) or when the feed closes (`closing` true, the last
   // call). Must not block for long; may call Read().
-  using WakeFn = std::function<void(bool closing)>;
+  using WakeFn = WakeList::WakeFn;
 
   // A feed that starts after `start_sequence` (events up to it are only
   // read from the store). `store` is not owned and must outlive the feed.
@@ -103,10 +104,7 @@ class RevocationFeed {
   int64_t floor_;                                // guarded by buffer_mu_
   int64_t tail_;                                 // guarded by buffer_mu_
 
-  std::mutex subscribers_mu_;
-  std::map<uint64_t, WakeFn> subscribers_;  // guarded by subscribers_mu_
-  uint64_t next_id_ = 1;                    // guarded by subscribers_mu_
-  bool closed_ = false;                     // guarded by subscribers_mu_
+  WakeList subscribers_;
 
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;
