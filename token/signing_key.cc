@@ -65,8 +65,6 @@ void AppendDerInteger(const uint8_t* v, uint8_t* out, size_t* len) {
   *len += static_cast<size_t>(32 - i);
 }
 
-// R||S (64 bytes, range-checked) -> DER ECDSA-Sig-Value. False if out of
-// range.
 // A digest context owned by the calling thread, reused across calls (saves an
 // allocation and the provider context set-up per signature). nullptr only if
 // OpenSSL could not allocate it.
@@ -89,6 +87,8 @@ bool Sha256Into(absl::string_view data, uint8_t* out) {
          EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == 32;
 }
 
+// R||S (64 bytes, range-checked) -> DER ECDSA-Sig-Value. False if out of
+// range.
 bool RawToDer(const uint8_t* rs, uint8_t* der, size_t* der_len) {
   if (!InScalarRange(rs) || !InScalarRange(rs + 32)) return false;
   size_t len = 2;
