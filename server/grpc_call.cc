@@ -58,6 +58,17 @@ void LogCall(const ServiceDeps& deps, absl::string_view method,
   deps.log->Record(record);
 }
 
+absl::StatusOr<Caller> AuthenticateCall(
+    const ServiceDeps& deps, const grpc::CallbackServerContext& context,
+    CallInfo* info) {
+  const CallMetadata md = ReadMetadata(context);
+  info->request_id = md.request_id;
+  absl::StatusOr<Caller> caller =
+      deps.authority->Authenticate(md.api_key, md.organization_id);
+  if (caller.ok()) info->organization_id = caller->organization_id;
+  return caller;
+}
+
 grpc::ServerUnaryReactor* RunUnary(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
     absl::string_view method, Execution execution,
@@ -66,19 +77,11 @@ grpc::ServerUnaryReactor* RunUnary(
   const auto start = std::chrono::steady_clock::now();
   auto run = [deps, context, reactor, method, start,
               handler = std::move(handler)]() {
-    const CallMetadata md = ReadMetadata(*context);
     CallInfo info;
-    info.request_id = md.request_id;
     absl::Status status = CheckCallAlive(*context);
     if (status.ok()) {
-      absl::StatusOr<Caller> caller =
-          deps.authority->Authenticate(md.api_key, md.organization_id);
-      if (!caller.ok()) {
-        status = caller.status();
-      } else {
-        info.organization_id = caller->organization_id;
-        status = handler(*caller, info);
-      }
+      absl::StatusOr<Caller> caller = AuthenticateCall(deps, *context, &info);
+      status = caller.ok() ? handler(*caller, info) : caller.status();
     }
     LogCall(deps, method, info, status.code(), start);
     reactor->Finish(ToGrpcStatus(status));

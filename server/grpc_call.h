@@ -48,6 +48,13 @@ struct CallInfo {
   std::string request_id;
 };
 
+// Reads the call's metadata into `info` (request id) and authenticates its
+// API key; on success also records the caller's organisation in `info`.
+// UNAUTHENTICATED (or the core's error) otherwise.
+absl::StatusOr<Caller> AuthenticateCall(
+    const ServiceDeps& deps, const grpc::CallbackServerContext& context,
+    CallInfo* info);
+
 enum class Execution {
   kInline,    // memory only (VerifyToken, GetJwks): on gRPC's thread
   kBlocking,  // touches the store: on the BlockingExecutor

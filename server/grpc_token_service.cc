@@ -351,16 +351,11 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::WatchRevocationsRequest* request) override {
     const auto start = std::chrono::steady_clock::now();
-    const CallMetadata md = ReadMetadata(*context);
     CallInfo info;
-    info.request_id = md.request_id;
-    absl::StatusOr<Caller> caller =
-        deps_.authority->Authenticate(md.api_key, md.organization_id);
+    absl::StatusOr<Caller> caller = AuthenticateCall(deps_, *context, &info);
     absl::Status status = caller.status();
-    if (status.ok()) {
-      info.organization_id = caller->organization_id;
+    if (status.ok())
       status = deps_.authority->AuthorizeWatchRevocations(*caller);
-    }
     if (status.ok() && request->since_sequence() < 0) {
       status =
           absl::InvalidArgumentError("since_sequence: must not be negative");
@@ -381,21 +376,13 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
     constexpr absl::string_view kMethod =
         "TokenService/WatchOrganizationStates";
     const auto start = std::chrono::steady_clock::now();
-    const CallMetadata md = ReadMetadata(*context);
     CallInfo info;
-    info.request_id = md.request_id;
-    absl::StatusOr<Caller> caller =
-        deps_.authority->Authenticate(md.api_key, md.organization_id);
+    absl::StatusOr<Caller> caller = AuthenticateCall(deps_, *context, &info);
     absl::StatusOr<std::vector<std::string>> ids =
-        absl::UnauthenticatedError("not authenticated");
-    if (!caller.ok()) {
-      ids = caller.status();
-    } else {
-      info.organization_id = caller->organization_id;
-      ids = deps_.authority->AuthorizeWatchOrganizationStates(
-          *caller, {request->organization_ids().begin(),
-                    request->organization_ids().end()});
-    }
+        caller.ok() ? deps_.authority->AuthorizeWatchOrganizationStates(
+                          *caller, {request->organization_ids().begin(),
+                                    request->organization_ids().end()})
+                    : caller.status();
     if (!ids.ok()) {
       return new FailedWatch<v1::OrganizationStateEvent>(deps_, kMethod, info,
                                                          ids.status(), start);
