@@ -9,7 +9,9 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -315,6 +317,9 @@ using WriteFn = std::function<absl::Status(WriteCtx&)>;
 struct WriteOp {
   WriteFn fn;
   absl::Status status;
+  // Set for WriteAsync: the writer calls it with `status` after the batch
+  // and deletes the operation; nobody waits on `posted`.
+  std::function<void(const absl::Status&)> done;
   // Callers of the same batch this caller wakes once woken itself, so that
   // the writer wakes only the first one and goes on with the next batch:
   // a wake-up is a system call, and the writer is the bottleneck. Set by the
@@ -407,6 +412,8 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
 
   absl::StatusOr<InsertTokenResult> InsertToken(
       const Token& token, const AuditContext& audit) override;
+  void InsertTokenAsync(const Token& token, const AuditContext& audit,
+                        InsertTokenDone done) override;
   absl::StatusOr<Token> GetToken(absl::string_view organization_id,
                                  absl::string_view token_id) override;
   absl::StatusOr<Token> FindTokenById(absl::string_view token_id) override;
@@ -461,6 +468,10 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   // Queues `fn` for the writer and waits until its batch committed (or
   // failed). Unavailable once the store is shut down.
   absl::Status Write(WriteFn fn);
+  // Queues `fn` for the writer and returns; the writer calls `done` with
+  // what Write would have returned once the batch committed (or failed).
+  // Unavailable (on this thread) once the store is shut down.
+  void WriteAsync(WriteFn fn, std::function<void(const absl::Status&)> done);
   void WriterLoop();
   void RunBatch(std::vector<WriteOp*>& batch);
   void MaintenanceLoop();
@@ -474,6 +485,10 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
     return LookupOrgNo(c, id);
   }
   static absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row);
+  struct TokenInsert;
+  static absl::StatusOr<std::unique_ptr<TokenInsert>> PrepareTokenInsert(
+      const Token& token, const AuditContext& audit);
+  static absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins);
   static absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no);
   absl::StatusOr<SigningKey> ReadSigningKeyRow(Connection& c, int64_t org_no,
                                                absl::string_view kid);
@@ -510,6 +525,10 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<WriteOp*> queue_;  // guarded by queue_mu_
+  // RunBatch's lists of callers to wake and of operations to complete
+  // (writer thread only; kept to reuse their memory).
+  std::vector<WriteOp*> wake_scratch_;
+  std::vector<WriteOp*> completion_scratch_;
   bool writer_closed_ = false;  // guarded by queue_mu_
   std::thread writer_thread_;
 
@@ -541,6 +560,24 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
 // --------------------------------------------------------------------------
 // Writer.
 // --------------------------------------------------------------------------
+
+void SqliteTokenStoreImpl::WriteAsync(
+    WriteFn fn, std::function<void(const absl::Status&)> done) {
+  auto op = std::make_unique<WriteOp>();
+  op->fn = std::move(fn);
+  op->done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!writer_closed_) {
+      queue_.push_back(op.release());  // the writer deletes it
+    }
+  }
+  if (op == nullptr) {
+    queue_cv_.notify_one();
+    return;
+  }
+  op->done(absl::UnavailableError("token store is shut down"));
+}
 
 absl::Status SqliteTokenStoreImpl::Write(WriteFn fn) {
   WriteOp op;
@@ -595,17 +632,28 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
       stats_.failed_operations += failed;
     }
     // Notify last: a caller may destroy its operation as soon as it wakes.
-    // The callers wake each other as a binary tree rooted at batch[from]
-    // (log2(batch) wake-ups deep), keeping the writer's share at one.
-    if (from == to) return;
-    for (size_t k = 0; k < to - from; ++k) {
+    // The waiting callers wake each other as a binary tree rooted at the
+    // first (log2(batch) wake-ups deep), keeping the writer's share at one.
+    // Asynchronous operations are completed here, after that wake-up.
+    std::vector<WriteOp*>& waiters = wake_scratch_;
+    std::vector<WriteOp*>& completions = completion_scratch_;
+    waiters.clear();
+    completions.clear();
+    for (size_t i = from; i < to; ++i) {
+      (batch[i]->done ? completions : waiters).push_back(batch[i]);
+    }
+    for (size_t k = 0; k < waiters.size(); ++k) {
       for (size_t c = 0; c < 2; ++c) {
         const size_t child = 2 * k + 1 + c;
-        batch[from + k]->wake_next[c] =
-            child < to - from ? batch[from + child] : nullptr;
+        waiters[k]->wake_next[c] =
+            child < waiters.size() ? waiters[child] : nullptr;
       }
     }
-    batch[from]->Notify();
+    if (!waiters.empty()) waiters.front()->Notify();
+    for (WriteOp* raw : completions) {
+      std::unique_ptr<WriteOp> op(raw);
+      op->done(op->status);
+    }
   };
   auto run = [&](absl::string_view sql) -> absl::Status {
     TA_ASSIGN_OR_RETURN(Statement s, conn.Prepare(sql));
@@ -1171,144 +1219,193 @@ absl::StatusOr<std::vector<ApiKey>> SqliteTokenStoreImpl::ListApiKeys(
 // Tokens.
 // --------------------------------------------------------------------------
 
-absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
-    const Token& token, const AuditContext& audit) {
+// An InsertToken checked and prepared on the caller's thread, for the
+// writer to run.
+struct SqliteTokenStoreImpl::TokenInsert {
+  Token token;
+  AuditContext audit;
+  std::string id_bytes;
+  std::string target;  // tokens.target: the group id or the joined streams
+  int64_t iat = 0;
+  int64_t nbf = 0;
+  int64_t exp = 0;
+  std::optional<int64_t> request_hash;
+  InsertTokenResult out;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteTokenStoreImpl::TokenInsert>>
+SqliteTokenStoreImpl::PrepareTokenInsert(const Token& token,
+                                         const AuditContext& audit) {
   TA_RETURN_IF_ERROR(CheckToken(token));
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
-  TA_ASSIGN_OR_RETURN(std::string id_bytes, DecodeTokenId(token.id, "id"));
-  std::string target;
+  auto ins = std::make_unique<TokenInsert>();
+  TA_ASSIGN_OR_RETURN(ins->id_bytes, DecodeTokenId(token.id, "id"));
   if (token.target_kind == TargetKind::kStreamGroup) {
-    target = token.stream_group_id;
+    ins->target = token.stream_group_id;
   } else if (token.target_kind == TargetKind::kStreams) {
-    target = absl::StrJoin(token.streams, ",");
+    ins->target = absl::StrJoin(token.streams, ",");
   }
-  const int64_t iat = absl::ToUnixSeconds(token.issued_at);
-  const int64_t nbf = absl::ToUnixSeconds(token.not_before);
-  const int64_t exp = absl::ToUnixSeconds(token.expires_at);
+  ins->iat = absl::ToUnixSeconds(token.issued_at);
+  ins->nbf = absl::ToUnixSeconds(token.not_before);
+  ins->exp = absl::ToUnixSeconds(token.expires_at);
   // Hashed here, by the caller's thread, not by the writer.
-  const std::optional<int64_t> request_hash =
-      token.request_id.empty()
-          ? std::nullopt
-          : std::optional<int64_t>(sqlite::RequestHash(token.request_id));
+  if (!token.request_id.empty()) {
+    ins->request_hash = sqlite::RequestHash(token.request_id);
+  }
+  ins->token = token;
+  ins->audit = audit;
+  ins->out = InsertTokenResult{token, true};
+  ins->out.token.revoked_at.reset();
+  ins->out.token.revocation_reason.clear();
+  ins->out.token.revocation_sequence = 0;
+  return ins;
+}
 
-  InsertTokenResult out{token, true};
-  out.token.revoked_at.reset();
-  out.token.revocation_reason.clear();
-  out.token.revocation_sequence = 0;
-  TA_RETURN_IF_ERROR(Write([&](WriteCtx& ctx) -> absl::Status {
-    Connection& c = ctx.conn;
-    TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(token.organization_id));
-    if (!token.request_id.empty()) {
-      // (org_no, request_hash) is indexed; the writer is the only writer,
-      // so checking here inside its transaction keeps request ids unique.
-      TA_ASSIGN_OR_RETURN(Statement s, c.Prepare(sqlite::kTokenByRequestSql));
-      s.BindInt64(1, org_no);
-      s.BindInt64(2, *request_hash);
-      s.BindText(3, token.request_id);
-      TA_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) {
-        const int64_t no = s.Int64(0);
-        TA_ASSIGN_OR_RETURN(out.token, ReadTokenByNo(c, no));
-        out.created = false;
-        return absl::OkStatus();
-      }
+absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
+    const Token& token, const AuditContext& audit) {
+  TA_ASSIGN_OR_RETURN(std::unique_ptr<TokenInsert> ins,
+                      PrepareTokenInsert(token, audit));
+  TA_RETURN_IF_ERROR(
+      Write([&](WriteCtx& ctx) { return RunTokenInsert(ctx, *ins); }));
+  return std::move(ins->out);
+}
+
+void SqliteTokenStoreImpl::InsertTokenAsync(const Token& token,
+                                            const AuditContext& audit,
+                                            InsertTokenDone done) {
+  absl::StatusOr<std::unique_ptr<TokenInsert>> prepared =
+      PrepareTokenInsert(token, audit);
+  if (!prepared.ok()) {
+    done(prepared.status());
+    return;
+  }
+  std::shared_ptr<TokenInsert> ins = *std::move(prepared);
+  WriteAsync([ins](WriteCtx& ctx) { return RunTokenInsert(ctx, *ins); },
+             [ins, done = std::move(done)](const absl::Status& status) {
+               if (status.ok()) {
+                 done(std::move(ins->out));
+               } else {
+                 done(status);
+               }
+             });
+}
+
+absl::Status SqliteTokenStoreImpl::RunTokenInsert(WriteCtx& ctx,
+                                                  TokenInsert& ins) {
+  Connection& c = ctx.conn;
+  const Token& token = ins.token;
+  const AuditContext& audit = ins.audit;
+  InsertTokenResult& out = ins.out;
+  TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(token.organization_id));
+  if (!token.request_id.empty()) {
+    // (org_no, request_hash) is indexed; the writer is the only writer,
+    // so checking here inside its transaction keeps request ids unique.
+    TA_ASSIGN_OR_RETURN(Statement s, c.Prepare(sqlite::kTokenByRequestSql));
+    s.BindInt64(1, org_no);
+    s.BindInt64(2, *ins.request_hash);
+    s.BindText(3, token.request_id);
+    TA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (row) {
+      const int64_t no = s.Int64(0);
+      TA_ASSIGN_OR_RETURN(out.token, ReadTokenByNo(c, no));
+      out.created = false;
+      return absl::OkStatus();
     }
-    const auto cache_key = std::make_pair(org_no, token.key_id);
-    auto cached = ctx.cache().signing_keys.find(cache_key);
-    if (cached == ctx.cache().signing_keys.end()) {
-      TA_ASSIGN_OR_RETURN(
-          Statement s,
-          c.Prepare("SELECT no, algorithm FROM signing_keys WHERE org_no IN "
-                    "(?1, 0) AND kid = ?2 ORDER BY org_no DESC LIMIT 1"));
-      s.BindInt64(1, org_no);
-      s.BindText(2, token.key_id);
-      TA_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("key_id: no signing key ", token.key_id,
-                         " for organization ", token.organization_id));
-      }
-      cached = ctx.cache()
-                   .signing_keys
-                   .emplace(cache_key, std::make_pair(s.Int64(0), s.String(1)))
-                   .first;
-    }
-    const int64_t key_no = cached->second.first;
-    if (cached->second.second != token.algorithm) {
+  }
+  const auto cache_key = std::make_pair(org_no, token.key_id);
+  auto cached = ctx.cache().signing_keys.find(cache_key);
+  if (cached == ctx.cache().signing_keys.end()) {
+    TA_ASSIGN_OR_RETURN(
+        Statement s,
+        c.Prepare("SELECT no, algorithm FROM signing_keys WHERE org_no IN "
+                  "(?1, 0) AND kid = ?2 ORDER BY org_no DESC LIMIT 1"));
+    s.BindInt64(1, org_no);
+    s.BindText(2, token.key_id);
+    TA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
       return absl::InvalidArgumentError(
-          absl::StrCat("algorithm: ", token.algorithm, " does not match key ",
-                       token.key_id, " (", cached->second.second, ")"));
+          absl::StrCat("key_id: no signing key ", token.key_id,
+                       " for organization ", token.organization_id));
     }
-    TA_ASSIGN_OR_RETURN(std::optional<int64_t> issued_by,
-                        ctx.ApiKeyNo(token.issued_by, "issued_by"));
-    {
-      TA_ASSIGN_OR_RETURN(
-          Statement s,
-          c.Prepare("INSERT INTO tokens(id, org_no, kind, target, issued_at, "
-                    "not_before, expires_at, key_no, jwt_sha256, issued_by, "
-                    "user_id, tag, client_ip, domain, request_id, "
-                    "request_hash, spec_fingerprint) VALUES (?1, ?2, ?3, ?4, "
-                    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-                    "?17)"));
-      s.BindBlob(1, id_bytes);
-      s.BindInt64(2, org_no);
-      s.BindInt64(3, static_cast<int64_t>(token.target_kind));
-      s.BindTextOrNull(4, target);
-      s.BindInt64(5, iat);
-      // not_before is NULL when it equals issued_at (the common case).
-      if (nbf == iat) {
-        s.BindNull(6);
-      } else {
-        s.BindInt64(6, nbf);
-      }
-      s.BindInt64(7, exp);
-      s.BindInt64(8, key_no);
-      s.BindBlob(9, token.jwt_sha256);
-      s.BindOptionalInt64(10, issued_by);
-      s.BindTextOrNull(11, token.user_id);
-      s.BindTextOrNull(12, token.tag);
-      s.BindTextOrNull(13, token.client_ip);
-      s.BindTextOrNull(14, token.domain);
-      s.BindTextOrNull(15, token.request_id);
-      s.BindOptionalInt64(16, request_hash);
-      s.BindBlobOrNull(17, token.spec_fingerprint);
-      absl::Status st = s.Run();
-      if (absl::IsAlreadyExists(st)) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("id: token ", token.id, " already exists"));
-      }
-      TA_RETURN_IF_ERROR(st);
+    cached = ctx.cache()
+                 .signing_keys
+                 .emplace(cache_key, std::make_pair(s.Int64(0), s.String(1)))
+                 .first;
+  }
+  const int64_t key_no = cached->second.first;
+  if (cached->second.second != token.algorithm) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm: ", token.algorithm, " does not match key ",
+                     token.key_id, " (", cached->second.second, ")"));
+  }
+  TA_ASSIGN_OR_RETURN(std::optional<int64_t> issued_by,
+                      ctx.ApiKeyNo(token.issued_by, "issued_by"));
+  {
+    TA_ASSIGN_OR_RETURN(
+        Statement s,
+        c.Prepare("INSERT INTO tokens(id, org_no, kind, target, issued_at, "
+                  "not_before, expires_at, key_no, jwt_sha256, issued_by, "
+                  "user_id, tag, client_ip, domain, request_id, "
+                  "request_hash, spec_fingerprint) VALUES (?1, ?2, ?3, ?4, "
+                  "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                  "?17)"));
+    s.BindBlob(1, ins.id_bytes);
+    s.BindInt64(2, org_no);
+    s.BindInt64(3, static_cast<int64_t>(token.target_kind));
+    s.BindTextOrNull(4, ins.target);
+    s.BindInt64(5, ins.iat);
+    // not_before is NULL when it equals issued_at (the common case).
+    if (ins.nbf == ins.iat) {
+      s.BindNull(6);
+    } else {
+      s.BindInt64(6, ins.nbf);
     }
-    const int64_t no = c.LastInsertRowId();
-    if (token.target_kind == TargetKind::kStreams) {
-      TA_ASSIGN_OR_RETURN(
-          Statement s,
-          c.Prepare("INSERT INTO token_streams(org_no, stream, issued_at, "
-                    "token_no) VALUES (?1, ?2, ?3, ?4)"));
-      for (const std::string& stream : token.streams) {
-        s.BindInt64(1, org_no);
-        s.BindText(2, stream);
-        s.BindInt64(3, iat);
-        s.BindInt64(4, no);
-        TA_RETURN_IF_ERROR(s.Run());
-        sqlite3_reset(s.raw());
-      }
+    s.BindInt64(7, ins.exp);
+    s.BindInt64(8, key_no);
+    s.BindBlob(9, token.jwt_sha256);
+    s.BindOptionalInt64(10, issued_by);
+    s.BindTextOrNull(11, token.user_id);
+    s.BindTextOrNull(12, token.tag);
+    s.BindTextOrNull(13, token.client_ip);
+    s.BindTextOrNull(14, token.domain);
+    s.BindTextOrNull(15, token.request_id);
+    s.BindOptionalInt64(16, ins.request_hash);
+    s.BindBlobOrNull(17, token.spec_fingerprint);
+    absl::Status st = s.Run();
+    if (absl::IsAlreadyExists(st)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("id: token ", token.id, " already exists"));
     }
-    AuditRow row{AuditAction::kTokenIssued, org_no};
-    row.actor_no = issued_by;
-    row.token_id_bytes = id_bytes;
-    row.tag = token.tag;
-    row.user_id = token.user_id;
-    row.request_id = token.request_id;
-    if (!audit.actor.empty()) {
-      TA_ASSIGN_OR_RETURN(row.actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
+    TA_RETURN_IF_ERROR(st);
+  }
+  const int64_t no = c.LastInsertRowId();
+  if (token.target_kind == TargetKind::kStreams) {
+    TA_ASSIGN_OR_RETURN(
+        Statement s,
+        c.Prepare("INSERT INTO token_streams(org_no, stream, issued_at, "
+                  "token_no) VALUES (?1, ?2, ?3, ?4)"));
+    for (const std::string& stream : token.streams) {
+      s.BindInt64(1, org_no);
+      s.BindText(2, stream);
+      s.BindInt64(3, ins.iat);
+      s.BindInt64(4, no);
+      TA_RETURN_IF_ERROR(s.Run());
+      sqlite3_reset(s.raw());
     }
-    if (!audit.request_id.empty()) row.request_id = audit.request_id;
-    row.detail = audit.detail;
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
-    return absl::OkStatus();
-  }));
-  return out;
+  }
+  AuditRow row{AuditAction::kTokenIssued, org_no};
+  row.actor_no = issued_by;
+  row.token_id_bytes = ins.id_bytes;
+  row.tag = token.tag;
+  row.user_id = token.user_id;
+  row.request_id = token.request_id;
+  if (!audit.actor.empty()) {
+    TA_ASSIGN_OR_RETURN(row.actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
+  }
+  if (!audit.request_id.empty()) row.request_id = audit.request_id;
+  row.detail = audit.detail;
+  TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Token> SqliteTokenStoreImpl::GetToken(

@@ -25,6 +25,7 @@
 #define STORAGE_TOKEN_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -379,6 +380,16 @@ class TokenStore {
   // the token id is taken.
   virtual absl::StatusOr<InsertTokenResult> InsertToken(
       const Token& token, const AuditContext& audit) = 0;
+  // InsertToken without waiting: returns at once and calls `done` exactly
+  // once with what InsertToken would have returned, once the row is durable
+  // (or the insert failed). `done` runs on the calling thread for errors
+  // found before queueing, else on a store thread (SqliteTokenStore: the
+  // writer, after the commit). It must be quick and must not call the store:
+  // the store's writes wait for that thread.
+  using InsertTokenDone =
+      std::function<void(absl::StatusOr<InsertTokenResult>)>;
+  virtual void InsertTokenAsync(const Token& token, const AuditContext& audit,
+                                InsertTokenDone done) = 0;
   // NotFound if absent from this organisation (or swept).
   virtual absl::StatusOr<Token> GetToken(absl::string_view organization_id,
                                          absl::string_view token_id) = 0;

@@ -5,11 +5,15 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/record_validation.h"
@@ -586,6 +590,136 @@ TEST_F(SqliteTokenStoreTest, ConcurrentRetriesWithOneRequestIdMakeOneToken) {
     EXPECT_EQ(r.token.id, results[0].token.id);
   }
   EXPECT_EQ(created, 1);
+  EXPECT_EQ(TokenRows(), 1);
+}
+
+// Collects what InsertTokenAsync hands its callbacks.
+class AsyncResults {
+ public:
+  explicit AsyncResults(int expected) : remaining_(expected) {}
+  TokenStore::InsertTokenDone Callback(int i) {
+    return [this, i](absl::StatusOr<InsertTokenResult> r) {
+      absl::MutexLock lock(&mu_);
+      EXPECT_EQ(results_.count(i), 0u) << "callback " << i << " ran twice";
+      results_.emplace(i, std::move(r));
+      threads_.insert(std::this_thread::get_id());
+      if (--remaining_ == 0) all_.Notify();
+    };
+  }
+  // Waits for every callback.
+  void Wait() { all_.WaitForNotification(); }
+  const absl::StatusOr<InsertTokenResult>& at(int i) {
+    absl::MutexLock lock(&mu_);
+    return results_.at(i);
+  }
+  std::set<std::thread::id> threads() {
+    absl::MutexLock lock(&mu_);
+    return threads_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int remaining_;
+  std::map<int, absl::StatusOr<InsertTokenResult>> results_;
+  std::set<std::thread::id> threads_;
+  absl::Notification all_;
+};
+
+TEST_F(SqliteTokenStoreTest, InsertTokenAsyncCallsBackOnceDurable) {
+  SetUpOrg("acme");
+  constexpr int kTokens = 200;
+  AsyncResults results(kTokens);
+  std::vector<Token> tokens;
+  for (int i = 0; i < kTokens; ++i) tokens.push_back(NewToken("acme"));
+  for (int i = 0; i < kTokens; ++i) {
+    store_->InsertTokenAsync(tokens[i], {}, results.Callback(i));
+  }
+  results.Wait();
+  for (int i = 0; i < kTokens; ++i) {
+    ASSERT_OK(results.at(i).status()) << i;
+    EXPECT_TRUE(results.at(i)->created);
+    EXPECT_EQ(results.at(i)->token.id, tokens[i].id);
+  }
+  // Completed on the writer, not on this thread.
+  EXPECT_EQ(results.threads().count(std::this_thread::get_id()), 0u);
+  // Committed: another connection sees every row and its audit event.
+  EXPECT_EQ(TokenRows(), kTokens);
+  EXPECT_EQ(RawInt(db_path_,
+                   "SELECT count(*) FROM audit_events WHERE "
+                   "token_id IS NOT NULL"),
+            kTokens);
+}
+
+TEST_F(SqliteTokenStoreTest, InsertTokenAsyncMixesWithWaitingWriters) {
+  SetUpOrg("acme");
+  constexpr int kThreads = 4;
+  constexpr int kEach = 50;
+  AsyncResults results(kThreads * kEach);
+  std::vector<std::thread> threads;
+  std::atomic<int> sync_ok{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // Tokens are made on this thread: MakeToken draws from random_.
+        Token a, b;
+        {
+          static std::mutex random_mu;
+          std::lock_guard<std::mutex> lock(random_mu);
+          a = NewToken("acme");
+          b = NewToken("acme");
+        }
+        store_->InsertTokenAsync(a, {}, results.Callback(t * kEach + i));
+        if (store_->InsertToken(b, {}).ok()) ++sync_ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  results.Wait();
+  for (int i = 0; i < kThreads * kEach; ++i) {
+    EXPECT_OK(results.at(i).status()) << i;
+  }
+  EXPECT_EQ(sync_ok.load(), kThreads * kEach);
+  EXPECT_EQ(TokenRows(), 2 * kThreads * kEach);
+}
+
+TEST_F(SqliteTokenStoreTest, InsertTokenAsyncReportsErrorsAndWritesNothing) {
+  SetUpOrg("acme");
+  const int64_t audits = AuditCount();
+  // Found before queueing: the callback runs on this thread, at once.
+  Token bad = NewToken("acme");
+  bad.jwt_sha256 = "short";
+  AsyncResults early(1);
+  store_->InsertTokenAsync(bad, {}, early.Callback(0));
+  EXPECT_TRUE(early.threads().count(std::this_thread::get_id()));
+  EXPECT_THAT(early.at(0), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    StartsWith("jwt_sha256:")));
+  // Found by the writer.
+  Token unknown_key = NewToken("acme");
+  unknown_key.key_id = "nope";
+  AsyncResults late(1);
+  store_->InsertTokenAsync(unknown_key, {}, late.Callback(0));
+  late.Wait();
+  EXPECT_THAT(late.at(0), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   StartsWith("key_id:")));
+  EXPECT_EQ(TokenRows(), 0);
+  EXPECT_EQ(AuditCount(), audits);
+  // Same request id: the stored token, created = false.
+  Token first = NewToken("acme");
+  first.request_id = "req-9";
+  Insert(first);
+  Token retry = NewToken("acme");
+  retry.request_id = "req-9";
+  AsyncResults again(1);
+  store_->InsertTokenAsync(retry, {}, again.Callback(0));
+  again.Wait();
+  ASSERT_OK(again.at(0).status());
+  EXPECT_FALSE(again.at(0)->created);
+  EXPECT_EQ(again.at(0)->token.id, first.id);
+  // Shut down: Unavailable, on this thread.
+  ASSERT_OK(store_->Shutdown());
+  AsyncResults closed(1);
+  store_->InsertTokenAsync(NewToken("acme"), {}, closed.Callback(0));
+  EXPECT_THAT(closed.at(0), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(TokenRows(), 1);
 }
 
