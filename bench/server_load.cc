@@ -7,8 +7,12 @@
 // channels, each bounded by a request count and a time limit:
 //   Health/Check, VerifyToken (ES256 token), VerifyToken (HS256 token),
 //   IssueToken (durable, ES256).
+// The phases run interleaved in --rounds rounds (each a share of every
+// phase), so that a change in the shared machine's load hits all phases
+// alike instead of the one that happened to run then.
 // Prints requests/s, p50 and p99 for each and each one's ratio to
-// Health/Check from the same run, with the goals (0.30 / 0.70 / 0.30).
+// Health/Check from the same run (and the range of the rounds' ratios),
+// with the goals (0.30 / 0.70 / 0.30).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -56,6 +60,7 @@ struct Settings {
   int requests = 20000;
   double seconds = 10;
   int warmup = 500;
+  int rounds = 5;    // phases interleaved, each round a share of every phase
   std::string only;  // "health,es256,hs256,issue" subset; empty: all
 };
 
@@ -214,13 +219,30 @@ Fixture SetUp(const std::shared_ptr<grpc::Channel>& channel,
 using StartCall = std::function<void(size_t channel_index,
                                      std::function<void(bool ok)> done)>;
 
+// What one phase measured, summed over its rounds.
 struct PhaseResult {
   std::string name;
-  int64_t completed = 0;
   int64_t errors = 0;
   double seconds = 0;
-  double p50_us = 0, p99_us = 0;
-  double rps() const { return seconds > 0 ? completed / seconds : 0; }
+  std::vector<double> latencies_us;  // one per completed call
+  std::vector<double> round_rps;     // requests/s of each round
+  int64_t completed() const {
+    return static_cast<int64_t>(latencies_us.size());
+  }
+  double rps() const { return seconds > 0 ? completed() / seconds : 0; }
+  double Percentile(int p) {
+    if (latencies_us.empty()) return 0;
+    std::sort(latencies_us.begin(), latencies_us.end());
+    return latencies_us[std::min(latencies_us.size() - 1,
+                                 latencies_us.size() * p / 100)];
+  }
+  void Add(const PhaseResult& round) {
+    errors += round.errors;
+    seconds += round.seconds;
+    latencies_us.insert(latencies_us.end(), round.latencies_us.begin(),
+                        round.latencies_us.end());
+    round_rps.push_back(round.rps());
+  }
 };
 
 class Driver {
@@ -245,18 +267,13 @@ class Driver {
     }
     const double elapsed =
         std::chrono::duration<double>(Clock::now() - start_time_).count();
-    std::vector<double> all;
-    for (auto& v : latencies_) all.insert(all.end(), v.begin(), v.end());
-    std::sort(all.begin(), all.end());
     PhaseResult r;
     r.name = name;
-    r.completed = static_cast<int64_t>(all.size());
+    for (auto& v : latencies_) {
+      r.latencies_us.insert(r.latencies_us.end(), v.begin(), v.end());
+    }
     r.errors = errors_.load();
     r.seconds = elapsed;
-    if (!all.empty()) {
-      r.p50_us = all[all.size() / 2];
-      r.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
-    }
     return r;
   }
 
@@ -325,12 +342,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--warmup", s.warmup, "warm-up requests per phase")
       ->capture_default_str();
+  app.add_option("--rounds", s.rounds,
+                 "rounds: each runs every phase for requests/rounds calls "
+                 "(seconds/rounds), so that a change in the machine's load "
+                 "hits all phases alike")
+      ->capture_default_str();
   app.add_option("--only", s.only,
                  "comma-separated phases to run: health, es256, hs256, issue "
                  "(ratios need health)");
   CLI11_PARSE(app, argc, argv);
-  if (s.channels < 1 || s.in_flight < 1 || s.requests < 1) {
-    Die("--channels, --in-flight and --requests must be positive");
+  if (s.channels < 1 || s.in_flight < 1 || s.requests < 1 || s.rounds < 1) {
+    Die("--channels, --in-flight, --requests and --rounds must be positive");
   }
 
   ServerChild child;
@@ -433,34 +455,64 @@ int main(int argc, char** argv) {
 
   std::printf(
       "server_load: %s, %d channels, %d calls in flight, up to %d requests or "
-      "%.0f s per phase (after %d warm-up requests)\n",
+      "%.0f s per phase (after %d warm-up requests) in %d interleaved "
+      "rounds\n",
       s.target.c_str(), s.channels, s.in_flight, s.requests, s.seconds,
-      s.warmup);
-  std::printf("%-20s %9s %7s %11s %9s %9s %9s  %s\n", "phase", "requests",
-              "errors", "req/s", "p50 us", "p99 us", "x health", "goal");
-  double health_rps = 0;
+      s.warmup, s.rounds);
+  std::vector<PhaseResult> results(phases.size());
+  for (size_t i = 0; i < phases.size(); ++i) {
+    results[i].name = phases[i].name;
+    Driver driver(s, phases[i].start);
+    if (s.warmup > 0) driver.Run(phases[i].name, s.warmup, s.seconds);
+  }
+  const int per_round = std::max(1, s.requests / s.rounds);
+  for (int round = 0; round < s.rounds; ++round) {
+    for (size_t i = 0; i < phases.size(); ++i) {
+      Driver driver(s, phases[i].start);
+      results[i].Add(
+          driver.Run(phases[i].name, per_round, s.seconds / s.rounds));
+    }
+  }
+
+  // A phase's ratio is its total rate over Health's; the range is that of
+  // the rounds' ratios (each round's phases ran seconds apart).
+  std::printf("%-20s %9s %7s %11s %9s %9s %9s %13s  %s\n", "phase", "requests",
+              "errors", "req/s", "p50 us", "p99 us", "x health", "round range",
+              "goal");
+  const PhaseResult* reference = nullptr;
+  for (size_t i = 0; i < phases.size(); ++i) {
+    if (phases[i].goal == 0) reference = &results[i];
+  }
   bool all_met = true;
-  for (Phase& p : phases) {
-    Driver driver(s, p.start);
-    if (s.warmup > 0) driver.Run(p.name, s.warmup, s.seconds);
-    PhaseResult r = driver.Run(p.name, s.requests, s.seconds);
-    if (p.goal == 0) health_rps = r.rps();
-    const double ratio = health_rps > 0 ? r.rps() / health_rps : 0;
+  for (size_t i = 0; i < phases.size(); ++i) {
+    PhaseResult& r = results[i];
+    double ratio = 0, lo = 0, hi = 0;
+    if (reference != nullptr && reference->rps() > 0) {
+      ratio = r.rps() / reference->rps();
+      for (size_t k = 0; k < r.round_rps.size(); ++k) {
+        const double h = reference->round_rps[k];
+        const double x = h > 0 ? r.round_rps[k] / h : 0;
+        lo = k == 0 ? x : std::min(lo, x);
+        hi = k == 0 ? x : std::max(hi, x);
+      }
+    }
     std::string goal = "reference";
-    if (p.goal > 0) {
-      const bool met = ratio >= p.goal && r.errors == 0;
+    if (phases[i].goal > 0) {
+      const bool met = ratio >= phases[i].goal && r.errors == 0;
       all_met = all_met && met;
       char buf[64];
-      std::snprintf(buf, sizeof(buf), ">= %.2f %s", p.goal,
+      std::snprintf(buf, sizeof(buf), ">= %.2f %s", phases[i].goal,
                     met ? "met" : "NOT met");
       goal = buf;
     }
-    std::printf("%-20s %9lld %7lld %11.0f %9.0f %9.0f %9.2f  %s\n",
-                r.name.c_str(), static_cast<long long>(r.completed),
-                static_cast<long long>(r.errors), r.rps(), r.p50_us, r.p99_us,
-                ratio, goal.c_str());
-    std::fflush(stdout);
+    char range[32];
+    std::snprintf(range, sizeof(range), "%.2f-%.2f", lo, hi);
+    std::printf("%-20s %9lld %7lld %11.0f %9.0f %9.0f %9.2f %13s  %s\n",
+                r.name.c_str(), static_cast<long long>(r.completed()),
+                static_cast<long long>(r.errors), r.rps(), r.Percentile(50),
+                r.Percentile(99), ratio, range, goal.c_str());
   }
+  std::fflush(stdout);
   StopServer(child);
   return all_met ? 0 : 2;
 }

@@ -69,6 +69,30 @@ absl::StatusOr<Caller> AuthenticateCall(
   return caller;
 }
 
+namespace {
+
+// The Respond of a call: its log line, then Finish.
+Respond MakeRespond(const ServiceDeps& deps, grpc::ServerUnaryReactor* reactor,
+                    absl::string_view method,
+                    std::shared_ptr<const CallInfo> info,
+                    std::chrono::steady_clock::time_point start) {
+  return [deps, reactor, method, info = std::move(info),
+          start](const absl::Status& status) {
+    LogCall(deps, method, *info, status.code(), start);
+    reactor->Finish(ToGrpcStatus(status));
+  };
+}
+
+// Checks the deadline and authenticates; the caller or the status to answer.
+absl::StatusOr<Caller> AdmitCall(const ServiceDeps& deps,
+                                 const grpc::CallbackServerContext& context,
+                                 CallInfo* info) {
+  if (absl::Status alive = CheckCallAlive(context); !alive.ok()) return alive;
+  return AuthenticateCall(deps, context, info);
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* RunUnary(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
     absl::string_view method, Execution execution,
@@ -78,11 +102,9 @@ grpc::ServerUnaryReactor* RunUnary(
   auto run = [deps, context, reactor, method, start,
               handler = std::move(handler)]() {
     CallInfo info;
-    absl::Status status = CheckCallAlive(*context);
-    if (status.ok()) {
-      absl::StatusOr<Caller> caller = AuthenticateCall(deps, *context, &info);
-      status = caller.ok() ? handler(*caller, info) : caller.status();
-    }
+    absl::StatusOr<Caller> caller = AdmitCall(deps, *context, &info);
+    const absl::Status status =
+        caller.ok() ? handler(*caller, info) : caller.status();
     LogCall(deps, method, info, status.code(), start);
     reactor->Finish(ToGrpcStatus(status));
   };
@@ -93,6 +115,23 @@ grpc::ServerUnaryReactor* RunUnary(
     LogCall(deps, method, info, absl::StatusCode::kUnavailable, start);
     reactor->Finish(
         ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RunUnaryAsync(
+    const ServiceDeps& deps, grpc::CallbackServerContext* context,
+    absl::string_view method,
+    std::function<void(const Caller&, CallInfo&, Respond)> handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const auto start = std::chrono::steady_clock::now();
+  auto info = std::make_shared<CallInfo>();
+  absl::StatusOr<Caller> caller = AdmitCall(deps, *context, info.get());
+  Respond respond = MakeRespond(deps, reactor, method, info, start);
+  if (caller.ok()) {
+    handler(*caller, *info, std::move(respond));
+  } else {
+    respond(caller.status());
   }
   return reactor;
 }

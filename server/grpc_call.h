@@ -69,6 +69,20 @@ grpc::ServerUnaryReactor* RunUnary(
     absl::string_view method, Execution execution,
     std::function<absl::Status(const Caller&, CallInfo&)> handler);
 
+// Ends a call whose handler answers later: fills nothing itself, writes
+// the log line and finishes the call with `status`. Call exactly once, from
+// any thread, after the response is filled.
+using Respond = std::function<void(const absl::Status&)>;
+
+// Like RunUnary, for a handler that answers later (IssueToken: after the
+// store's commit, from the writer). `handler` runs on gRPC's thread after
+// the deadline check and authentication and must call `respond` exactly
+// once, now or later; `info` stays valid until then.
+grpc::ServerUnaryReactor* RunUnaryAsync(
+    const ServiceDeps& deps, grpc::CallbackServerContext* context,
+    absl::string_view method,
+    std::function<void(const Caller&, CallInfo&, Respond)> handler);
+
 // Writes the log line of a call that started at `start`.
 void LogCall(const ServiceDeps& deps, absl::string_view method,
              const CallInfo& info, absl::StatusCode code,

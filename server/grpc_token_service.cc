@@ -226,21 +226,24 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::IssueTokenRequest* request,
       v1::IssueTokenResponse* response) override {
-    return RunUnary(
-        deps_, context, "TokenService/IssueToken", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo& info) -> absl::Status {
+    // Checked and signed on gRPC's thread; answered by the store's writer
+    // once the row is durable (no thread waits for the commit).
+    return RunUnaryAsync(
+        deps_, context, "TokenService/IssueToken",
+        [this, request, response](const Caller& caller, CallInfo& info,
+                                  Respond respond) {
           if (!request->request_id().empty()) {
             info.request_id = request->request_id();
           }
           std::vector<token::FieldViolation> violations;
           token::TokenSpec spec = FromProto(request->spec(), &violations);
-          TA_ASSIGN_OR_RETURN(
-              IssuedToken issued,
-              deps_.authority->IssueToken(caller, spec, request->request_id(),
-                                          violations));
-          ToProto(issued, response);
-          return absl::OkStatus();
+          deps_.authority->IssueTokenAsync(
+              caller, spec, request->request_id(), std::move(violations),
+              [response, respond = std::move(respond)](
+                  absl::StatusOr<IssuedToken> issued) {
+                if (issued.ok()) ToProto(*issued, response);
+                respond(issued.status());
+              });
         });
   }
 

@@ -527,7 +527,48 @@ absl::Status TokenAuthority::CheckRateLimit(ApiKeyEntry& entry,
 // TokenService.
 // ---------------------------------------------------------------------------
 
+// An IssueToken up to the store: checked, signed, the row to insert.
+struct TokenAuthority::PreparedIssue {
+  storage::Token row;
+  storage::AuditContext audit;
+  std::string jwt;
+  std::string fingerprint;
+  std::string organization_id;
+  std::string request_id;
+};
+
 absl::StatusOr<IssuedToken> TokenAuthority::IssueToken(
+    const Caller& caller, const token::TokenSpec& spec,
+    absl::string_view request_id,
+    std::vector<token::FieldViolation> conversion_violations) {
+  TA_ASSIGN_OR_RETURN(
+      PreparedIssue prepared,
+      PrepareIssue(caller, spec, request_id, std::move(conversion_violations)));
+  return CompleteIssue(prepared,
+                       store_->InsertToken(prepared.row, prepared.audit));
+}
+
+void TokenAuthority::IssueTokenAsync(
+    const Caller& caller, const token::TokenSpec& spec,
+    absl::string_view request_id,
+    std::vector<token::FieldViolation> conversion_violations,
+    IssueTokenDone done) {
+  absl::StatusOr<PreparedIssue> prepared =
+      PrepareIssue(caller, spec, request_id, std::move(conversion_violations));
+  if (!prepared.ok()) {
+    done(prepared.status());
+    return;
+  }
+  auto shared = std::make_shared<PreparedIssue>(*std::move(prepared));
+  store_->InsertTokenAsync(
+      shared->row, shared->audit,
+      [this, shared, done = std::move(done)](
+          absl::StatusOr<storage::InsertTokenResult> inserted) {
+        done(CompleteIssue(*shared, std::move(inserted)));
+      });
+}
+
+absl::StatusOr<TokenAuthority::PreparedIssue> TokenAuthority::PrepareIssue(
     const Caller& caller, const token::TokenSpec& spec,
     absl::string_view request_id,
     std::vector<token::FieldViolation> conversion_violations) {
@@ -566,40 +607,49 @@ absl::StatusOr<IssuedToken> TokenAuthority::IssueToken(
   TA_ASSIGN_OR_RETURN(token::SignedToken signed_token,
                       entry->key_set->Sign(claims));
 
-  storage::Token row = RowFromClaims(claims);
-  row.key_id = signed_token.key_id;
-  row.algorithm = std::string(token::AlgorithmName(signed_token.algorithm));
-  row.jwt_sha256 = Sha256(signed_token.jwt);
-  row.issued_by = caller.api_key_id;
-  row.request_id = std::string(request_id);
-  const std::string fingerprint = SpecFingerprint(spec);
-  row.spec_fingerprint = fingerprint;
+  PreparedIssue out;
+  out.row = RowFromClaims(claims);
+  out.row.key_id = signed_token.key_id;
+  out.row.algorithm = std::string(token::AlgorithmName(signed_token.algorithm));
+  out.row.jwt_sha256 = Sha256(signed_token.jwt);
+  out.row.issued_by = caller.api_key_id;
+  out.row.request_id = std::string(request_id);
+  out.fingerprint = SpecFingerprint(spec);
+  out.row.spec_fingerprint = out.fingerprint;
+  out.audit.actor = caller.api_key_id;
+  out.audit.request_id = std::string(request_id);
+  out.jwt = std::move(signed_token.jwt);
+  out.organization_id = entry->org.id;
+  out.request_id = std::string(request_id);
+  return out;
+}
 
-  storage::AuditContext audit;
-  audit.actor = caller.api_key_id;
-  audit.request_id = std::string(request_id);
-  TA_ASSIGN_OR_RETURN(storage::InsertTokenResult inserted,
-                      store_->InsertToken(row, audit));
-  if (!inserted.created) {
-    if (!ApiKeyHashesEqual(inserted.token.spec_fingerprint, fingerprint)) {
+absl::StatusOr<IssuedToken> TokenAuthority::CompleteIssue(
+    const PreparedIssue& prepared,
+    absl::StatusOr<storage::InsertTokenResult> inserted) {
+  TA_RETURN_IF_ERROR(inserted.status());
+  if (!inserted->created) {
+    if (!ApiKeyHashesEqual(inserted->token.spec_fingerprint,
+                           prepared.fingerprint)) {
       return absl::AlreadyExistsError(absl::StrCat(
-          "request_id: \"", request_id,
+          "request_id: \"", prepared.request_id,
           "\" was already used to issue a token with a different spec"));
     }
-    return ReissueExisting(*entry, std::move(inserted.token));
+    return ReissueExisting(prepared.organization_id,
+                           std::move(inserted->token));
   }
   IssuedToken out;
-  out.record.state = storage::TokenStateAt(inserted.token, clock_.Now());
-  out.record.token = std::move(inserted.token);
-  out.security_config = SecurityConfig(signed_token.jwt);
-  out.entry_security_config = EntrySecurityConfig(signed_token.jwt);
-  out.jwt = std::move(signed_token.jwt);
+  out.record.state = storage::TokenStateAt(inserted->token, clock_.Now());
+  out.record.token = std::move(inserted->token);
+  out.security_config = SecurityConfig(prepared.jwt);
+  out.entry_security_config = EntrySecurityConfig(prepared.jwt);
+  out.jwt = prepared.jwt;
   out.created = true;
   return out;
 }
 
 absl::StatusOr<IssuedToken> TokenAuthority::ReissueExisting(
-    const OrgEntry& entry, storage::Token row) {
+    absl::string_view organization_id, storage::Token row) {
   // The JWT is not stored: sign the same claims again with the same key.
   token::ClaimsBuilder builder;
   builder.SetIssuer(options_.issuer)
@@ -614,7 +664,7 @@ absl::StatusOr<IssuedToken> TokenAuthority::ReissueExisting(
       .SetUserId(row.user_id)
       .SetTag(row.tag);
   TA_ASSIGN_OR_RETURN(token::Claims claims, builder.Build());
-  std::shared_ptr<const OrgEntry> current = FindOrg(entry.org.id);
+  std::shared_ptr<const OrgEntry> current = FindOrg(organization_id);
   const token::KeySetEntry* key =
       current != nullptr ? current->key_set->Find(row.key_id) : nullptr;
   if (key == nullptr || !key->key->can_sign()) {

@@ -33,6 +33,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -176,6 +177,16 @@ class TokenAuthority {
       const Caller& caller, const token::TokenSpec& spec,
       absl::string_view request_id,
       std::vector<token::FieldViolation> conversion_violations = {});
+  // IssueToken without a waiting thread: checks and signs on the calling
+  // thread, then returns; `done` gets what IssueToken would have returned,
+  // exactly once: on the calling thread for errors found before the store,
+  // else on the store's writer once the row is durable. `done` must be
+  // quick and must not call into this object or the store.
+  using IssueTokenDone = std::function<void(absl::StatusOr<IssuedToken>)>;
+  void IssueTokenAsync(const Caller& caller, const token::TokenSpec& spec,
+                       absl::string_view request_id,
+                       std::vector<token::FieldViolation> conversion_violations,
+                       IssueTokenDone done);
   // Roles: admin, issuer, auditor. NOT_FOUND outside the organisation.
   absl::StatusOr<TokenRecord> GetToken(const Caller& caller,
                                        absl::string_view token_id);
@@ -327,7 +338,21 @@ class TokenAuthority {
   bool IsRevoked(absl::string_view token_id) const;
   absl::Status CheckRateLimit(ApiKeyEntry& entry, absl::Time now);
   void PutApiKey(const storage::ApiKey& key);
-  absl::StatusOr<IssuedToken> ReissueExisting(const OrgEntry& entry,
+  struct PreparedIssue;
+  // IssueToken's work before the store: role, organisation, validation,
+  // claims, signature, the row.
+  absl::StatusOr<PreparedIssue> PrepareIssue(
+      const Caller& caller, const token::TokenSpec& spec,
+      absl::string_view request_id,
+      std::vector<token::FieldViolation> conversion_violations);
+  // IssueToken's answer from the store's. May run on the store's writer
+  // (IssueTokenAsync), so it takes no lock that is held across a store call
+  // (org_write_mu_, key_change_mu_): only orgs_mu_, shared.
+  absl::StatusOr<IssuedToken> CompleteIssue(
+      const PreparedIssue& prepared,
+      absl::StatusOr<storage::InsertTokenResult> inserted);
+  // The token of an earlier call with the same request id, signed again.
+  absl::StatusOr<IssuedToken> ReissueExisting(absl::string_view organization_id,
                                               storage::Token row);
   void MaintenanceLoop();
 
