@@ -20,6 +20,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "server/blocking_executor.h"
+#include "server/call_log_interceptor.h"
 #include "server/grpc_services.h"
 #include "token/status_macros.h"
 
@@ -287,6 +288,14 @@ absl::Status AuthorityServer::StartInternal(AuthorityServerOptions options) {
                              ToMillis(options.keepalive_time));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                              ToMillis(options.keepalive_timeout));
+  if (log_ != nullptr) {
+    // Health and reflection run no handler of ours: their log lines.
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(NewCallLogInterceptorFactory(log_));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();

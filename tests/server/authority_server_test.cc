@@ -262,8 +262,20 @@ TEST_F(AuthorityServerTest, WrongKekRefusesToStartAndChangesNothing) {
   EXPECT_EQ(Snapshot(dir_), without);
 }
 
+// Whether `log` gets a line containing `text` within 5 s (interceptor lines
+// are written when gRPC destroys the call, just after the client's answer).
+bool LogGets(const MemoryCallLog& log, const std::string& text) {
+  for (int i = 0; i < 500; ++i) {
+    if (log.Contents().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 TEST_F(AuthorityServerTest, HealthAndReflectionAreServed) {
-  ASSERT_OK_AND_ASSIGN(auto server, AuthorityServer::Start(Options(dir_)));
+  MemoryCallLog log;
+  ASSERT_OK_AND_ASSIGN(auto server,
+                       AuthorityServer::Start(Options(dir_, &log)));
   // HealthCheckRequest{service: ""} is empty; SERVING is {status: 1}.
   ASSERT_OK_AND_ASSIGN(
       std::string health,
@@ -277,6 +289,13 @@ TEST_F(AuthorityServerTest, HealthAndReflectionAreServed) {
         "grpc.health.v1.Health"}) {
     EXPECT_THAT(services, HasSubstr(name));
   }
+  // Both are in the call log like every other call.
+  EXPECT_TRUE(LogGets(log, "method=grpc.health.v1.Health/Check org=- code=OK"))
+      << log.Contents();
+  EXPECT_TRUE(LogGets(log,
+                      "method=grpc.reflection.v1alpha.ServerReflection/"
+                      "ServerReflectionInfo org=- code=OK"))
+      << log.Contents();
 }
 
 TEST_F(AuthorityServerTest, OneLogLinePerCall) {
