@@ -5,8 +5,11 @@
 // organisations (ES256 and HS256 primary keys) with the admin key, then drives
 // four phases with the callback client API, many calls in flight over a few
 // channels, each bounded by a request count and a time limit:
-//   Health/Check, VerifyToken (ES256 token), VerifyToken (HS256 token),
-//   IssueToken (durable, ES256).
+//   Health/Check, VerifyToken ES256 (one token replayed, as every viewer of
+//   a page presents the player configuration's token: after the first call
+//   the server's verify cache answers), VerifyToken ES256 with a new token
+//   each call (issued beforehand: every call checks a signature),
+//   VerifyToken HS256 (one token), IssueToken (durable, ES256).
 // The phases run interleaved in --rounds rounds (each a share of every
 // phase), so that a change in the shared machine's load hits all phases
 // alike instead of the one that happened to run then.
@@ -347,9 +350,11 @@ int main(int argc, char** argv) {
                  "(seconds/rounds), so that a change in the machine's load "
                  "hits all phases alike")
       ->capture_default_str();
-  app.add_option("--only", s.only,
-                 "comma-separated phases to run: health, es256, hs256, issue "
-                 "(ratios need health)");
+  app.add_option(
+      "--only", s.only,
+      "comma-separated phases to run: health, es256, es256new, hs256, "
+      "issue "
+      "(ratios need health)");
   CLI11_PARSE(app, argc, argv);
   if (s.channels < 1 || s.in_flight < 1 || s.requests < 1 || s.rounds < 1) {
     Die("--channels, --in-flight, --requests and --rounds must be positive");
@@ -401,11 +406,13 @@ int main(int argc, char** argv) {
           done(ok);
         });
   };
-  auto verify = [&](const std::string& jwt, const std::string& org) {
+  // VerifyToken of the token `jwt(call number)` of organisation `org`.
+  auto verify = [&](std::function<const std::string&()> jwt,
+                    const std::string& org) {
     return StartCall([&, jwt, org](size_t ch, std::function<void(bool)> done) {
       auto* st = new CallState<v1::VerifyTokenRequest, v1::VerifyTokenResponse>;
       Authorize(&st->context, f.verifier_key);
-      st->request.set_jwt(jwt);
+      st->request.set_jwt(jwt());
       st->request.set_organization_id(org);
       st->request.set_stream_name("cam1");
       tokens[ch]->async()->VerifyToken(
@@ -434,6 +441,46 @@ int main(int argc, char** argv) {
         });
   };
 
+  // One token for every call, as when the viewers of a page all present the
+  // player configuration's token (the server's verify cache answers after
+  // the first call), and a new token for every call (every call checks a
+  // signature), issued before the phases.
+  auto same = [](const std::string& jwt) {
+    return [&jwt]() -> const std::string& { return jwt; };
+  };
+  std::vector<std::string> fresh;
+  std::atomic<size_t> next_fresh{0};
+  auto each_new = [&]() -> const std::string& {
+    return fresh[next_fresh.fetch_add(1) % fresh.size()];
+  };
+  if (s.only.empty() ||
+      ("," + s.only + ",").find(",es256new,") != std::string::npos) {
+    std::mutex mu;
+    const size_t want = static_cast<size_t>(s.requests) + s.warmup;
+    fresh.reserve(want);
+    StartCall issue_one = [&](size_t ch, std::function<void(bool)> done) {
+      auto* st = new CallState<v1::IssueTokenRequest, v1::IssueTokenResponse>;
+      Authorize(&st->context, f.issuer_key);
+      st->request.mutable_spec()
+          ->mutable_target()
+          ->mutable_stream_names()
+          ->add_names("cam1");
+      tokens[ch]->async()->IssueToken(
+          &st->context, &st->request, &st->response,
+          [st, done, &mu, &fresh](grpc::Status status) {
+            const bool ok = status.ok() && !st->response.jwt().empty();
+            if (ok) {
+              std::lock_guard<std::mutex> lock(mu);
+              fresh.push_back(st->response.jwt());
+            }
+            delete st;
+            done(ok);
+          });
+    };
+    Driver(s, issue_one).Run("issue", static_cast<int>(want), 600);
+    if (fresh.size() < want) Die("could not issue the tokens of es256new");
+  }
+
   struct Phase {
     std::string key;
     std::string name;
@@ -443,8 +490,12 @@ int main(int argc, char** argv) {
   std::vector<Phase> phases;
   for (Phase p : std::vector<Phase>{
            {"health", "Health/Check", health, 0},
-           {"es256", "VerifyToken ES256", verify(f.es_jwt, f.es_org), 0.30},
-           {"hs256", "VerifyToken HS256", verify(f.hs_jwt, f.hs_org), 0.70},
+           {"es256", "VerifyToken ES256", verify(same(f.es_jwt), f.es_org),
+            0.30},
+           {"es256new", "  new token each call", verify(each_new, f.es_org),
+            0.30},
+           {"hs256", "VerifyToken HS256", verify(same(f.hs_jwt), f.hs_org),
+            0.70},
            {"issue", "IssueToken ES256", issue, 0.30},
        }) {
     if (s.only.empty() ||

@@ -95,7 +95,11 @@ LocalVerifier::LocalVerifier(TokenAuthorityClient* client,
       clock_(options_.clock != nullptr ? *options_.clock : Clock::Real()),
       random_(options_.random != nullptr ? *options_.random
                                          : RandomSource::Secure()),
-      verifier_(token::VerifierOptions{options_.leeway}),
+      verifier_(token::VerifierOptions{
+          options_.leeway, options_.verify_cache_entries > 0
+                               ? std::make_shared<token::VerifiedTokenCache>(
+                                     options_.verify_cache_entries)
+                               : nullptr}),
       hooks_(std::make_unique<Hooks>(this)),
       no_keys_(EmptyKeySet()) {}
 

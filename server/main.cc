@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   double rate_limit = 0, rate_burst = 0;
   std::string shutdown_grace = "10s";
   int blocking_threads = 64;
+  size_t verify_cache = 10000;
 
   CLI::App app{
       "token-authority: issues, tracks, verifies and revokes secure playback "
@@ -90,6 +91,12 @@ int main(int argc, char** argv) {
                  "how long calls in flight may take after SIGTERM/SIGINT")
       ->envname("TA_SHUTDOWN_GRACE")
       ->capture_default_str();
+  app.add_option("--verify-cache", verify_cache,
+                 "tokens whose signature check VerifyToken remembers (by "
+                 "SHA-256; expiry, revocation and the request are checked "
+                 "every time); 0: none")
+      ->envname("TA_VERIFY_CACHE")
+      ->capture_default_str();
   app.add_option("--blocking-threads", blocking_threads,
                  "threads serving calls that touch the database")
       ->envname("TA_BLOCKING_THREADS")
@@ -103,6 +110,7 @@ int main(int argc, char** argv) {
   options.authority.issuer = issuer;
   options.authority.rate_limit_per_second = rate_limit;
   options.authority.rate_limit_burst = rate_burst;
+  options.authority.verify_cache_entries = verify_cache;
   struct DurationFlag {
     const char* name;
     const std::string* text;

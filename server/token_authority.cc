@@ -256,7 +256,11 @@ TokenAuthority::TokenAuthority(TokenAuthorityOptions options,
       store_(store),
       clock_(clock),
       random_(random),
-      verifier_(token::VerifierOptions{options_.leeway}) {}
+      verifier_(token::VerifierOptions{
+          options_.leeway, options_.verify_cache_entries > 0
+                               ? std::make_shared<token::VerifiedTokenCache>(
+                                     options_.verify_cache_entries)
+                               : nullptr}) {}
 
 TokenAuthority::~TokenAuthority() { Shutdown(); }
 

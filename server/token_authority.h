@@ -78,6 +78,10 @@ struct TokenAuthorityOptions {
   std::string issuer = "token-authority";
   // Tolerated clock skew when verifying exp / nbf.
   absl::Duration leeway = absl::Seconds(60);
+  // VerifyToken remembers this many tokens whose signature verified (by
+  // SHA-256; see token/verified_token_cache.h), so that a token every viewer
+  // of a page presents is checked once. 0: no cache.
+  size_t verify_cache_entries = 10000;
   // Default and maximum token lifetimes.
   token::TokenLimits limits;
   // How often the background maintenance (key retirement, pruning of expired
@@ -360,7 +364,7 @@ class TokenAuthority {
   storage::TokenStore* const store_;
   const Clock& clock_;
   RandomSource& random_;
-  const token::TokenVerifier verifier_;
+  const token::TokenVerifier verifier_;  // with the verify cache, if any
 
   // Locks are std:: (pthread) rather than absl::Mutex so that
   // ThreadSanitizer sees them (Debian's abseil is not instrumented).

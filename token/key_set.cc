@@ -1,5 +1,7 @@
 #include "token/key_set.h"
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
 #include "token/jwk.h"
 #include "token/jws.h"
@@ -16,6 +18,8 @@ absl::StatusOr<KeySet> KeySet::Create(std::string organization_id,
         absl::StrCat("key set: organisation id: ", st.message()));
   }
   KeySet set;
+  static std::atomic<uint64_t> next_generation{1};
+  set.generation_ = next_generation.fetch_add(1, std::memory_order_relaxed);
   set.organization_id_ = std::move(organization_id);
   set.entries_ = std::move(entries);
   for (size_t i = 0; i < set.entries_.size(); ++i) {

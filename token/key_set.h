@@ -4,6 +4,7 @@
 #ifndef TOKEN_KEY_SET_H_
 #define TOKEN_KEY_SET_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ class KeySet {
                                          absl::Time now);
 
   const std::string& organization_id() const { return organization_id_; }
+  // Identifies this set's contents for caches of verification results: sets
+  // made by different Create calls never share a generation (copies do).
+  uint64_t generation() const { return generation_; }
   // The primary key, or nullptr when the set has none.
   const SigningKey* primary() const { return primary_; }
   // The entry with `kid`, or nullptr.
@@ -69,6 +73,7 @@ class KeySet {
   std::vector<KeySetEntry> entries_;
   absl::flat_hash_map<std::string, size_t> by_kid_;
   const SigningKey* primary_ = nullptr;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace token_authority::token

@@ -1,5 +1,7 @@
 #include "token/verifier.h"
 
+#include <memory>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -65,6 +67,32 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                                    const PlaybackRequest& request,
                                    const KeySet& keys, absl::Time now,
                                    const VerifyHooks* hooks) const {
+  VerifiedTokenCache* const cache = options_.cache.get();
+  if (cache == nullptr || jwt.size() > kMaxTokenBytes) {
+    return CheckRequest(CheckSignedToken(jwt, keys), request, keys, now, hooks);
+  }
+  const VerifiedTokenCache::Digest digest = VerifiedTokenCache::DigestOf(jwt);
+  if (std::shared_ptr<const VerifiedTokenCache::Entry> hit =
+          cache->Find(digest, keys.generation())) {
+    VerifyResult result;
+    result.key_id = hit->key_id;
+    result.algorithm = hit->algorithm;
+    result.token_id = hit->claims.token_id();
+    result.claims = hit->claims;
+    return CheckRequest(std::move(result), request, keys, now, hooks);
+  }
+  VerifyResult result = CheckSignedToken(jwt, keys);
+  if (result.claims.has_value()) {
+    cache->Insert(digest, std::make_shared<const VerifiedTokenCache::Entry>(
+                              VerifiedTokenCache::Entry{
+                                  keys.generation(), result.key_id,
+                                  *result.algorithm, *result.claims}));
+  }
+  return CheckRequest(std::move(result), request, keys, now, hooks);
+}
+
+VerifyResult TokenVerifier::CheckSignedToken(absl::string_view jwt,
+                                             const KeySet& keys) const {
   using R = DenyReason;
   // 1: size, before anything else.
   if (jwt.size() > kMaxTokenBytes) {
@@ -202,6 +230,22 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
   }
   result.token_id = claims->token_id();
   result.claims = *std::move(claims);
+  return result;
+}
+
+VerifyResult TokenVerifier::CheckRequest(VerifyResult result,
+                                         const PlaybackRequest& request,
+                                         const KeySet& keys, absl::Time now,
+                                         const VerifyHooks* hooks) const {
+  using R = DenyReason;
+  // Denied by rules 1-10: nothing more to check.
+  if (!result.claims.has_value()) return result;
+  auto deny = [&](R reason, std::string detail) {
+    result.allowed = false;
+    result.reason = reason;
+    result.detail = std::move(detail);
+    return std::move(result);
+  };
   const Claims& c = *result.claims;
   // 11: organisation.
   if (c.organization_id() != keys.organization_id()) {

@@ -48,6 +48,7 @@
 #ifndef TOKEN_VERIFIER_H_
 #define TOKEN_VERIFIER_H_
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -57,6 +58,7 @@
 #include "token/claims.h"
 #include "token/deny_reason.h"
 #include "token/key_set.h"
+#include "token/verified_token_cache.h"
 
 namespace token_authority::token {
 
@@ -100,6 +102,10 @@ class VerifyHooks {
 struct VerifierOptions {
   // Tolerated clock skew for exp and nbf. Must not be negative.
   absl::Duration leeway = absl::Seconds(60);
+  // Remembers tokens that passed rules 1-10 so that a token presented again
+  // skips them (see verified_token_cache.h); rules 11-18 run on every call.
+  // Null: every call checks everything. May be shared by verifiers.
+  std::shared_ptr<VerifiedTokenCache> cache;
 };
 
 // Where a token is in its validity window at `now` (rules 13-14).
@@ -123,6 +129,15 @@ class TokenVerifier {
   const VerifierOptions& options() const { return options_; }
 
  private:
+  // Rules 1-10; the result has claims iff they all passed.
+  VerifyResult CheckSignedToken(absl::string_view jwt,
+                                const KeySet& keys) const;
+  // Rules 11-18 for a result of CheckSignedToken (returned as is when it has
+  // no claims).
+  VerifyResult CheckRequest(VerifyResult result, const PlaybackRequest& request,
+                            const KeySet& keys, absl::Time now,
+                            const VerifyHooks* hooks) const;
+
   VerifierOptions options_;
 };
 

@@ -327,6 +327,9 @@ TEST_F(TokenServiceE2eTest, RevokeTokenIsSeenByVerifyAndWatchers) {
       watch_stub->WatchRevocations(&watch_context, watch);
 
   ASSERT_OK_AND_ASSIGN(v1::IssueTokenResponse a, Issue(issuer_.api_key));
+  // Verified once before (its signature check is now in the verify cache).
+  ASSERT_OK_AND_ASSIGN(v1::VerifyTokenResponse before, Verify(a.jwt()));
+  EXPECT_TRUE(before.allowed()) << before.detail();
   v1::RevokeTokenRequest rev;
   rev.set_token_id(a.token().id());
   rev.set_reason("leaked on a forum");

@@ -76,6 +76,18 @@ TEST(KeySetTest, JwksHasPrimaryFirstAndNoRetiredOrHmacKeys) {
   EXPECT_EQ(offline.Find(primary->kid())->state, KeyState::kActive);
 }
 
+TEST(KeySetTest, EveryCreateMakesANewGeneration) {
+  auto key = Key(Algorithm::kEs256);
+  ASSERT_OK_AND_ASSIGN(KeySet a,
+                       KeySet::Create("org-a", {{key, KeyState::kPrimary}}));
+  ASSERT_OK_AND_ASSIGN(KeySet b,
+                       KeySet::Create("org-a", {{key, KeyState::kPrimary}}));
+  EXPECT_NE(a.generation(), 0u);
+  EXPECT_NE(a.generation(), b.generation());
+  const KeySet copy = a;
+  EXPECT_EQ(copy.generation(), a.generation());
+}
+
 TEST(KeySetTest, CreateValidates) {
   auto a = Key(Algorithm::kEs256);
   auto b = Key(Algorithm::kEs256, 2);

@@ -63,9 +63,15 @@ class FixedHooks : public VerifyHooks {
   }
 };
 
-class VerifierTest : public ::testing::Test {
+// Every VerifierTest runs twice: without a cache, and with a verified-token
+// cache through which each V() verifies twice (the second time from the
+// cache when the first passed rules 1-10) and expects the same verdict.
+class VerifierTest : public ::testing::TestWithParam<bool> {
  protected:
-  VerifierTest() {
+  VerifierTest()
+      : verifier_(VerifierOptions{
+            absl::Seconds(60),
+            GetParam() ? std::make_shared<VerifiedTokenCache>(64) : nullptr}) {
     auto a = KeySet::Create("org-a", {{K().es, KeyState::kPrimary},
                                       {K().rs, KeyState::kActive},
                                       {K().ed, KeyState::kActive},
@@ -105,7 +111,33 @@ class VerifierTest : public ::testing::Test {
 
   VerifyResult V(absl::string_view jwt, absl::Time now = kT + absl::Minutes(1),
                  const VerifyHooks* hooks = nullptr) {
-    return verifier_.Verify(jwt, request_, *org_a_, now, hooks);
+    return Verify(jwt, *org_a_, now, hooks);
+  }
+
+  // Options with `leeway` and, in the cached runs, a cache of their own.
+  VerifierOptions WithLeeway(absl::Duration leeway) {
+    return VerifierOptions{
+        leeway,
+        GetParam() ? std::make_shared<VerifiedTokenCache>(64) : nullptr};
+  }
+
+  VerifyResult Verify(absl::string_view jwt, const KeySet& keys,
+                      absl::Time now = kT + absl::Minutes(1),
+                      const VerifyHooks* hooks = nullptr) {
+    VerifyResult first = verifier_.Verify(jwt, request_, keys, now, hooks);
+    if (verifier_.options().cache == nullptr) return first;
+    VerifyResult again = verifier_.Verify(jwt, request_, keys, now, hooks);
+    EXPECT_EQ(again.allowed, first.allowed);
+    EXPECT_EQ(again.reason, first.reason);
+    EXPECT_EQ(again.detail, first.detail);
+    EXPECT_EQ(again.token_id, first.token_id);
+    EXPECT_EQ(again.key_id, first.key_id);
+    EXPECT_EQ(again.algorithm, first.algorithm);
+    EXPECT_EQ(again.claims.has_value(), first.claims.has_value());
+    if (again.claims.has_value() && first.claims.has_value()) {
+      EXPECT_EQ(again.claims->ToJson(), first.claims->ToJson());
+    }
+    return again;
   }
 
   TokenVerifier verifier_;
@@ -122,7 +154,7 @@ class VerifierTest : public ::testing::Test {
 
 // ---------------------------------------------------------------- allowed
 
-TEST_F(VerifierTest, AllowsEveryAlgorithm) {
+TEST_P(VerifierTest, AllowsEveryAlgorithm) {
   for (const SigningKey* key :
        {K().es.get(), K().rs.get(), K().ed.get(), K().hs.get()}) {
     SCOPED_TRACE(AlgorithmName(key->algorithm()));
@@ -138,7 +170,7 @@ TEST_F(VerifierTest, AllowsEveryAlgorithm) {
   }
 }
 
-TEST_F(VerifierTest, AllowsWithEveryRestrictionSatisfied) {
+TEST_P(VerifierTest, AllowsWithEveryRestrictionSatisfied) {
   VerifyResult r =
       V(Sign(Base().SetClientIp("203.0.113.0/24").SetDomain("*.example.com"),
              *K().es));
@@ -147,7 +179,7 @@ TEST_F(VerifierTest, AllowsWithEveryRestrictionSatisfied) {
 
 // ------------------------------------------------------------ 1-6 MALFORMED
 
-TEST_F(VerifierTest, OversizedTokenRefusedBeforeParsing) {
+TEST_P(VerifierTest, OversizedTokenRefusedBeforeParsing) {
   // A correctly signed token whose size is exactly at and just over 8 KiB.
   // Smallest padding that makes the token at least `min_size` bytes long.
   auto make = [&](size_t min_size) {
@@ -177,7 +209,7 @@ TEST_F(VerifierTest, OversizedTokenRefusedBeforeParsing) {
               HasSubstr("8192"));
 }
 
-TEST_F(VerifierTest, SegmentCount) {
+TEST_P(VerifierTest, SegmentCount) {
   const std::string jwt = Good();
   const size_t d2 = jwt.rfind('.');
   for (const std::string& bad :
@@ -189,7 +221,7 @@ TEST_F(VerifierTest, SegmentCount) {
   EXPECT_THAT(V(jwt.substr(0, d2 + 1)).detail, HasSubstr("empty"));
 }
 
-TEST_F(VerifierTest, StrictBase64Url) {
+TEST_P(VerifierTest, StrictBase64Url) {
   const std::string jwt = Good();
   const size_t d1 = jwt.find('.'), d2 = jwt.rfind('.');
   const std::string h = jwt.substr(0, d1), p = jwt.substr(d1 + 1, d2 - d1 - 1),
@@ -217,7 +249,7 @@ TEST_F(VerifierTest, StrictBase64Url) {
   EXPECT_THAT(r.detail, HasSubstr("non-canonical"));
 }
 
-TEST_F(VerifierTest, HeaderMustBeAJsonObject) {
+TEST_P(VerifierTest, HeaderMustBeAJsonObject) {
   const std::string payload = Base().Build()->ToJson();
   for (const std::string& header :
        {std::string("not json"), std::string("[\"ES256\"]"),
@@ -233,7 +265,7 @@ TEST_F(VerifierTest, HeaderMustBeAJsonObject) {
   }
 }
 
-TEST_F(VerifierTest, CritAndKeySourceMembersAndTyp) {
+TEST_P(VerifierTest, CritAndKeySourceMembersAndTyp) {
   const std::string payload = Base().Build()->ToJson();
   const std::string kid = K().es->kid();
   auto header = [&](const std::string& extra) {
@@ -268,7 +300,7 @@ TEST_F(VerifierTest, CritAndKeySourceMembersAndTyp) {
           .allowed);  // unknown non-critical members ignored
 }
 
-TEST_F(VerifierTest, MalformedClaimsAfterAValidSignature) {
+TEST_P(VerifierTest, MalformedClaimsAfterAValidSignature) {
   const std::string hdr = HeaderFor(*K().es);
   const std::string good = Base().Build()->ToJson();
   auto with = [&](const std::string& from, const std::string& to) {
@@ -302,7 +334,7 @@ TEST_F(VerifierTest, MalformedClaimsAfterAValidSignature) {
 
 // -------------------------------------------------- UNSUPPORTED_ALGORITHM
 
-TEST_F(VerifierTest, AlgNoneInEveryCasing) {
+TEST_P(VerifierTest, AlgNoneInEveryCasing) {
   const std::string payload = Base().Build()->ToJson();
   for (const char* none : {"none", "None", "NONE", "nOnE", "NoNe"}) {
     const std::string header = absl::StrCat(
@@ -317,7 +349,7 @@ TEST_F(VerifierTest, AlgNoneInEveryCasing) {
   }
 }
 
-TEST_F(VerifierTest, UnknownAlgorithmsAndOtherCasings) {
+TEST_P(VerifierTest, UnknownAlgorithmsAndOtherCasings) {
   const std::string payload = Base().Build()->ToJson();
   for (const char* alg : {"es256", "Es256", "HS512", "ES384", "PS256", "RS512",
                           "ED25519", "EDDSA", "", "ES256 ", "ES256\\u0000"}) {
@@ -329,7 +361,7 @@ TEST_F(VerifierTest, UnknownAlgorithmsAndOtherCasings) {
   }
 }
 
-TEST_F(VerifierTest, AlgorithmConfusionHs256WithPublicKeyAsSecret) {
+TEST_P(VerifierTest, AlgorithmConfusionHs256WithPublicKeyAsSecret) {
   const std::string payload = Base().Build()->ToJson();
   for (const SigningKey* victim : {K().es.get(), K().rs.get(), K().ed.get()}) {
     // The attacker HMACs with the public key text (JWK or PEM-like bytes).
@@ -349,7 +381,7 @@ TEST_F(VerifierTest, AlgorithmConfusionHs256WithPublicKeyAsSecret) {
 
 // -------------------------------------------------------------- UNKNOWN_KEY
 
-TEST_F(VerifierTest, UnknownKeys) {
+TEST_P(VerifierTest, UnknownKeys) {
   const std::string payload = Base().Build()->ToJson();
   EXPECT_DENIED(
       V(SignRaw("{\"alg\":\"ES256\",\"typ\":\"JWT\"}", payload, *K().es)),
@@ -375,7 +407,7 @@ TEST_F(VerifierTest, UnknownKeys) {
                 DenyReason::kMalformed);
 }
 
-TEST_F(VerifierTest, RetiredAndForeignKeys) {
+TEST_P(VerifierTest, RetiredAndForeignKeys) {
   VerifyResult r = V(Sign(Base(), *K().retired));
   EXPECT_DENIED(r, DenyReason::kUnknownKey);
   EXPECT_THAT(r.detail, HasSubstr("retired"));
@@ -389,7 +421,7 @@ TEST_F(VerifierTest, RetiredAndForeignKeys) {
 
 // ------------------------------------------------------------ BAD_SIGNATURE
 
-TEST_F(VerifierTest, TamperedHeaderPayloadOrSignature) {
+TEST_P(VerifierTest, TamperedHeaderPayloadOrSignature) {
   const std::string jwt = Good();
   const size_t d1 = jwt.find('.'), d2 = jwt.rfind('.');
   const std::string h = jwt.substr(0, d1), p = jwt.substr(d1 + 1, d2 - d1 - 1),
@@ -424,7 +456,7 @@ TEST_F(VerifierTest, TamperedHeaderPayloadOrSignature) {
                 DenyReason::kBadSignature);
 }
 
-TEST_F(VerifierTest, EcdsaScalarRangeAndDerForm) {
+TEST_P(VerifierTest, EcdsaScalarRangeAndDerForm) {
   const std::string jwt = Good();
   const std::string input = jwt.substr(0, jwt.rfind('.'));
   const std::string sig = *Base64UrlDecode(jwt.substr(jwt.rfind('.') + 1));
@@ -459,7 +491,7 @@ TEST_F(VerifierTest, EcdsaScalarRangeAndDerForm) {
 
 // ----------------------------------------------------- EXPIRED / NOT_YET_VALID
 
-TEST_F(VerifierTest, ExpiryBoundaryWithDefaultLeeway) {
+TEST_P(VerifierTest, ExpiryBoundaryWithDefaultLeeway) {
   const std::string jwt = Good();
   EXPECT_EQ(verifier_.options().leeway, absl::Seconds(60));
   EXPECT_TRUE(V(jwt, kExp - absl::Nanoseconds(1)).allowed);
@@ -473,33 +505,33 @@ TEST_F(VerifierTest, ExpiryBoundaryWithDefaultLeeway) {
   EXPECT_DENIED(V(jwt, kExp + absl::Hours(100)), DenyReason::kExpired);
 }
 
-TEST_F(VerifierTest, ExpiryBoundaryWithoutLeeway) {
-  TokenVerifier strict(VerifierOptions{absl::ZeroDuration()});
+TEST_P(VerifierTest, ExpiryBoundaryWithoutLeeway) {
+  TokenVerifier strict(WithLeeway(absl::ZeroDuration()));
   const std::string jwt = Good();
   EXPECT_TRUE(strict.Verify(jwt, request_, *org_a_, kExp - absl::Nanoseconds(1))
                   .allowed);
   EXPECT_DENIED(strict.Verify(jwt, request_, *org_a_, kExp),
                 DenyReason::kExpired);
   // A negative leeway is treated as zero.
-  TokenVerifier negative(VerifierOptions{-absl::Hours(1)});
+  TokenVerifier negative(WithLeeway(-absl::Hours(1)));
   EXPECT_EQ(negative.options().leeway, absl::ZeroDuration());
   EXPECT_TRUE(
       negative.Verify(jwt, request_, *org_a_, kExp - absl::Seconds(1)).allowed);
 }
 
-TEST_F(VerifierTest, NotBeforeBoundary) {
+TEST_P(VerifierTest, NotBeforeBoundary) {
   const absl::Time nbf = kT + absl::Minutes(10);
   const std::string jwt = Sign(Base().SetNotBefore(nbf), *K().es);
   EXPECT_DENIED(V(jwt, nbf - absl::Seconds(60) - absl::Nanoseconds(1)),
                 DenyReason::kNotYetValid);
   EXPECT_TRUE(V(jwt, nbf - absl::Seconds(60)).allowed);
   EXPECT_TRUE(V(jwt, nbf).allowed);
-  TokenVerifier strict(VerifierOptions{absl::ZeroDuration()});
+  TokenVerifier strict(WithLeeway(absl::ZeroDuration()));
   EXPECT_DENIED(
       strict.Verify(jwt, request_, *org_a_, nbf - absl::Nanoseconds(1)),
       DenyReason::kNotYetValid);
   EXPECT_TRUE(strict.Verify(jwt, request_, *org_a_, nbf).allowed);
-  TokenVerifier wide(VerifierOptions{absl::Minutes(5)});
+  TokenVerifier wide(WithLeeway(absl::Minutes(5)));
   EXPECT_TRUE(
       wide.Verify(jwt, request_, *org_a_, nbf - absl::Minutes(5)).allowed);
   EXPECT_DENIED(wide.Verify(jwt, request_, *org_a_,
@@ -533,7 +565,7 @@ TEST(CheckTokenTimesTest, Boundaries) {
 
 // ---------------------------------------------- REVOKED / ORG_DISABLED hooks
 
-TEST_F(VerifierTest, HooksDecideRevocationAndOrganisationState) {
+TEST_P(VerifierTest, HooksDecideRevocationAndOrganisationState) {
   const std::string jwt = Good();
   FixedHooks hooks;
   EXPECT_TRUE(V(jwt, kT, &hooks).allowed);
@@ -554,7 +586,7 @@ TEST_F(VerifierTest, HooksDecideRevocationAndOrganisationState) {
   EXPECT_TRUE(V(jwt, kT, &none).allowed);
 }
 
-TEST_F(VerifierTest, HooksAreNotConsultedForUnauthenticTokens) {
+TEST_P(VerifierTest, HooksAreNotConsultedForUnauthenticTokens) {
   FixedHooks hooks;
   hooks.disabled = true;
   std::string jwt = Good();
@@ -563,7 +595,7 @@ TEST_F(VerifierTest, HooksAreNotConsultedForUnauthenticTokens) {
   EXPECT_EQ(hooks.calls, 0);
 }
 
-TEST_F(VerifierTest, RevokedTokenReencodedIsStillRevoked) {
+TEST_P(VerifierTest, RevokedTokenReencodedIsStillRevoked) {
   FixedHooks hooks;
   hooks.revoked_jti = "AAECAwQFBgcICQoLDA0ODw";
   // Same claims, different valid encodings: member order, whitespace,
@@ -586,7 +618,7 @@ TEST_F(VerifierTest, RevokedTokenReencodedIsStillRevoked) {
 
 // ---------------------------------------------------------- TARGET_MISMATCH
 
-TEST_F(VerifierTest, TargetCoverage) {
+TEST_P(VerifierTest, TargetCoverage) {
   const std::string streams = Good();
   request_.stream_name = "s3";
   VerifyResult r = V(streams);
@@ -611,26 +643,20 @@ TEST_F(VerifierTest, TargetCoverage) {
   EXPECT_TRUE(V(org).allowed);
 }
 
-TEST_F(VerifierTest, OrganisationScoping) {
+TEST_P(VerifierTest, OrganisationScoping) {
   // Request for organisation B, checked with B's keys, token of A: unknown key.
   request_.organization_id = "org-b";
-  EXPECT_DENIED(verifier_.Verify(Good(), request_, *org_b_, kT),
-                DenyReason::kUnknownKey);
+  EXPECT_DENIED(Verify(Good(), *org_b_, kT), DenyReason::kUnknownKey);
   // Token signed with B's key but claiming A, checked for B: the claim does
   // not match the keys' organisation.
-  VerifyResult r = verifier_.Verify(Sign(Base("org-a"), *K().other_org),
-                                    request_, *org_b_, kT);
+  VerifyResult r = Verify(Sign(Base("org-a"), *K().other_org), *org_b_, kT);
   EXPECT_DENIED(r, DenyReason::kTargetMismatch);
   EXPECT_THAT(r.detail, HasSubstr("org-a"));
   // B's own token passes for B.
-  EXPECT_TRUE(
-      verifier_
-          .Verify(Sign(Base("org-b"), *K().other_org), request_, *org_b_, kT)
-          .allowed);
+  EXPECT_TRUE(Verify(Sign(Base("org-b"), *K().other_org), *org_b_, kT).allowed);
   // A request naming A but checked with B's keys (a caller mistake) is refused.
   request_.organization_id = "org-a";
-  EXPECT_DENIED(verifier_.Verify(Sign(Base("org-b"), *K().other_org), request_,
-                                 *org_b_, kT),
+  EXPECT_DENIED(Verify(Sign(Base("org-b"), *K().other_org), *org_b_, kT),
                 DenyReason::kTargetMismatch);
   // An empty request organisation means "the key set's organisation".
   request_.organization_id = "";
@@ -639,7 +665,7 @@ TEST_F(VerifierTest, OrganisationScoping) {
 
 // ------------------------------------------------------------- IP_MISMATCH
 
-TEST_F(VerifierTest, IpBinding) {
+TEST_P(VerifierTest, IpBinding) {
   const std::string exact = Sign(Base().SetClientIp("203.0.113.7"), *K().es);
   const std::string net = Sign(Base().SetClientIp("203.0.113.0/24"), *K().es);
   const std::string v6 = Sign(Base().SetClientIp("2001:db8::/32"), *K().es);
@@ -674,7 +700,7 @@ TEST_F(VerifierTest, IpBinding) {
 
 // --------------------------------------------------------- DOMAIN_MISMATCH
 
-TEST_F(VerifierTest, DomainBinding) {
+TEST_P(VerifierTest, DomainBinding) {
   const std::string exact = Sign(Base().SetDomain("example.com"), *K().es);
   const std::string wild = Sign(Base().SetDomain("*.example.com"), *K().es);
   request_.domain = "EXAMPLE.com";
@@ -700,7 +726,7 @@ TEST_F(VerifierTest, DomainBinding) {
 
 // ------------------------------------------------------------ rule order
 
-TEST_F(VerifierTest, FirstFailedRuleIsReported) {
+TEST_P(VerifierTest, FirstFailedRuleIsReported) {
   request_.stream_name = "unknown";
   request_.client_ip = "198.51.100.1";
   request_.domain = "evil.net";
@@ -722,7 +748,7 @@ TEST_F(VerifierTest, FirstFailedRuleIsReported) {
                 DenyReason::kUnsupportedAlgorithm);
 }
 
-TEST_F(VerifierTest, DetailsNeverContainTheToken) {
+TEST_P(VerifierTest, DetailsNeverContainTheToken) {
   const std::string jwt = Sign(Base().SetDomain("example.com"), *K().es);
   request_.domain = "other.com";
   for (absl::Time now : {kT, kExp + absl::Hours(24 * 1)}) {
@@ -732,6 +758,79 @@ TEST_F(VerifierTest, DetailsNeverContainTheToken) {
     EXPECT_THAT(r.detail, Not(HasSubstr(jwt.substr(0, 20))));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Cache, VerifierTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Cached" : "Uncached";
+                         });
+
+// ------------------------------------------------- the verified-token cache
+
+class CachedVerifierTest : public VerifierTest {};
+
+TEST_P(CachedVerifierTest, SecondCallIsAHitAndContextRulesStillRun) {
+  const VerifiedTokenCache& cache = *verifier_.options().cache;
+  const std::string jwt = Good();
+  EXPECT_TRUE(verifier_.Verify(jwt, request_, *org_a_, kT).allowed);
+  EXPECT_EQ(cache.GetStats().misses, 1);
+  EXPECT_EQ(cache.GetStats().inserts, 1);
+  EXPECT_TRUE(verifier_.Verify(jwt, request_, *org_a_, kT).allowed);
+  EXPECT_EQ(cache.GetStats().hits, 1);
+  // From the cache, the time, the request and the hooks still decide.
+  EXPECT_DENIED(verifier_.Verify(jwt, request_, *org_a_, kExp + absl::Hours(1)),
+                DenyReason::kExpired);
+  FixedHooks hooks;
+  hooks.revoked_jti = "AAECAwQFBgcICQoLDA0ODw";
+  EXPECT_DENIED(verifier_.Verify(jwt, request_, *org_a_, kT, &hooks),
+                DenyReason::kRevoked);
+  hooks.revoked_jti.clear();
+  hooks.disabled = true;
+  EXPECT_DENIED(verifier_.Verify(jwt, request_, *org_a_, kT, &hooks),
+                DenyReason::kOrganizationDisabled);
+  PlaybackRequest other = request_;
+  other.stream_name = "s9";
+  EXPECT_DENIED(verifier_.Verify(jwt, other, *org_a_, kT),
+                DenyReason::kTargetMismatch);
+  EXPECT_EQ(cache.GetStats().hits, 5);
+}
+
+TEST_P(CachedVerifierTest, OnlyTokensThatPassedRulesOneToTenAreCached) {
+  const VerifiedTokenCache& cache = *verifier_.options().cache;
+  std::string tampered = Good();
+  tampered[tampered.size() - 2] =
+      tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
+  EXPECT_DENIED(verifier_.Verify(tampered, request_, *org_a_, kT),
+                DenyReason::kBadSignature);
+  EXPECT_DENIED(
+      verifier_.Verify(Sign(Base(), *K().retired), request_, *org_a_, kT),
+      DenyReason::kUnknownKey);
+  EXPECT_EQ(cache.GetStats().inserts, 0);
+  // A denial by a context rule still caches the signature check.
+  EXPECT_DENIED(
+      verifier_.Verify(Good(), request_, *org_a_, kExp + absl::Hours(1)),
+      DenyReason::kExpired);
+  EXPECT_EQ(cache.GetStats().inserts, 1);
+}
+
+TEST_P(CachedVerifierTest, ANewKeySetGenerationMisses) {
+  const VerifiedTokenCache& cache = *verifier_.options().cache;
+  const std::string jwt = Good();
+  EXPECT_TRUE(verifier_.Verify(jwt, request_, *org_a_, kT).allowed);
+  // The primary key retired (a new set): the cached check no longer counts.
+  auto rotated = KeySet::Create(
+      "org-a", {{K().es, KeyState::kRetired}, {K().rs, KeyState::kPrimary}});
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_NE(rotated->generation(), org_a_->generation());
+  EXPECT_DENIED(verifier_.Verify(jwt, request_, *rotated, kT),
+                DenyReason::kUnknownKey);
+  EXPECT_EQ(cache.GetStats().hits, 0);
+  // A copy of a set is the same set.
+  KeySet copy = *org_a_;
+  EXPECT_TRUE(verifier_.Verify(jwt, request_, copy, kT).allowed);
+  EXPECT_EQ(cache.GetStats().hits, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cache, CachedVerifierTest, ::testing::Values(true));
 
 }  // namespace
 }  // namespace token_authority::token
