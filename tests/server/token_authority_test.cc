@@ -5,10 +5,14 @@
 #include <openssl/sha.h>
 #include <stdlib.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -364,6 +368,91 @@ TEST_F(TokenAuthorityTest, IssueIsIdempotentByRequestId) {
   EXPECT_NE(other.record.token.id, first.record.token.id);
   ASSERT_OK_AND_ASSIGN(int64_t n, store_->CountTokens(org_a_, {}));
   EXPECT_EQ(n, 1);
+}
+
+// IssueTokenAsync's result, waited for (std::mutex: this test runs under
+// ThreadSanitizer, which does not see Debian's uninstrumented abseil).
+struct AsyncIssue {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::StatusOr<IssuedToken>> result;
+  std::thread::id thread;
+  int calls = 0;
+  TokenAuthority::IssueTokenDone Callback() {
+    return [this](absl::StatusOr<IssuedToken> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++calls;
+      result = std::move(r);
+      thread = std::this_thread::get_id();
+      cv.notify_all();
+    };
+  }
+  absl::StatusOr<IssuedToken> Wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [this] { return result.has_value(); });
+    return *result;
+  }
+};
+
+TEST_F(TokenAuthorityTest, IssueTokenAsyncAnswersOnceDurableFromTheWriter) {
+  AsyncIssue a;
+  authority_->IssueTokenAsync(issuer_a_, Streams({"cam1"}), "req-async", {},
+                              a.Callback());
+  ASSERT_OK_AND_ASSIGN(IssuedToken first, a.Wait());
+  EXPECT_TRUE(first.created);
+  EXPECT_NE(a.thread, std::this_thread::get_id());  // the store's writer
+  EXPECT_TRUE(Verify(first.jwt, org_a_).allowed);
+  EXPECT_THAT(first.security_config, HasSubstr(first.jwt));
+  // Durable and readable by the time of the answer.
+  ASSERT_OK_AND_ASSIGN(TokenRecord row,
+                       authority_->GetToken(issuer_a_, first.record.token.id));
+  EXPECT_EQ(row.token.request_id, "req-async");
+
+  // The same request id again: the earlier token, signed again on the
+  // writer's thread.
+  AsyncIssue again;
+  authority_->IssueTokenAsync(issuer_a_, Streams({"cam1"}), "req-async", {},
+                              again.Callback());
+  ASSERT_OK_AND_ASSIGN(IssuedToken second, again.Wait());
+  EXPECT_FALSE(second.created);
+  EXPECT_EQ(second.record.token.id, first.record.token.id);
+  EXPECT_EQ(PayloadOf(second.jwt), PayloadOf(first.jwt));
+  // ... with another spec: ALREADY_EXISTS.
+  AsyncIssue other;
+  authority_->IssueTokenAsync(issuer_a_, Streams({"cam2"}), "req-async", {},
+                              other.Callback());
+  EXPECT_THAT(other.Wait(), StatusIs(absl::StatusCode::kAlreadyExists));
+
+  // A bad spec: INVALID_ARGUMENT at once, on this thread, nothing written.
+  AsyncIssue bad;
+  authority_->IssueTokenAsync(issuer_a_, Streams({"bad stream!"}), "", {},
+                              bad.Callback());
+  EXPECT_EQ(bad.thread, std::this_thread::get_id());
+  EXPECT_THAT(bad.Wait(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   HasSubstr("stream_names")));
+  ASSERT_OK_AND_ASSIGN(int64_t n, store_->CountTokens(org_a_, {}));
+  EXPECT_EQ(n, 1);
+  for (AsyncIssue* x : {&a, &again, &other, &bad}) EXPECT_EQ(x->calls, 1);
+}
+
+TEST_F(TokenAuthorityTest, ConcurrentAsyncIssuesAllLand) {
+  constexpr int kCalls = 64;
+  std::vector<std::unique_ptr<AsyncIssue>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(std::make_unique<AsyncIssue>());
+    authority_->IssueTokenAsync(issuer_a_, Streams({"cam1"}),
+                                i % 2 == 0 ? "" : "same-request", {},
+                                calls.back()->Callback());
+  }
+  std::set<std::string> ids;
+  for (auto& c : calls) {
+    ASSERT_OK_AND_ASSIGN(IssuedToken t, c->Wait());
+    ids.insert(t.record.token.id);
+  }
+  // 32 without a request id, and one for the 32 retries of "same-request".
+  EXPECT_EQ(ids.size(), kCalls / 2 + 1u);
+  ASSERT_OK_AND_ASSIGN(int64_t n, store_->CountTokens(org_a_, {}));
+  EXPECT_EQ(n, kCalls / 2 + 1);
 }
 
 TEST_F(TokenAuthorityTest, RetryAfterRotationIsSignedByTheOriginalKey) {

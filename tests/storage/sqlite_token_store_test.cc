@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -12,8 +13,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/record_validation.h"
@@ -593,36 +592,41 @@ TEST_F(SqliteTokenStoreTest, ConcurrentRetriesWithOneRequestIdMakeOneToken) {
   EXPECT_EQ(TokenRows(), 1);
 }
 
-// Collects what InsertTokenAsync hands its callbacks.
+// Collects what InsertTokenAsync hands its callbacks. std::mutex, not
+// absl::Mutex: this test runs under ThreadSanitizer, which does not see
+// Debian's (uninstrumented) abseil.
 class AsyncResults {
  public:
   explicit AsyncResults(int expected) : remaining_(expected) {}
   TokenStore::InsertTokenDone Callback(int i) {
     return [this, i](absl::StatusOr<InsertTokenResult> r) {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       EXPECT_EQ(results_.count(i), 0u) << "callback " << i << " ran twice";
       results_.emplace(i, std::move(r));
       threads_.insert(std::this_thread::get_id());
-      if (--remaining_ == 0) all_.Notify();
+      if (--remaining_ == 0) all_.notify_all();
     };
   }
   // Waits for every callback.
-  void Wait() { all_.WaitForNotification(); }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    all_.wait(lock, [this] { return remaining_ == 0; });
+  }
   const absl::StatusOr<InsertTokenResult>& at(int i) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return results_.at(i);
   }
   std::set<std::thread::id> threads() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return threads_;
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
+  std::condition_variable all_;
   int remaining_;
   std::map<int, absl::StatusOr<InsertTokenResult>> results_;
   std::set<std::thread::id> threads_;
-  absl::Notification all_;
 };
 
 TEST_F(SqliteTokenStoreTest, InsertTokenAsyncCallsBackOnceDurable) {
