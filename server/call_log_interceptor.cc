@@ -51,7 +51,9 @@ class CallLogInterceptor : public grpc::experimental::Interceptor {
 
  private:
   CallLog* const log_;
-  const absl::string_view method_;  // gRPC's, valid for the server's life
+  // A copy: for a method no service registered, gRPC's name lives in the
+  // call's context, which is destroyed before this interceptor.
+  const std::string method_;
   const std::chrono::steady_clock::time_point start_;
   std::string request_id_;
   // No status sent (the client went away first): CANCELLED.

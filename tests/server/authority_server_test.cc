@@ -289,6 +289,15 @@ TEST_F(AuthorityServerTest, HealthAndReflectionAreServed) {
         "grpc.health.v1.Health"}) {
     EXPECT_THAT(services, HasSubstr(name));
   }
+  // An unknown method (gRPC answers it; its name lives in the call's
+  // context, which goes before the interceptor does).
+  const std::string unknown =
+      "/example.NoSuchService/AMethodNameLongerThanTheInlineBuffer";
+  EXPECT_THAT(GenericUnary(server->address(), unknown, ""),
+              StatusIs(absl::StatusCode::kUnimplemented));
+  EXPECT_TRUE(
+      LogGets(log, "method=" + unknown.substr(1) + " org=- code=UNIMPLEMENTED"))
+      << log.Contents();
   // Both are in the call log like every other call.
   EXPECT_TRUE(LogGets(log, "method=grpc.health.v1.Health/Check org=- code=OK"))
       << log.Contents();
