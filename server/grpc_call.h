@@ -75,8 +75,8 @@ grpc::ServerUnaryReactor* RunUnary(
 using Respond = std::function<void(const absl::Status&)>;
 
 // Like RunUnary, for a handler that answers later (IssueToken: after the
-// store's commit, from the writer). `handler` runs on gRPC's thread after
-// the deadline check and authentication and must call `respond` exactly
+// store's commit, from its completion thread). `handler` runs on gRPC's thread
+// after the deadline check and authentication and must call `respond` exactly
 // once, now or later; `info` stays valid until then.
 grpc::ServerUnaryReactor* RunUnaryAsync(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,

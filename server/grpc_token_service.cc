@@ -226,8 +226,9 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::IssueTokenRequest* request,
       v1::IssueTokenResponse* response) override {
-    // Checked and signed on gRPC's thread; answered by the store's writer
-    // once the row is durable (no thread waits for the commit).
+    // Checked and signed on gRPC's thread; answered from the store's
+    // completion thread once the row is durable (no thread waits for the
+    // commit).
     return RunUnaryAsync(
         deps_, context, "TokenService/IssueToken",
         [this, request, response](const Caller& caller, CallInfo& info,

@@ -184,8 +184,9 @@ class TokenAuthority {
   // IssueToken without a waiting thread: checks and signs on the calling
   // thread, then returns; `done` gets what IssueToken would have returned,
   // exactly once: on the calling thread for errors found before the store,
-  // else on the store's writer once the row is durable. `done` must be
-  // quick and must not call into this object or the store.
+  // else on the store's completion thread once the row is durable (there
+  // callbacks run one after another: `done` should be quick). The store
+  // must be shut down (its completions run) before this object goes.
   using IssueTokenDone = std::function<void(absl::StatusOr<IssuedToken>)>;
   void IssueTokenAsync(const Caller& caller, const token::TokenSpec& spec,
                        absl::string_view request_id,
@@ -349,9 +350,9 @@ class TokenAuthority {
       const Caller& caller, const token::TokenSpec& spec,
       absl::string_view request_id,
       std::vector<token::FieldViolation> conversion_violations);
-  // IssueToken's answer from the store's. May run on the store's writer
-  // (IssueTokenAsync), so it takes no lock that is held across a store call
-  // (org_write_mu_, key_change_mu_): only orgs_mu_, shared.
+  // IssueToken's answer from the store's. May run on the store's
+  // completion thread (IssueTokenAsync); takes only orgs_mu_, shared, and
+  // calls no store method.
   absl::StatusOr<IssuedToken> CompleteIssue(
       const PreparedIssue& prepared,
       absl::StatusOr<storage::InsertTokenResult> inserted);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -317,8 +318,9 @@ using WriteFn = std::function<absl::Status(WriteCtx&)>;
 struct WriteOp {
   WriteFn fn;
   absl::Status status;
-  // Set for WriteAsync: the writer calls it with `status` after the batch
-  // and deletes the operation; nobody waits on `posted`.
+  // Set for WriteAsync: called with `status` after the batch, on the
+  // completion thread, which then deletes the operation; nobody waits on
+  // `posted`.
   std::function<void(const absl::Status&)> done;
   // Callers of the same batch this caller wakes once woken itself, so that
   // the writer wakes only the first one and goes on with the next batch:
@@ -382,6 +384,7 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
     // on their own connection and thread, off the writer's critical path.
     sqlite3_wal_hook(writer_conn_->db(), &WalHook, this);
     writer_thread_ = std::thread([this] { WriterLoop(); });
+    completion_thread_ = std::thread([this] { CompletionLoop(); });
     checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
     maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
   }
@@ -468,11 +471,13 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   // Queues `fn` for the writer and waits until its batch committed (or
   // failed). Unavailable once the store is shut down.
   absl::Status Write(WriteFn fn);
-  // Queues `fn` for the writer and returns; the writer calls `done` with
-  // what Write would have returned once the batch committed (or failed).
-  // Unavailable (on this thread) once the store is shut down.
+  // Queues `fn` for the writer and returns; `done` (non-empty) gets what
+  // Write would have returned once the batch committed (or failed), on the
+  // completion thread; Unavailable on this thread once the store is shut
+  // down.
   void WriteAsync(WriteFn fn, std::function<void(const absl::Status&)> done);
   void WriterLoop();
+  void CompletionLoop();
   void RunBatch(std::vector<WriteOp*>& batch);
   void MaintenanceLoop();
   void CheckpointLoop();
@@ -532,6 +537,16 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   bool writer_closed_ = false;  // guarded by queue_mu_
   std::thread writer_thread_;
 
+  // Completes WriteAsync's operations, off the writer: their callbacks may
+  // take locks that threads waiting on the writer hold, or run gRPC work
+  // (a reply's Finish may run other calls' handlers inline), and must not
+  // delay the next commit. The writer hands over a batch with one wake-up.
+  std::mutex completion_mu_;
+  std::condition_variable completion_cv_;
+  std::vector<WriteOp*> completion_queue_;  // guarded by completion_mu_
+  bool completion_stop_ = false;            // guarded by completion_mu_
+  std::thread completion_thread_;
+
   // Checkpointer.
   std::unique_ptr<Connection> ckpt_conn_;
   std::mutex ckpt_mu_;
@@ -563,6 +578,7 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
 
 void SqliteTokenStoreImpl::WriteAsync(
     WriteFn fn, std::function<void(const absl::Status&)> done) {
+  assert(done != nullptr);  // an empty one would be taken for a waiter
   auto op = std::make_unique<WriteOp>();
   op->fn = std::move(fn);
   op->done = std::move(done);
@@ -618,6 +634,25 @@ void SqliteTokenStoreImpl::WriterLoop() {
   }
 }
 
+void SqliteTokenStoreImpl::CompletionLoop() {
+  std::vector<WriteOp*> ops;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(completion_mu_);
+      completion_cv_.wait(lock, [this] {
+        return !completion_queue_.empty() || completion_stop_;
+      });
+      if (completion_queue_.empty()) return;  // stopped and drained
+      ops.swap(completion_queue_);
+    }
+    for (WriteOp* raw : ops) {
+      std::unique_ptr<WriteOp> op(raw);
+      op->done(op->status);
+    }
+    ops.clear();
+  }
+}
+
 void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
   Connection& conn = *writer_conn_;
   auto finish = [&](size_t from, size_t to, const absl::Status* override) {
@@ -650,9 +685,15 @@ void SqliteTokenStoreImpl::RunBatch(std::vector<WriteOp*>& batch) {
       }
     }
     if (!waiters.empty()) waiters.front()->Notify();
-    for (WriteOp* raw : completions) {
-      std::unique_ptr<WriteOp> op(raw);
-      op->done(op->status);
+    if (!completions.empty()) {
+      bool wake;
+      {
+        std::lock_guard<std::mutex> lock(completion_mu_);
+        wake = completion_queue_.empty();
+        completion_queue_.insert(completion_queue_.end(), completions.begin(),
+                                 completions.end());
+      }
+      if (wake) completion_cv_.notify_one();
     }
   };
   auto run = [&](absl::string_view sql) -> absl::Status {
@@ -832,6 +873,14 @@ absl::Status SqliteTokenStoreImpl::Shutdown() {
   }
   queue_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
+  // The writer is done: every asynchronous operation is queued for
+  // completion. Run them all, then stop.
+  {
+    std::lock_guard<std::mutex> lock(completion_mu_);
+    completion_stop_ = true;
+  }
+  completion_cv_.notify_all();
+  if (completion_thread_.joinable()) completion_thread_.join();
   {
     std::lock_guard<std::mutex> lock(ckpt_mu_);
     ckpt_stop_ = true;

@@ -383,9 +383,10 @@ class TokenStore {
   // InsertToken without waiting: returns at once and calls `done` exactly
   // once with what InsertToken would have returned, once the row is durable
   // (or the insert failed). `done` runs on the calling thread for errors
-  // found before queueing, else on a store thread (SqliteTokenStore: the
-  // writer, after the commit). It must be quick and must not call the store:
-  // the store's writes wait for that thread.
+  // found before queueing, else on a store thread (SqliteTokenStore: its
+  // completion thread, never the writer; callbacks run one after another
+  // there, so a slow one delays the others). `done` must not shut down or
+  // destroy the store.
   using InsertTokenDone =
       std::function<void(absl::StatusOr<InsertTokenResult>)>;
   virtual void InsertTokenAsync(const Token& token, const AuditContext& audit,

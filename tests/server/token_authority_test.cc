@@ -394,13 +394,13 @@ struct AsyncIssue {
   }
 };
 
-TEST_F(TokenAuthorityTest, IssueTokenAsyncAnswersOnceDurableFromTheWriter) {
+TEST_F(TokenAuthorityTest, IssueTokenAsyncAnswersOnceDurableFromTheStore) {
   AsyncIssue a;
   authority_->IssueTokenAsync(issuer_a_, Streams({"cam1"}), "req-async", {},
                               a.Callback());
   ASSERT_OK_AND_ASSIGN(IssuedToken first, a.Wait());
   EXPECT_TRUE(first.created);
-  EXPECT_NE(a.thread, std::this_thread::get_id());  // the store's writer
+  EXPECT_NE(a.thread, std::this_thread::get_id());  // the store's thread
   EXPECT_TRUE(Verify(first.jwt, org_a_).allowed);
   EXPECT_THAT(first.security_config, HasSubstr(first.jwt));
   // Durable and readable by the time of the answer.
@@ -409,7 +409,7 @@ TEST_F(TokenAuthorityTest, IssueTokenAsyncAnswersOnceDurableFromTheWriter) {
   EXPECT_EQ(row.token.request_id, "req-async");
 
   // The same request id again: the earlier token, signed again on the
-  // writer's thread.
+  // store's completion thread.
   AsyncIssue again;
   authority_->IssueTokenAsync(issuer_a_, Streams({"cam1"}), "req-async", {},
                               again.Callback());

@@ -644,7 +644,7 @@ TEST_F(SqliteTokenStoreTest, InsertTokenAsyncCallsBackOnceDurable) {
     EXPECT_TRUE(results.at(i)->created);
     EXPECT_EQ(results.at(i)->token.id, tokens[i].id);
   }
-  // Completed on the writer, not on this thread.
+  // Completed on the store's completion thread, not on this thread.
   EXPECT_EQ(results.threads().count(std::this_thread::get_id()), 0u);
   // Committed: another connection sees every row and its audit event.
   EXPECT_EQ(TokenRows(), kTokens);
@@ -684,6 +684,32 @@ TEST_F(SqliteTokenStoreTest, InsertTokenAsyncMixesWithWaitingWriters) {
   }
   EXPECT_EQ(sync_ok.load(), kThreads * kEach);
   EXPECT_EQ(TokenRows(), 2 * kThreads * kEach);
+}
+
+TEST_F(SqliteTokenStoreTest, ShutdownCompletesEveryQueuedAsyncInsert) {
+  SetUpOrg("acme");
+  constexpr int kTokens = 500;
+  AsyncResults results(kTokens);
+  std::vector<Token> tokens;
+  for (int i = 0; i < kTokens; ++i) tokens.push_back(NewToken("acme"));
+  for (int i = 0; i < kTokens; ++i) {
+    store_->InsertTokenAsync(tokens[i], {}, results.Callback(i));
+  }
+  // At once: most are still queued. Shutdown drains the writer and runs
+  // every completion before it returns.
+  ASSERT_OK(store_->Shutdown());
+  results.Wait();
+  int ok = 0;
+  for (int i = 0; i < kTokens; ++i) {
+    if (results.at(i).ok()) {
+      ++ok;
+    } else {
+      EXPECT_THAT(results.at(i), StatusIs(absl::StatusCode::kUnavailable));
+    }
+  }
+  EXPECT_EQ(ok, kTokens);  // queued before the shutdown: all written
+  Reopen();
+  EXPECT_EQ(TokenRows(), ok);
 }
 
 TEST_F(SqliteTokenStoreTest, InsertTokenAsyncReportsErrorsAndWritesNothing) {
