@@ -424,22 +424,27 @@ int main(int argc, char** argv) {
           });
     });
   };
-  StartCall issue = [&](size_t ch, std::function<void(bool)> done) {
-    auto* st = new CallState<v1::IssueTokenRequest, v1::IssueTokenResponse>;
-    Authorize(&st->context, f.issuer_key);
-    st->request.mutable_spec()
-        ->mutable_target()
-        ->mutable_stream_names()
-        ->add_names("cam1");
-    st->request.mutable_spec()->set_tag("load");
-    tokens[ch]->async()->IssueToken(
-        &st->context, &st->request, &st->response,
-        [st, done](grpc::Status status) {
-          const bool ok = status.ok() && !st->response.jwt().empty();
-          delete st;
-          done(ok);
-        });
+  // IssueToken of a one-stream token; `keep` (if set) gets each JWT.
+  auto issue_calls = [&](std::function<void(const std::string&)> keep) {
+    return StartCall([&, keep](size_t ch, std::function<void(bool)> done) {
+      auto* st = new CallState<v1::IssueTokenRequest, v1::IssueTokenResponse>;
+      Authorize(&st->context, f.issuer_key);
+      st->request.mutable_spec()
+          ->mutable_target()
+          ->mutable_stream_names()
+          ->add_names("cam1");
+      st->request.mutable_spec()->set_tag("load");
+      tokens[ch]->async()->IssueToken(
+          &st->context, &st->request, &st->response,
+          [st, done, keep](grpc::Status status) {
+            const bool ok = status.ok() && !st->response.jwt().empty();
+            if (ok && keep) keep(st->response.jwt());
+            delete st;
+            done(ok);
+          });
+    });
   };
+  StartCall issue = issue_calls(nullptr);
 
   // One token for every call, as when the viewers of a page all present the
   // player configuration's token (the server's verify cache answers after
@@ -458,25 +463,10 @@ int main(int argc, char** argv) {
     std::mutex mu;
     const size_t want = static_cast<size_t>(s.requests) + s.warmup;
     fresh.reserve(want);
-    StartCall issue_one = [&](size_t ch, std::function<void(bool)> done) {
-      auto* st = new CallState<v1::IssueTokenRequest, v1::IssueTokenResponse>;
-      Authorize(&st->context, f.issuer_key);
-      st->request.mutable_spec()
-          ->mutable_target()
-          ->mutable_stream_names()
-          ->add_names("cam1");
-      tokens[ch]->async()->IssueToken(
-          &st->context, &st->request, &st->response,
-          [st, done, &mu, &fresh](grpc::Status status) {
-            const bool ok = status.ok() && !st->response.jwt().empty();
-            if (ok) {
-              std::lock_guard<std::mutex> lock(mu);
-              fresh.push_back(st->response.jwt());
-            }
-            delete st;
-            done(ok);
-          });
-    };
+    StartCall issue_one = issue_calls([&](const std::string& jwt) {
+      std::lock_guard<std::mutex> lock(mu);
+      fresh.push_back(jwt);
+    });
     Driver(s, issue_one).Run("issue", static_cast<int>(want), 600);
     if (fresh.size() < want) Die("could not issue the tokens of es256new");
   }
