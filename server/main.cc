@@ -22,6 +22,7 @@ namespace {
 
 using token_authority::server::AuthorityServer;
 using token_authority::server::AuthorityServerOptions;
+using token_authority::server::kMaxVerifyCacheEntries;
 using token_authority::server::kStartLinePrefix;
 
 int Fail(const std::string& message) {
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
   double rate_limit = 0, rate_burst = 0;
   std::string shutdown_grace = "10s";
   int blocking_threads = 64;
-  size_t verify_cache = 10000;
+  int64_t verify_cache = 10000;
 
   CLI::App app{
       "token-authority: issues, tracks, verifies and revokes secure playback "
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
                  "SHA-256; expiry, revocation and the request are checked "
                  "every time); 0: none")
       ->envname("TA_VERIFY_CACHE")
+      ->check(CLI::Range(int64_t{0}, kMaxVerifyCacheEntries))
       ->capture_default_str();
   app.add_option("--blocking-threads", blocking_threads,
                  "threads serving calls that touch the database")
@@ -110,7 +112,7 @@ int main(int argc, char** argv) {
   options.authority.issuer = issuer;
   options.authority.rate_limit_per_second = rate_limit;
   options.authority.rate_limit_burst = rate_burst;
-  options.authority.verify_cache_entries = verify_cache;
+  options.authority.verify_cache_entries = static_cast<size_t>(verify_cache);
   struct DurationFlag {
     const char* name;
     const std::string* text;

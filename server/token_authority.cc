@@ -235,6 +235,11 @@ absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::Create(
     return absl::InvalidArgumentError(
         "issuer: 1-256 printable characters required");
   }
+  if (options.verify_cache_entries >
+      static_cast<size_t>(kMaxVerifyCacheEntries)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("verify_cache_entries: at most ", kMaxVerifyCacheEntries));
+  }
   if (options.rate_limit_per_second < 0 || options.rate_limit_burst < 0) {
     return absl::InvalidArgumentError("rate_limit: must not be negative");
   }

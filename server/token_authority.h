@@ -73,6 +73,9 @@ struct Caller {
   std::string organization_id;
 };
 
+// The largest TokenAuthorityOptions::verify_cache_entries accepted.
+inline constexpr int64_t kMaxVerifyCacheEntries = 10'000'000;
+
 struct TokenAuthorityOptions {
   // The "iss" claim of issued tokens.
   std::string issuer = "token-authority";

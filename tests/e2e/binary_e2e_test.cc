@@ -241,6 +241,11 @@ TEST_F(BinaryE2eTest, BadFlagIsOneLineAndExitOne) {
   EXPECT_THAT(child.err(), HasSubstr("--leeway"));
   struct stat st;
   EXPECT_NE(::stat((dir_ + "/x").c_str(), &st), 0);
+  // Out of range (CLI11's check and exit code): named, nothing on disk.
+  Child cache({"--verify-cache", "-1", "--data-dir", dir_ + "/y"}, {});
+  EXPECT_NE(cache.Wait(), 0);
+  EXPECT_THAT(cache.err(), HasSubstr("--verify-cache"));
+  EXPECT_NE(::stat((dir_ + "/y").c_str(), &st), 0);
 }
 
 TEST_F(BinaryE2eTest, PortInUseIsOneLineAndNothingOnDisk) {

@@ -168,6 +168,11 @@ TEST_F(TokenAuthorityTest, CreateRejectsBadOptions) {
   EXPECT_THAT(
       TokenAuthority::Create(bad, store_.get(), clock_, random_),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("issuer")));
+  bad = options_;
+  bad.verify_cache_entries = kMaxVerifyCacheEntries + 1;
+  EXPECT_THAT(TokenAuthority::Create(bad, store_.get(), clock_, random_),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("verify_cache_entries")));
   EXPECT_THAT(TokenAuthority::Create(options_, nullptr, clock_, random_),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
