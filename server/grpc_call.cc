@@ -71,15 +71,23 @@ absl::StatusOr<Caller> AuthenticateCall(
 
 namespace {
 
-// The Respond of a call: its log line, then Finish.
+// Ends a unary call: its log line, then Finish with `status`.
+void Answer(const ServiceDeps& deps, grpc::ServerUnaryReactor* reactor,
+            absl::string_view method, const CallInfo& info,
+            std::chrono::steady_clock::time_point start,
+            const absl::Status& status) {
+  LogCall(deps, method, info, status.code(), start);
+  reactor->Finish(ToGrpcStatus(status));
+}
+
+// The Respond of a call answered later.
 Respond MakeRespond(const ServiceDeps& deps, grpc::ServerUnaryReactor* reactor,
                     absl::string_view method,
                     std::shared_ptr<const CallInfo> info,
                     std::chrono::steady_clock::time_point start) {
   return [deps, reactor, method, info = std::move(info),
           start](const absl::Status& status) {
-    LogCall(deps, method, *info, status.code(), start);
-    reactor->Finish(ToGrpcStatus(status));
+    Answer(deps, reactor, method, *info, start, status);
   };
 }
 
@@ -103,18 +111,14 @@ grpc::ServerUnaryReactor* RunUnary(
               handler = std::move(handler)]() {
     CallInfo info;
     absl::StatusOr<Caller> caller = AdmitCall(deps, *context, &info);
-    const absl::Status status =
-        caller.ok() ? handler(*caller, info) : caller.status();
-    LogCall(deps, method, info, status.code(), start);
-    reactor->Finish(ToGrpcStatus(status));
+    Answer(deps, reactor, method, info, start,
+           caller.ok() ? handler(*caller, info) : caller.status());
   };
   if (execution == Execution::kInline) {
     run();
   } else if (!deps.executor->Schedule(run)) {
-    CallInfo info;
-    LogCall(deps, method, info, absl::StatusCode::kUnavailable, start);
-    reactor->Finish(
-        ToGrpcStatus(absl::UnavailableError("the server is shutting down")));
+    Answer(deps, reactor, method, CallInfo{}, start,
+           absl::UnavailableError("the server is shutting down"));
   }
   return reactor;
 }
