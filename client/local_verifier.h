@@ -76,11 +76,11 @@ namespace token_authority::client {
 struct LocalVerifierOptions {
   // Tolerated clock skew for exp and nbf (the server's default).
   absl::Duration leeway = absl::Seconds(60);
-  // Remembers this many tokens whose signature verified (by SHA-256; see
-  // token/verified_token_cache.h), so that a token presented again (every
-  // viewer of a page shares the player config's token) is not checked
-  // again; expiry, revocation, organisation state and the request's target,
-  // IP and domain still are, every time. 0: no cache.
+  // Remembers this many tokens (of up to 2 KiB) whose signature verified (by
+  // SHA-256; see token/verified_token_cache.h), so that a token presented
+  // again (every viewer of a page shares the player config's token) is not
+  // checked again; expiry, revocation, organisation state and the request's
+  // target, IP and domain still are, every time. 0: no cache.
   size_t verify_cache_entries = 10000;
   // Reconnect backoff of the revocation stream: starts at `initial`, doubles
   // up to `max`, each wait scaled by a random factor in [0.8, 1.2].

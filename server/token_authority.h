@@ -81,9 +81,9 @@ struct TokenAuthorityOptions {
   std::string issuer = "token-authority";
   // Tolerated clock skew when verifying exp / nbf.
   absl::Duration leeway = absl::Seconds(60);
-  // VerifyToken remembers this many tokens whose signature verified (by
-  // SHA-256; see token/verified_token_cache.h), so that a token every viewer
-  // of a page presents is checked once. 0: no cache.
+  // VerifyToken remembers this many tokens (of up to 2 KiB) whose signature
+  // verified (by SHA-256; see token/verified_token_cache.h), so that a token
+  // every viewer of a page presents is checked once. 0: no cache.
   size_t verify_cache_entries = 10000;
   // Default and maximum token lifetimes.
   token::TokenLimits limits;

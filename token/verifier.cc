@@ -68,7 +68,8 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                                    const KeySet& keys, absl::Time now,
                                    const VerifyHooks* hooks) const {
   VerifiedTokenCache* const cache = options_.cache.get();
-  if (cache == nullptr || jwt.size() > kMaxTokenBytes) {
+  if (cache == nullptr ||
+      jwt.size() > VerifiedTokenCache::kMaxCachedTokenBytes) {
     return CheckRequest(CheckSignedToken(jwt, keys), request, keys, now, hooks);
   }
   const VerifiedTokenCache::Digest digest = VerifiedTokenCache::DigestOf(jwt);

@@ -830,6 +830,37 @@ TEST_P(CachedVerifierTest, ANewKeySetGenerationMisses) {
   EXPECT_EQ(cache.GetStats().hits, 1);
 }
 
+TEST_P(CachedVerifierTest, TokensOverTheCacheLimitAreCheckedInFullEachTime) {
+  const VerifiedTokenCache& cache = *verifier_.options().cache;
+  // Many long stream names: a valid token over the cache's 2 KiB.
+  std::vector<std::string> streams = {"s1"};
+  for (int i = 0; i < 20; ++i) streams.push_back(std::string(120, 'a' + i));
+  const std::string big =
+      Sign(Base().SetTarget(Target::Streams(streams)), *K().es);
+  ASSERT_GT(big.size(), VerifiedTokenCache::kMaxCachedTokenBytes);
+  ASSERT_LE(big.size(), kMaxTokenBytes);
+  for (int i = 0; i < 2; ++i) {
+    VerifyResult r = verifier_.Verify(big, request_, *org_a_, kT);
+    EXPECT_TRUE(r.allowed) << r.detail;
+    ASSERT_TRUE(r.claims.has_value());
+    EXPECT_EQ(r.claims->target().stream_names().size(), streams.size());
+  }
+  EXPECT_EQ(cache.GetStats().inserts, 0);
+  EXPECT_EQ(cache.GetStats().hits, 0);
+  EXPECT_EQ(cache.GetStats().size, 0);
+  // A tampered long token is still refused.
+  std::string tampered = big;
+  tampered[tampered.size() - 2] =
+      tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
+  EXPECT_DENIED(verifier_.Verify(tampered, request_, *org_a_, kT),
+                DenyReason::kBadSignature);
+  // At the limit it is cached.
+  const std::string small = Good();
+  ASSERT_LE(small.size(), VerifiedTokenCache::kMaxCachedTokenBytes);
+  EXPECT_TRUE(verifier_.Verify(small, request_, *org_a_, kT).allowed);
+  EXPECT_EQ(cache.GetStats().inserts, 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Cache, CachedVerifierTest, ::testing::Values(true));
 
 }  // namespace
