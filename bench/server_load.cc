@@ -530,7 +530,10 @@ int main(int argc, char** argv) {
   if (s.only.empty() ||
       ("," + s.only + ",").find(",es256new,") != std::string::npos) {
     std::mutex mu;
-    const size_t want = static_cast<size_t>(s.requests) + s.warmup;
+    // One per call of the phase: its warm-up and every round's share.
+    const size_t want =
+        static_cast<size_t>(std::max(1, s.requests / s.rounds)) * s.rounds +
+        s.warmup;
     fresh.reserve(want);
     StartCall issue_one = issue_calls([&](const std::string& jwt) {
       std::lock_guard<std::mutex> lock(mu);

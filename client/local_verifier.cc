@@ -172,18 +172,34 @@ absl::Status LocalVerifier::InstallJwks(const std::string& organization_id,
     return absl::InvalidArgumentError(
         absl::StrCat("organization_ids: ", st.message()));
   }
-  absl::StatusOr<token::KeySet> set =
-      token::KeySet::FromJwks(organization_id, jwks_json, clock_.Now());
-  if (!set.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("jwks of organisation ",
-                                                   organization_id, ": ",
-                                                   set.status().message()));
+  // The same JWK Set as installed (the periodic refresh, mostly): keep its
+  // key set, so that the tokens the verify cache holds for it stay valid (a
+  // new set would be a new generation and check them all again).
+  const std::string sha256 = HexSha256(jwks_json);
+  bool unchanged;
+  {
+    std::shared_lock lock(keys_mu_);
+    auto it = jwks_sha256_.find(organization_id);
+    unchanged = it != jwks_sha256_.end() && it->second == sha256 &&
+                keys_.contains(organization_id);
   }
-  auto shared = std::make_shared<const token::KeySet>(*std::move(set));
+  std::shared_ptr<const token::KeySet> shared;
+  if (!unchanged) {
+    absl::StatusOr<token::KeySet> set =
+        token::KeySet::FromJwks(organization_id, jwks_json, clock_.Now());
+    if (!set.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("jwks of organisation ",
+                                                     organization_id, ": ",
+                                                     set.status().message()));
+    }
+    shared = std::make_shared<const token::KeySet>(*std::move(set));
+  }
   {
     std::unique_lock lock(keys_mu_);
-    keys_[organization_id] = std::move(shared);
-    jwks_sha256_[organization_id] = HexSha256(jwks_json);
+    if (shared != nullptr) {
+      keys_[organization_id] = std::move(shared);
+      jwks_sha256_[organization_id] = sha256;
+    }
     disabled_.erase(organization_id);
   }
   // An organisation fetched for the first time joins the state stream: end
@@ -352,6 +368,11 @@ LocalVerifierStats LocalVerifier::stats() const {
   s.stream_connects = stream_connects_;
   s.stream_open = stream_ != nullptr;
   s.jwks_refreshes = jwks_refreshes_;
+  if (const auto& cache = verifier_.options().cache; cache != nullptr) {
+    const token::VerifiedTokenCache::Stats c = cache->GetStats();
+    s.verify_cache_hits = c.hits;
+    s.verify_cache_misses = c.misses;
+  }
   s.last_stream_error = last_stream_error_;
   s.state_stream_connects = state_stream_connects_;
   s.state_stream_open = state_stream_ != nullptr;

@@ -100,11 +100,15 @@ struct LocalVerifierOptions {
 
 // Counters for monitoring; a snapshot.
 struct LocalVerifierStats {
-  int64_t last_sequence = 0;      // the last revocation sequence applied
-  size_t revocations = 0;         // revocations currently held
-  int64_t stream_connects = 0;    // revocation streams opened
-  bool stream_open = false;       // a stream is open right now
-  int64_t jwks_refreshes = 0;     // successful JWK Set fetches
+  int64_t last_sequence = 0;    // the last revocation sequence applied
+  size_t revocations = 0;       // revocations currently held
+  int64_t stream_connects = 0;  // revocation streams opened
+  bool stream_open = false;     // a stream is open right now
+  int64_t jwks_refreshes = 0;   // successful JWK Set fetches
+  // The verify cache's lookups (both 0 without a cache). A refresh that
+  // fetches an unchanged JWK Set keeps the cached tokens valid.
+  int64_t verify_cache_hits = 0;
+  int64_t verify_cache_misses = 0;
   std::string last_stream_error;  // how the last stream ended, if it did
   // The organisation state stream (WatchOrganizationStates).
   int64_t state_stream_connects = 0;    // streams opened

@@ -452,6 +452,26 @@ TEST_F(ConnectedVerifierTest, UnknownKeyTriggersARefresh) {
   Shutdown(v.get());
 }
 
+TEST_F(ConnectedVerifierTest, AnUnchangedJwksRefreshKeepsCachedTokens) {
+  ServeJwks(org_.Jwks());
+  LocalVerifierOptions options = Options();
+  options.jwks_refresh_interval = absl::Milliseconds(5);
+  ASSERT_OK_AND_ASSIGN(
+      auto v, LocalVerifier::Connect(client_.get(), {"org-a"}, options));
+  const std::string jwt = org_.Mint(Jti('c'));
+  EXPECT_TRUE(v->Verify(jwt, Play("org-a")).allowed);
+  EXPECT_EQ(v->stats().verify_cache_misses, 1);
+  const int64_t refreshes = v->stats().jwks_refreshes;
+  EXPECT_TRUE(
+      Eventually([&] { return v->stats().jwks_refreshes >= refreshes + 3; }));
+  // The same JWK Set was fetched again: the token is still a cache hit.
+  EXPECT_TRUE(v->Verify(jwt, Play("org-a")).allowed);
+  const LocalVerifierStats stats = v->stats();
+  EXPECT_EQ(stats.verify_cache_hits, 1);
+  EXPECT_EQ(stats.verify_cache_misses, 1);
+  Shutdown(v.get());
+}
+
 TEST_F(ConnectedVerifierTest, DisabledOrganisation) {
   EXPECT_CALL(*keys_, GetJwks(_, _, _))
       .WillRepeatedly(Invoke([](grpc::ClientContext*, const auto&, auto*) {
