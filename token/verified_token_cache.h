@@ -22,7 +22,8 @@
 // 457-byte one-stream token, 2,947 for a 2,589-byte token). Tokens longer
 // than kMaxCachedTokenBytes (2 KiB) are not cached and are checked in full
 // every time, which bounds the cache at about capacity x 2.5 KiB (25 MB for the
-// server's default 10,000 entries) instead of ~9 KiB per 8 KiB token.
+// server's default 10,000 entries) instead of ~9 KiB (by the same ratio) per
+// 8 KiB token.
 #ifndef TOKEN_VERIFIED_TOKEN_CACHE_H_
 #define TOKEN_VERIFIED_TOKEN_CACHE_H_
 

@@ -854,7 +854,7 @@ TEST_P(CachedVerifierTest, TokensOverTheCacheLimitAreCheckedInFullEachTime) {
       tampered[tampered.size() - 2] == 'A' ? 'B' : 'A';
   EXPECT_DENIED(verifier_.Verify(tampered, request_, *org_a_, kT),
                 DenyReason::kBadSignature);
-  // At the limit it is cached.
+  // A token under the limit is cached.
   const std::string small = Good();
   ASSERT_LE(small.size(), VerifiedTokenCache::kMaxCachedTokenBytes);
   EXPECT_TRUE(verifier_.Verify(small, request_, *org_a_, kT).allowed);
