@@ -525,24 +525,22 @@ int main(int argc, char** argv) {
       verify_body(f.es_jwt, f.es_org)};
   const std::vector<grpc::ByteBuffer> hs_same = {
       verify_body(f.hs_jwt, f.hs_org)};
-  std::vector<std::string> fresh;
+  // Calls of a phase in each round.
+  const int per_round = std::max(1, s.requests / s.rounds);
   std::vector<grpc::ByteBuffer> es_new;
   if (s.only.empty() ||
       ("," + s.only + ",").find(",es256new,") != std::string::npos) {
     std::mutex mu;
     // One per call of the phase: its warm-up and every round's share.
-    const size_t want =
-        static_cast<size_t>(std::max(1, s.requests / s.rounds)) * s.rounds +
-        s.warmup;
-    fresh.reserve(want);
+    const size_t want = static_cast<size_t>(per_round) * s.rounds + s.warmup;
+    es_new.reserve(want);
     StartCall issue_one = issue_calls([&](const std::string& jwt) {
+      grpc::ByteBuffer body = verify_body(jwt, f.es_org);
       std::lock_guard<std::mutex> lock(mu);
-      fresh.push_back(jwt);
+      es_new.push_back(std::move(body));
     });
     Driver(s, issue_one).Run("issue", static_cast<int>(want), 600);
-    if (fresh.size() < want) Die("could not issue the tokens of es256new");
-    for (const std::string& jwt : fresh)
-      es_new.push_back(verify_body(jwt, f.es_org));
+    if (es_new.size() < want) Die("could not issue the tokens of es256new");
   }
 
   struct Phase {
@@ -577,7 +575,6 @@ int main(int argc, char** argv) {
     Driver driver(s, phases[i].start);
     if (s.warmup > 0) driver.Run(phases[i].name, s.warmup, s.seconds);
   }
-  const int per_round = std::max(1, s.requests / s.rounds);
   for (int round = 0; round < s.rounds; ++round) {
     for (size_t i = 0; i < phases.size(); ++i) {
       Driver driver(s, phases[i].start);
