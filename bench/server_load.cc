@@ -36,8 +36,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -233,13 +235,20 @@ Fixture SetUp(const std::shared_ptr<grpc::Channel>& channel,
 using StartCall = std::function<void(size_t channel_index,
                                      std::function<void(bool ok)> done)>;
 
-// The machine's CPU time from the first line of /proc/stat, in ticks: all
+// CPU time in ticks: the machine's from the first line of /proc/stat (all
 // of it, the idle part (idle + iowait) and the part the hypervisor gave to
-// others (steal). Zero if /proc/stat cannot be read.
+// others (steal)), and that of the server process (when this program started
+// it) and of this one (user + system, from /proc/<pid>/stat). Zero where a
+// file cannot be read.
 struct CpuTicks {
   int64_t total = 0, idle = 0, steal = 0;
-  static CpuTicks Now() {
+  int64_t server = 0, client = 0;
+  static CpuTicks Now(pid_t server_pid) {
     CpuTicks t;
+    t.client = ProcessTicks("/proc/self/stat");
+    if (server_pid > 0) {
+      t.server = ProcessTicks("/proc/" + std::to_string(server_pid) + "/stat");
+    }
     std::ifstream in("/proc/stat");
     std::string cpu;
     int64_t v[8] = {0};  // user nice system idle iowait irq softirq steal
@@ -251,15 +260,43 @@ struct CpuTicks {
     return t;
   }
   CpuTicks operator-(const CpuTicks& o) const {
-    return {total - o.total, idle - o.idle, steal - o.steal};
+    return {total - o.total, idle - o.idle, steal - o.steal, server - o.server,
+            client - o.client};
   }
   void operator+=(const CpuTicks& o) {
     total += o.total;
     idle += o.idle;
     steal += o.steal;
+    server += o.server;
+    client += o.client;
   }
   double Percent(int64_t part) const {
     return total > 0 ? 100.0 * part / total : 0;
+  }
+  // Microseconds of CPU per call; 0 without calls.
+  static double PerCall(int64_t ticks, int64_t calls) {
+    static const double kTick =
+        1e6 / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    return calls > 0 ? ticks * kTick / static_cast<double>(calls) : 0;
+  }
+
+ private:
+  // utime + stime (fields 14 and 15) of /proc/<pid>/stat; the name in
+  // field 2 may hold spaces, so fields are counted after its ')'.
+  static int64_t ProcessTicks(const std::string& path) {
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    const size_t paren = text.rfind(')');
+    if (paren == std::string::npos) return 0;
+    std::istringstream fields(text.substr(paren + 1));
+    std::string field;
+    int64_t utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && (fields >> field); ++i) {
+      if (i == 14) utime = std::atoll(field.c_str());
+      if (i == 15) stime = std::atoll(field.c_str());
+    }
+    return utime + stime;
   }
 };
 
@@ -270,7 +307,7 @@ struct PhaseResult {
   double seconds = 0;
   std::vector<double> latencies_us;  // one per completed call
   std::vector<double> round_rps;     // requests/s of each round
-  CpuTicks cpu;                      // the machine's, while it ran
+  CpuTicks cpu;                      // while it ran
   int64_t completed() const {
     return static_cast<int64_t>(latencies_us.size());
   }
@@ -293,8 +330,10 @@ struct PhaseResult {
 
 class Driver {
  public:
-  Driver(const Settings& settings, StartCall start)
-      : settings_(settings), start_(std::move(start)) {}
+  Driver(const Settings& settings, pid_t server_pid, StartCall start)
+      : settings_(settings),
+        server_pid_(server_pid),
+        start_(std::move(start)) {}
 
   // Runs `limit` calls (or until `seconds`), `in_flight` at a time.
   PhaseResult Run(const std::string& name, int limit, double seconds) {
@@ -303,7 +342,7 @@ class Driver {
     finished_ = 0;
     errors_.store(0);
     latencies_.assign(settings_.in_flight, {});
-    const CpuTicks cpu_start = CpuTicks::Now();
+    const CpuTicks cpu_start = CpuTicks::Now(server_pid_);
     start_time_ = Clock::now();
     deadline_ = start_time_ +
                 std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
@@ -321,7 +360,7 @@ class Driver {
     }
     r.errors = errors_.load();
     r.seconds = elapsed;
-    r.cpu = CpuTicks::Now() - cpu_start;
+    r.cpu = CpuTicks::Now(server_pid_) - cpu_start;
     return r;
   }
 
@@ -350,6 +389,7 @@ class Driver {
   }
 
   const Settings& settings_;
+  pid_t server_pid_;  // -1: not known (--target)
   StartCall start_;
   int limit_ = 0;
   std::atomic<int> issued_{0};
@@ -539,7 +579,7 @@ int main(int argc, char** argv) {
       std::lock_guard<std::mutex> lock(mu);
       es_new.push_back(std::move(body));
     });
-    Driver(s, issue_one).Run("issue", static_cast<int>(want), 600);
+    Driver(s, child.pid, issue_one).Run("issue", static_cast<int>(want), 600);
     if (es_new.size() < want) Die("could not issue the tokens of es256new");
   }
 
@@ -572,12 +612,12 @@ int main(int argc, char** argv) {
   std::vector<PhaseResult> results(phases.size());
   for (size_t i = 0; i < phases.size(); ++i) {
     results[i].name = phases[i].name;
-    Driver driver(s, phases[i].start);
+    Driver driver(s, child.pid, phases[i].start);
     if (s.warmup > 0) driver.Run(phases[i].name, s.warmup, s.seconds);
   }
   for (int round = 0; round < s.rounds; ++round) {
     for (size_t i = 0; i < phases.size(); ++i) {
-      Driver driver(s, phases[i].start);
+      Driver driver(s, child.pid, phases[i].start);
       results[i].Add(
           driver.Run(phases[i].name, per_round, s.seconds / s.rounds));
     }
@@ -585,9 +625,12 @@ int main(int argc, char** argv) {
 
   // A phase's ratio is its total rate over Health's; the range is that of
   // the rounds' ratios (each round's phases ran seconds apart).
-  std::printf("%-20s %9s %7s %11s %9s %9s %6s %6s %9s %13s  %s\n", "phase",
-              "requests", "errors", "req/s", "p50 us", "p99 us", "idle%",
-              "steal%", "x health", "round range", "goal");
+  // "cpu us/call": CPU time per completed call of the server process (when
+  // this program started it; "-" with --target) and of this load generator.
+  std::printf("%-20s %9s %7s %11s %9s %9s %6s %6s %8s %8s %9s %13s  %s\n",
+              "phase", "requests", "errors", "req/s", "p50 us", "p99 us",
+              "idle%", "steal%", "srv cpu", "gen cpu", "x health",
+              "round range", "goal");
   const PhaseResult* reference = nullptr;
   for (size_t i = 0; i < phases.size(); ++i) {
     if (phases[i].goal == 0) reference = &results[i];
@@ -618,12 +661,19 @@ int main(int argc, char** argv) {
     }
     char range[32];
     std::snprintf(range, sizeof(range), "%.2f-%.2f", lo, hi);
+    char server_cpu[32] = "-";
+    if (child.pid > 0) {
+      std::snprintf(server_cpu, sizeof(server_cpu), "%.1f",
+                    CpuTicks::PerCall(r.cpu.server, r.completed()));
+    }
     std::printf(
-        "%-20s %9lld %7lld %11.0f %9.0f %9.0f %6.1f %6.1f %9.2f %13s  %s\n",
+        "%-20s %9lld %7lld %11.0f %9.0f %9.0f %6.1f %6.1f %8s %8.1f %9.2f "
+        "%13s  %s\n",
         r.name.c_str(), static_cast<long long>(r.completed()),
         static_cast<long long>(r.errors), r.rps(), r.Percentile(50),
         r.Percentile(99), r.cpu.Percent(r.cpu.idle), r.cpu.Percent(r.cpu.steal),
-        ratio, range, goal.c_str());
+        server_cpu, CpuTicks::PerCall(r.cpu.client, r.completed()), ratio,
+        range, goal.c_str());
   }
   std::fflush(stdout);
   StopServer(child);

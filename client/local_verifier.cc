@@ -11,6 +11,7 @@
 #include "client/offline_decode.h"
 #include "client/proto_convert.h"
 #include "token/status_macros.h"
+#include "token/thread_name.h"
 #include "token/validation.h"
 
 namespace token_authority::client {
@@ -144,9 +145,18 @@ absl::StatusOr<std::unique_ptr<LocalVerifier>> LocalVerifier::Connect(
     absl::Status st = v->RefreshKeys(org);
     if (!st.ok() && !MarksDisabled(st)) return st;
   }
-  v->watch_thread_ = std::thread([p = v.get()] { p->WatchLoop(); });
-  v->state_thread_ = std::thread([p = v.get()] { p->StateLoop(); });
-  v->refresh_thread_ = std::thread([p = v.get()] { p->RefreshLoop(); });
+  v->watch_thread_ = std::thread([p = v.get()] {
+    SetCurrentThreadName("ta-lv-watch");
+    p->WatchLoop();
+  });
+  v->state_thread_ = std::thread([p = v.get()] {
+    SetCurrentThreadName("ta-lv-states");
+    p->StateLoop();
+  });
+  v->refresh_thread_ = std::thread([p = v.get()] {
+    SetCurrentThreadName("ta-lv-jwks");
+    p->RefreshLoop();
+  });
   return v;
 }
 

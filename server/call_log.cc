@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "token/thread_name.h"
 
 namespace token_authority::server {
 namespace {
@@ -55,7 +56,10 @@ std::unique_ptr<FdCallLog> FdCallLog::Create(int fd,
 
 FdCallLog::FdCallLog(int fd, absl::Duration flush_interval)
     : fd_(fd), flush_interval_(flush_interval) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("ta-call-log");
+    Run();
+  });
 }
 
 FdCallLog::~FdCallLog() {

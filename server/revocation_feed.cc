@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "token/status_macros.h"
+#include "token/thread_name.h"
 
 namespace token_authority::server {
 
@@ -33,7 +34,10 @@ RevocationFeed::RevocationFeed(storage::TokenStore* store,
       floor_(start_sequence),
       tail_(start_sequence) {
   if (options_.poll_interval > absl::ZeroDuration()) {
-    poll_thread_ = std::thread([this] { PollLoop(); });
+    poll_thread_ = std::thread([this] {
+      SetCurrentThreadName("ta-revoke-feed");
+      PollLoop();
+    });
   }
 }
 

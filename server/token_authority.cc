@@ -18,6 +18,7 @@
 #include "token/signing_key.h"
 #include "token/status_macros.h"
 #include "token/target.h"
+#include "token/thread_name.h"
 #include "token/time_util.h"
 #include "token/validation.h"
 
@@ -248,8 +249,10 @@ absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::Create(
   TA_RETURN_IF_ERROR(authority->Load());
   if (authority->options_.maintenance_interval > absl::ZeroDuration()) {
     TokenAuthority* self = authority.get();
-    authority->maintenance_thread_ =
-        std::thread([self] { self->MaintenanceLoop(); });
+    authority->maintenance_thread_ = std::thread([self] {
+      SetCurrentThreadName("ta-maintenance");
+      self->MaintenanceLoop();
+    });
   }
   return authority;
 }

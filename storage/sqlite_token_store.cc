@@ -28,6 +28,7 @@
 #include "storage/token_queries.h"
 #include "storage/wal_buffer_vfs.h"
 #include "token/status_macros.h"
+#include "token/thread_name.h"
 
 namespace token_authority::storage {
 namespace {
@@ -383,10 +384,22 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
     // Our WAL hook replaces SQLite's automatic checkpoint: checkpoints run
     // on their own connection and thread, off the writer's critical path.
     sqlite3_wal_hook(writer_conn_->db(), &WalHook, this);
-    writer_thread_ = std::thread([this] { WriterLoop(); });
-    completion_thread_ = std::thread([this] { CompletionLoop(); });
-    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
-    maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
+    writer_thread_ = std::thread([this] {
+      SetCurrentThreadName("ta-writer");
+      WriterLoop();
+    });
+    completion_thread_ = std::thread([this] {
+      SetCurrentThreadName("ta-completion");
+      CompletionLoop();
+    });
+    checkpoint_thread_ = std::thread([this] {
+      SetCurrentThreadName("ta-checkpoint");
+      CheckpointLoop();
+    });
+    maintenance_thread_ = std::thread([this] {
+      SetCurrentThreadName("ta-store-maint");
+      MaintenanceLoop();
+    });
   }
 
   // --- TokenStore ---------------------------------------------------------
