@@ -185,6 +185,9 @@ struct SigningKey::Impl {
   // name map (a walk of the whole map under a shared lock, per call).
   // The same for signing (EVP_PKEY_sign_init), when the key is private.
   EvpPkeyCtxPtr verify_ctx, sign_ctx;
+  // EVP_PKEY_get_size: the largest signature sign_ctx can make (72 bytes of
+  // DER for ES256, the modulus size for RS256).
+  size_t max_signature_bytes = 0;
 
   // Sets up verify_ctx (and sign_ctx for a private key) for ES256 and RS256;
   // nothing for the other algorithms.
@@ -210,6 +213,9 @@ struct SigningKey::Impl {
     if (has_private) {
       sign_ctx = prepare(true);
       if (!sign_ctx) return OpenSslError("preparing signing");
+      const int max = EVP_PKEY_get_size(pkey.get());
+      if (max <= 0) return OpenSslError("sizing signatures");
+      max_signature_bytes = static_cast<size_t>(max);
     }
     return absl::OkStatus();
   }
@@ -220,12 +226,12 @@ struct SigningKey::Impl {
     uint8_t md[kSha256Bytes];
     if (!Sha256Into(data, md)) return OpenSslError("hashing for signing");
     EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_dup(sign_ctx.get()));
-    size_t len = 0;
-    if (!ctx || EVP_PKEY_sign(ctx.get(), nullptr, &len, md, sizeof md) != 1) {
-      return OpenSslError("signing");
-    }
+    // max_signature_bytes, known since the key was loaded, instead of
+    // asking EVP_PKEY_sign for the size on every call.
+    size_t len = max_signature_bytes;
     std::string sig(len, '\0');
-    if (EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
+    if (!ctx ||
+        EVP_PKEY_sign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
                       &len, md, sizeof md) != 1) {
       return OpenSslError("signing");
     }

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# h2load_ratios.sh: the server_load ratios measured with h2load (Debian's
+# nghttp2-client) instead of the C++ load generator, as a cross-check.
+#
+#   bench/h2load_ratios.sh [REQUESTS_PER_PHASE] [ROUNDS]   (default 100000 3)
+#
+# h2load is a single-threaded C event loop: it costs the shared machine about
+# 4-6 µs of CPU per call, where server_load's gRPC client costs 20-50 µs.
+# On a 2-core machine the load generator and the server share the CPU, so a
+# lighter generator gives the cheap calls (Health/Check) more room than the
+# expensive ones, and the ratios come out lower: both figures are printed in
+# the README.
+#
+# Starts the server built in ${BUILD_DIR:-build} (port 0, a temporary data
+# directory), sets up two organisations with tokenctl (ES256 and HS256
+# primary keys), an issuer and a verifier key and one token each, encodes the
+# request bodies with `protoc --encode` and sends the same bytes on every call
+# (-c 4 -m 64: 256 calls in flight over 4 connections, as server_load). The
+# phases run interleaved in ROUNDS rounds. h2load only sees HTTP status 200,
+# not grpc-status, so the script checks the server's call log afterwards:
+# every call of every phase must have been logged with code=OK, and the
+# VerifyToken bodies are checked with `tokenctl verify` (allowed) first.
+# The server's CPU per call comes from /proc/<pid>/stat, h2load's from bash's
+# `time`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+N=${1:-100000}
+ROUNDS=${2:-3}
+PER_ROUND=$((N / ROUNDS))
+[ "$PER_ROUND" -ge 1 ] || { echo "h2load_ratios: REQUESTS must be >= ROUNDS" >&2; exit 1; }
+command -v h2load >/dev/null || {
+  echo "h2load_ratios: h2load not found (scripts/install-deps installs nghttp2-client)" >&2
+  exit 1
+}
+SERVER="$BUILD_DIR/server/token-authority"
+TOKENCTL="$BUILD_DIR/client/tokenctl"
+for b in "$SERVER" "$TOKENCTL"; do
+  [ -x "$b" ] || { echo "h2load_ratios: $b not built (scripts/build)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/ta-h2load-XXXXXX)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$SERVER" --listen 127.0.0.1:0 --data-dir "$work/var" >"$work/start" 2>"$work/calls.log" &
+server_pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/start" 2>/dev/null && break; sleep 0.1; done
+addr=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$work/start")
+[ -n "$addr" ] || { echo "h2load_ratios: the server did not start: $(cat "$work/start")" >&2; exit 1; }
+
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+admin=(--server "$addr" --api-key-file "$work/var/admin.key")
+es_org=$("$TOKENCTL" "${admin[@]}" --json admin org create h2load-es | json_field "['id']")
+hs_org=$("$TOKENCTL" "${admin[@]}" --json admin org create h2load-hs | json_field "['id']")
+"$TOKENCTL" "${admin[@]}" --as-org "$hs_org" keys rotate --algorithm HS256 >/dev/null
+"$TOKENCTL" "${admin[@]}" --json admin key create --org "$es_org" --role issuer |
+  json_field "['secret']" >"$work/issuer.key"
+"$TOKENCTL" "${admin[@]}" --json admin key create --role verifier |
+  json_field "['secret']" >"$work/verifier.key"
+es_jwt=$("$TOKENCTL" "${admin[@]}" --as-org "$es_org" --json issue --streams cam1 | json_field "['jwt']")
+hs_jwt=$("$TOKENCTL" "${admin[@]}" --as-org "$hs_org" --json issue --streams cam1 | json_field "['jwt']")
+for pair in "$es_jwt $es_org" "$hs_jwt $hs_org"; do
+  set -- $pair
+  "$TOKENCTL" --server "$addr" --api-key-file "$work/verifier.key" verify --org "$2" --stream cam1 "$1" >/dev/null
+done
+
+# A gRPC message: flag byte 0, 4-byte big-endian length, the protobuf bytes.
+frame() {
+  local raw="$work/raw"
+  protoc --encode="$1" -I proto proto/tokenauthority/v1/token_service.proto >"$raw"
+  local len
+  len=$(stat -c %s "$raw")
+  printf "\\x00\\x$(printf %02x $((len >> 24 & 255)))\\x$(printf %02x $((len >> 16 & 255)))\\x$(printf %02x $((len >> 8 & 255)))\\x$(printf %02x $((len & 255)))"
+  cat "$raw"
+}
+printf '\x00\x00\x00\x00\x00' >"$work/health.bin"
+echo "jwt: \"$es_jwt\" organization_id: \"$es_org\" stream_name: \"cam1\"" |
+  frame tokenauthority.v1.VerifyTokenRequest >"$work/es256.bin"
+echo "jwt: \"$hs_jwt\" organization_id: \"$hs_org\" stream_name: \"cam1\"" |
+  frame tokenauthority.v1.VerifyTokenRequest >"$work/hs256.bin"
+echo 'spec { target { stream_names { names: "cam1" } } tag: "h2load" }' |
+  frame tokenauthority.v1.IssueTokenRequest >"$work/issue.bin"
+
+phases=(health es256 hs256 issue)
+declare -A path key goal name reqs secs srv gen
+path=([health]=/grpc.health.v1.Health/Check [es256]=/tokenauthority.v1.TokenService/VerifyToken
+      [hs256]=/tokenauthority.v1.TokenService/VerifyToken [issue]=/tokenauthority.v1.TokenService/IssueToken)
+key=([health]="" [es256]="$(cat "$work/verifier.key")" [hs256]="$(cat "$work/verifier.key")"
+     [issue]="$(cat "$work/issuer.key")")
+goal=([health]=0 [es256]=0.30 [hs256]=0.70 [issue]=0.30)
+name=([health]="Health/Check" [es256]="VerifyToken ES256" [hs256]="VerifyToken HS256"
+      [issue]="IssueToken ES256")
+for p in "${phases[@]}"; do reqs[$p]=0; secs[$p]=0; srv[$p]=0; gen[$p]=0; done
+
+ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$server_pid/stat"; }
+hz=$(getconf CLK_TCK)
+run_h2load() {  # phase requests -> appends to the phase's sums
+  local p=$1 n=$2 t0 t1 out
+  local auth=()
+  [ -n "${key[$p]}" ] && auth=(-H "authorization: Bearer ${key[$p]}")
+  t0=$(ticks)
+  TIMEFORMAT='%U %S'
+  { time h2load -n "$n" -c 4 -m 64 -t 1 -H 'content-type: application/grpc' -H 'te: trailers' \
+      "${auth[@]}" -d "$work/$p.bin" "http://$addr${path[$p]}" >"$work/h2load.out" 2>&1; } 2>"$work/time"
+  t1=$(ticks)
+  out=$(cat "$work/h2load.out")
+  local ok s
+  ok=$(sed -n 's/.* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
+  s=$(sed -n 's/^finished in \([0-9.]*\)\(m*s\),.*/\1 \2/p' <<<"$out")
+  [ "$ok" = "$n" ] || { echo "h2load_ratios: $p: $ok of $n calls succeeded" >&2; echo "$out" >&2; exit 1; }
+  s=$(awk '{ print ($2 == "ms") ? $1 / 1000 : $1 }' <<<"$s")
+  reqs[$p]=$((reqs[$p] + n))
+  secs[$p]=$(awk -v a="${secs[$p]}" -v b="$s" 'BEGIN { print a + b }')
+  srv[$p]=$((srv[$p] + t1 - t0))
+  gen[$p]=$(awk -v a="${gen[$p]}" '{ print a + $1 + $2 }' "$work/time")
+}
+
+for p in "${phases[@]}"; do run_h2load "$p" 2000; done  # warm-up
+for p in "${phases[@]}"; do reqs[$p]=0; secs[$p]=0; srv[$p]=0; gen[$p]=0; done
+for _ in $(seq "$ROUNDS"); do
+  for p in "${phases[@]}"; do run_h2load "$p" "$PER_ROUND"; done
+done
+
+# Every call must have answered OK (h2load counts HTTP 200 only).
+bad=$(grep -c 'code=' "$work/calls.log" || true)
+okc=$(grep -c 'code=OK ' "$work/calls.log" || true)
+if [ "$bad" != "$okc" ]; then
+  echo "h2load_ratios: $((bad - okc)) calls did not answer OK:" >&2
+  grep -v 'code=OK ' "$work/calls.log" | head -5 >&2
+  exit 1
+fi
+
+echo "h2load_ratios: $addr, h2load -c 4 -m 64 (256 calls in flight), $PER_ROUND requests per phase in each of $ROUNDS interleaved rounds; every call answered OK"
+printf '%-20s %9s %9s %8s %8s %9s  %s\n' phase requests req/s "srv cpu" "gen cpu" "x health" goal
+health_rps=$(awk -v n="${reqs[health]}" -v s="${secs[health]}" 'BEGIN { print n / s }')
+status=0
+for p in "${phases[@]}"; do
+  line=$(awk -v n="${reqs[$p]}" -v s="${secs[$p]}" -v t="${srv[$p]}" -v g="${gen[$p]}" \
+    -v hz="$hz" -v h="$health_rps" -v goal="${goal[$p]}" 'BEGIN {
+      rps = n / s; r = rps / h
+      if (goal == 0) verdict = "reference"
+      else verdict = sprintf(">= %.2f %s", goal, (r >= goal) ? "met" : "NOT met")
+      printf "%9d %9.0f %8.1f %8.1f %9.2f  %s", n, rps, t * 1e6 / hz / n, g * 1e6 / n, r, verdict
+    }')
+  printf '%-20s %s\n' "${name[$p]}" "$line"
+  [[ "$line" == *"NOT met"* ]] && status=2
+done
+exit $status
