@@ -126,14 +126,30 @@ for _ in $(seq "$ROUNDS"); do
   for p in "${phases[@]}"; do run_h2load "$p" "$PER_ROUND"; done
 done
 
-# Every call must have answered OK (h2load counts HTTP 200 only).
-bad=$(grep -c 'code=' "$work/calls.log" || true)
-okc=$(grep -c 'code=OK ' "$work/calls.log" || true)
-if [ "$bad" != "$okc" ]; then
-  echo "h2load_ratios: $((bad - okc)) calls did not answer OK:" >&2
-  grep -v 'code=OK ' "$work/calls.log" | head -5 >&2
+# Every call must have answered OK (h2load counts HTTP 200 only). The call
+# log is written by a background thread: stop the server (SIGTERM flushes it)
+# before reading it.
+kill "$server_pid"
+wait "$server_pid" || { echo "h2load_ratios: the server did not stop cleanly" >&2; exit 1; }
+server_pid=""
+not_ok=$(grep 'code=' "$work/calls.log" | grep -vc 'code=OK ' || true)
+if [ "$not_ok" != 0 ]; then
+  echo "h2load_ratios: $not_ok calls did not answer OK:" >&2
+  (grep 'code=' "$work/calls.log" | grep -v 'code=OK ' | head -5 >&2) || true
   exit 1
 fi
+declare -A expected
+for p in "${phases[@]}"; do
+  method=${path[$p]##*.}  # Health/Check, TokenService/IssueToken, ...
+  expected[$method]=$((${expected[$method]:-0} + reqs[$p]))
+done
+for method in "${!expected[@]}"; do
+  logged=$(grep -c "method=[^ ]*$method " "$work/calls.log" || true)
+  if [ "$logged" -lt "${expected[$method]}" ]; then
+    echo "h2load_ratios: $logged calls of $method in the call log, expected ${expected[$method]} or more" >&2
+    exit 1
+  fi
+done
 
 echo "h2load_ratios: $addr, h2load -c 4 -m 64 (256 calls in flight), $PER_ROUND requests per phase in each of $ROUNDS interleaved rounds; every call answered OK"
 printf '%-20s %9s %9s %8s %8s %9s  %s\n' phase requests req/s "srv cpu" "gen cpu" "x health" goal
