@@ -33,7 +33,7 @@ command -v h2load >/dev/null || {
   echo "h2load_ratios: h2load not found (scripts/install-deps installs nghttp2-client)" >&2
   exit 1
 }
-SERVER="$BUILD_DIR/server/token-authority"
+SERVER=${SERVER:-$BUILD_DIR/server/token-authority}
 TOKENCTL="$BUILD_DIR/client/tokenctl"
 for b in "$SERVER" "$TOKENCTL"; do
   [ -x "$b" ] || { echo "h2load_ratios: $b not built (scripts/build)" >&2; exit 1; }

@@ -116,25 +116,14 @@ absl::string_view Statement::Blob(int col) const {
       static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
-namespace {
-
-// Process-wide settings, applied once before SQLite initialises itself (the
-// first sqlite3_open_v2 does that). SQLITE_CONFIG_MEMSTATUS off: SQLite's
-// memory statistics take a global mutex on every sqlite3_malloc and
-// sqlite3_free (perf: 7 % of the writer thread's CPU under IssueToken load).
-// Nothing here reads those statistics (sqlite3_memory_used, heap limits).
-// If SQLite was already initialised by other code in the process,
-// sqlite3_config answers SQLITE_MISUSE and the default stays: still correct.
-void ConfigureSqliteOnce() {
+void ConfigureSqlite() {
   static const int kConfigured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   (void)kConfigured;
 }
 
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const std::string& path, const ConnectionOptions& options) {
-  ConfigureSqliteOnce();
+  ConfigureSqlite();
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (options.create) flags |= SQLITE_OPEN_CREATE;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/sqlite_db.h"
 
 namespace token_authority::storage::sqlite {
 
@@ -280,6 +281,7 @@ WalBufferVfs::WalBufferVfs(sqlite3_vfs* base, std::string name)
 absl::StatusOr<std::unique_ptr<WalBufferVfs>> WalBufferVfs::Register(
     const std::string& base_vfs) {
   static std::atomic<int64_t> next_id{0};
+  ConfigureSqlite();  // before sqlite3_vfs_find initialises SQLite
   sqlite3_vfs* base =
       sqlite3_vfs_find(base_vfs.empty() ? nullptr : base_vfs.c_str());
   if (base == nullptr) {

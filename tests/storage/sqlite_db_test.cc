@@ -1,5 +1,6 @@
 #include "storage/sqlite_db.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/storage/storage_test_util.h"
@@ -40,6 +41,17 @@ class ConnectionTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<Connection> conn_;
 };
+
+// Connection::Open applies ConfigureSqlite before SQLite initialises: memory
+// statistics (a global mutex on every allocation) stay off.
+TEST_F(ConnectionTest, SqliteKeepsNoMemoryStatistics) {
+  for (int k = 0; k < 100; ++k) {
+    ASSERT_OK(conn_->Exec(
+        absl::StrCat("INSERT INTO t(k, v) VALUES (", k, ", 'value')")));
+  }
+  EXPECT_THAT(conn_->QueryInt64("SELECT count(*) FROM t"), IsOkAndHolds(100));
+  EXPECT_EQ(sqlite3_memory_used(), 0);
+}
 
 TEST_F(ConnectionTest, CachedStatementsAreResetBetweenUses) {
   for (int i = 0; i < 3; ++i) {

@@ -97,6 +97,15 @@ TEST_F(WalBufferVfsDbTest, CommitsReachOtherConnectionsInFewWrites) {
               IsOkAndHolds("ok"));
 }
 
+// Register runs before anything else has initialised SQLite in this test
+// binary (sqlite3_vfs_find does), so it must apply ConfigureSqlite first:
+// with memory statistics off, SQLite counts nothing.
+TEST_F(WalBufferVfsDbTest, SqliteKeepsNoMemoryStatistics) {
+  InsertRows(0, 200, 500);
+  EXPECT_THAT(ReaderCount(), IsOkAndHolds(200));
+  EXPECT_EQ(sqlite3_memory_used(), 0);
+}
+
 TEST_F(WalBufferVfsDbTest, LargeTransactionsThatSpillAndRewriteFrames) {
   // A tiny page cache makes SQLite write frames before COMMIT and read
   // them back, and rewrite frames of pages changed again in the same
