@@ -16,9 +16,12 @@
 // phase), so that a change in the shared machine's load hits all phases
 // alike instead of the one that happened to run then.
 // Prints requests/s, p50 and p99 for each, the share of the machine's CPU
-// left idle (and stolen by the hypervisor) while it ran, and each one's
-// ratio to Health/Check from the same run (and the range of the rounds'
-// ratios), with the goals (0.30 / 0.70 / 0.30).
+// left idle (and stolen by the hypervisor) while it ran, the CPU time per
+// call of the server (when started here) and of this program (the two share
+// the machine, so both count in every ratio), and each one's ratio to
+// Health/Check from the same run (and the range of the rounds' ratios), with
+// the goals (0.30 / 0.70 / 0.30). bench/h2load_ratios.sh measures the same
+// ratios with h2load, a much lighter load generator.
 // Exit status: 0 every goal met, 2 a goal not met, 1 a call failed or the
 // run could not be set up.
 #include <fcntl.h>
