@@ -145,18 +145,12 @@ absl::StatusOr<std::unique_ptr<LocalVerifier>> LocalVerifier::Connect(
     absl::Status st = v->RefreshKeys(org);
     if (!st.ok() && !MarksDisabled(st)) return st;
   }
-  v->watch_thread_ = std::thread([p = v.get()] {
-    SetCurrentThreadName("ta-lv-watch");
-    p->WatchLoop();
-  });
-  v->state_thread_ = std::thread([p = v.get()] {
-    SetCurrentThreadName("ta-lv-states");
-    p->StateLoop();
-  });
-  v->refresh_thread_ = std::thread([p = v.get()] {
-    SetCurrentThreadName("ta-lv-jwks");
-    p->RefreshLoop();
-  });
+  v->watch_thread_ =
+      StartNamedThread("ta-lv-watch", [p = v.get()] { p->WatchLoop(); });
+  v->state_thread_ =
+      StartNamedThread("ta-lv-states", [p = v.get()] { p->StateLoop(); });
+  v->refresh_thread_ =
+      StartNamedThread("ta-lv-jwks", [p = v.get()] { p->RefreshLoop(); });
   return v;
 }
 

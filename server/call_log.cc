@@ -56,10 +56,7 @@ std::unique_ptr<FdCallLog> FdCallLog::Create(int fd,
 
 FdCallLog::FdCallLog(int fd, absl::Duration flush_interval)
     : fd_(fd), flush_interval_(flush_interval) {
-  thread_ = std::thread([this] {
-    SetCurrentThreadName("ta-call-log");
-    Run();
-  });
+  thread_ = StartNamedThread("ta-call-log", [this] { Run(); });
 }
 
 FdCallLog::~FdCallLog() {

@@ -34,10 +34,7 @@ RevocationFeed::RevocationFeed(storage::TokenStore* store,
       floor_(start_sequence),
       tail_(start_sequence) {
   if (options_.poll_interval > absl::ZeroDuration()) {
-    poll_thread_ = std::thread([this] {
-      SetCurrentThreadName("ta-revoke-feed");
-      PollLoop();
-    });
+    poll_thread_ = StartNamedThread("ta-revoke-feed", [this] { PollLoop(); });
   }
 }
 

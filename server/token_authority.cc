@@ -249,10 +249,8 @@ absl::StatusOr<std::unique_ptr<TokenAuthority>> TokenAuthority::Create(
   TA_RETURN_IF_ERROR(authority->Load());
   if (authority->options_.maintenance_interval > absl::ZeroDuration()) {
     TokenAuthority* self = authority.get();
-    authority->maintenance_thread_ = std::thread([self] {
-      SetCurrentThreadName("ta-maintenance");
-      self->MaintenanceLoop();
-    });
+    authority->maintenance_thread_ =
+        StartNamedThread("ta-maintenance", [self] { self->MaintenanceLoop(); });
   }
   return authority;
 }

@@ -384,22 +384,13 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
     // Our WAL hook replaces SQLite's automatic checkpoint: checkpoints run
     // on their own connection and thread, off the writer's critical path.
     sqlite3_wal_hook(writer_conn_->db(), &WalHook, this);
-    writer_thread_ = std::thread([this] {
-      SetCurrentThreadName("ta-writer");
-      WriterLoop();
-    });
-    completion_thread_ = std::thread([this] {
-      SetCurrentThreadName("ta-completion");
-      CompletionLoop();
-    });
-    checkpoint_thread_ = std::thread([this] {
-      SetCurrentThreadName("ta-checkpoint");
-      CheckpointLoop();
-    });
-    maintenance_thread_ = std::thread([this] {
-      SetCurrentThreadName("ta-store-maint");
-      MaintenanceLoop();
-    });
+    writer_thread_ = StartNamedThread("ta-writer", [this] { WriterLoop(); });
+    completion_thread_ =
+        StartNamedThread("ta-completion", [this] { CompletionLoop(); });
+    checkpoint_thread_ =
+        StartNamedThread("ta-checkpoint", [this] { CheckpointLoop(); });
+    maintenance_thread_ =
+        StartNamedThread("ta-store-maint", [this] { MaintenanceLoop(); });
   }
 
   // --- TokenStore ---------------------------------------------------------

@@ -5,6 +5,8 @@
 #define TOKEN_THREAD_NAME_H_
 
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "absl/strings/string_view.h"
 
@@ -19,6 +21,16 @@ void SetCurrentThreadName(absl::string_view name);
 
 // The calling thread's name ("" if it cannot be read).
 std::string CurrentThreadName();
+
+// A std::thread that names itself `name` and then runs `body`.
+template <typename Body>
+std::thread StartNamedThread(std::string name, Body body) {
+  return std::thread(
+      [name = std::move(name), body = std::move(body)]() mutable {
+        SetCurrentThreadName(name);
+        body();
+      });
+}
 
 }  // namespace token_authority
 
