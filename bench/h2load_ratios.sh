@@ -111,9 +111,10 @@ run_h2load() {  # phase requests -> appends to the phase's sums
   out=$(cat "$work/h2load.out")
   local ok s
   ok=$(sed -n 's/.* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
-  s=$(sed -n 's/^finished in \([0-9.]*\)\(m*s\),.*/\1 \2/p' <<<"$out")
+  s=$(sed -n 's/^finished in \([0-9.]*\)\([mu]*s\),.*/\1 \2/p' <<<"$out")
+  [ -n "$s" ] || { echo "h2load_ratios: $p: no duration in h2load's output" >&2; echo "$out" >&2; exit 1; }
   [ "$ok" = "$n" ] || { echo "h2load_ratios: $p: $ok of $n calls succeeded" >&2; echo "$out" >&2; exit 1; }
-  s=$(awk '{ print ($2 == "ms") ? $1 / 1000 : $1 }' <<<"$s")
+  s=$(awk '{ print ($2 == "ms") ? $1 / 1e3 : ($2 == "us") ? $1 / 1e6 : $1 }' <<<"$s")
   reqs[$p]=$((reqs[$p] + n))
   secs[$p]=$(awk -v a="${secs[$p]}" -v b="$s" 'BEGIN { print a + b }')
   srv[$p]=$((srv[$p] + t1 - t0))
