@@ -17,18 +17,24 @@
 # request bodies with `protoc --encode` and sends the same bytes on every call
 # (-c 4 -m 64: 256 calls in flight over 4 connections, as server_load). The
 # phases run interleaved in ROUNDS rounds. h2load only sees HTTP status 200,
-# not grpc-status, so the script checks the server's call log afterwards:
-# every call of every phase must have been logged with code=OK, and the
-# VerifyToken bodies are checked with `tokenctl verify` (allowed) first.
+# not grpc-status, so every h2load run sends its own x-request-id and the
+# script checks the server's call log afterwards: each run logged exactly its
+# number of calls, and no call answered other than code=OK. VerifyToken
+# answers a denial with OK, so its tokens are checked with `tokenctl verify`
+# (allowed) first and the bodies are decoded back (`protoc --decode`) to the
+# same token, organisation and stream.
 # The server's CPU per call comes from /proc/<pid>/stat, h2load's from bash's
 # `time`.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BUILD_DIR=${BUILD_DIR:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=$(cd "${BUILD_DIR:-$root/build}" && pwd)  # relative to the caller
+cd "$root"
 N=${1:-100000}
 ROUNDS=${2:-3}
 PER_ROUND=$((N / ROUNDS))
-[ "$PER_ROUND" -ge 1 ] || { echo "h2load_ratios: REQUESTS must be >= ROUNDS" >&2; exit 1; }
+# h2load needs at least one request per connection (-c 4).
+[ "$PER_ROUND" -ge 4 ] || { echo "h2load_ratios: REQUESTS must be >= 4 x ROUNDS" >&2; exit 1; }
+WARMUP=$((PER_ROUND < 2000 ? PER_ROUND : 2000))
 command -v h2load >/dev/null || {
   echo "h2load_ratios: h2load not found (scripts/install-deps installs nghttp2-client)" >&2
   exit 1
@@ -78,6 +84,12 @@ frame() {
   printf "\\x00\\x$(printf %02x $((len >> 24 & 255)))\\x$(printf %02x $((len >> 16 & 255)))\\x$(printf %02x $((len >> 8 & 255)))\\x$(printf %02x $((len & 255)))"
   cat "$raw"
 }
+# The body's request, decoded back: it must be the one tokenctl verified.
+check_body() {  # file message expected-text
+  local got
+  got=$(tail -c +6 "$1" | protoc --decode="$2" -I proto proto/tokenauthority/v1/token_service.proto)
+  [ "$got" = "$3" ] || { echo "h2load_ratios: $1 decodes to $got" >&2; exit 1; }
+}
 printf '\x00\x00\x00\x00\x00' >"$work/health.bin"
 echo "jwt: \"$es_jwt\" organization_id: \"$es_org\" stream_name: \"cam1\"" |
   frame tokenauthority.v1.VerifyTokenRequest >"$work/es256.bin"
@@ -85,6 +97,10 @@ echo "jwt: \"$hs_jwt\" organization_id: \"$hs_org\" stream_name: \"cam1\"" |
   frame tokenauthority.v1.VerifyTokenRequest >"$work/hs256.bin"
 echo 'spec { target { stream_names { names: "cam1" } } tag: "h2load" }' |
   frame tokenauthority.v1.IssueTokenRequest >"$work/issue.bin"
+check_body "$work/es256.bin" tokenauthority.v1.VerifyTokenRequest \
+  "$(printf 'jwt: "%s"\norganization_id: "%s"\nstream_name: "cam1"' "$es_jwt" "$es_org")"
+check_body "$work/hs256.bin" tokenauthority.v1.VerifyTokenRequest \
+  "$(printf 'jwt: "%s"\norganization_id: "%s"\nstream_name: "cam1"' "$hs_jwt" "$hs_org")"
 
 phases=(health es256 hs256 issue)
 declare -A path key goal name reqs secs srv gen
@@ -99,32 +115,37 @@ for p in "${phases[@]}"; do reqs[$p]=0; secs[$p]=0; srv[$p]=0; gen[$p]=0; done
 
 ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$server_pid/stat"; }
 hz=$(getconf CLK_TCK)
-run_h2load() {  # phase requests -> appends to the phase's sums
-  local p=$1 n=$2 t0 t1 out
+runs=()  # "request-id calls" of every h2load run, checked in the call log
+run_h2load() {  # phase requests run-name -> appends to the phase's sums
+  local p=$1 n=$2 id="h2load-$1-$3" t0 t1 out rc=0
   local auth=()
   [ -n "${key[$p]}" ] && auth=(-H "authorization: Bearer ${key[$p]}")
   t0=$(ticks)
   TIMEFORMAT='%U %S'
   { time h2load -n "$n" -c 4 -m 64 -t 1 -H 'content-type: application/grpc' -H 'te: trailers' \
-      "${auth[@]}" -d "$work/$p.bin" "http://$addr${path[$p]}" >"$work/h2load.out" 2>&1; } 2>"$work/time"
+      -H "x-request-id: $id" "${auth[@]}" -d "$work/$p.bin" "http://$addr${path[$p]}" \
+      >"$work/h2load.out" 2>&1 || rc=$?; } 2>"$work/time"
   t1=$(ticks)
   out=$(cat "$work/h2load.out")
-  local ok s
+  [ "$rc" = 0 ] || { echo "h2load_ratios: $p: h2load exited with $rc:" >&2; echo "$out" >&2; exit 1; }
+  runs+=("$id $n")
+  local ok rps
   ok=$(sed -n 's/.* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
-  s=$(sed -n 's/^finished in \([0-9.]*\)\([mu]*s\),.*/\1 \2/p' <<<"$out")
-  [ -n "$s" ] || { echo "h2load_ratios: $p: no duration in h2load's output" >&2; echo "$out" >&2; exit 1; }
+  # "finished in 4.68s, 64102.56 req/s, ...": the rate has more digits than
+  # the duration, so the phase's seconds are taken as calls / rate.
+  rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+  [ -n "$rps" ] || { echo "h2load_ratios: $p: no rate in h2load's output" >&2; echo "$out" >&2; exit 1; }
   [ "$ok" = "$n" ] || { echo "h2load_ratios: $p: $ok of $n calls succeeded" >&2; echo "$out" >&2; exit 1; }
-  s=$(awk '{ print ($2 == "ms") ? $1 / 1e3 : ($2 == "us") ? $1 / 1e6 : $1 }' <<<"$s")
   reqs[$p]=$((reqs[$p] + n))
-  secs[$p]=$(awk -v a="${secs[$p]}" -v b="$s" 'BEGIN { print a + b }')
+  secs[$p]=$(awk -v a="${secs[$p]}" -v n="$n" -v r="$rps" 'BEGIN { print a + n / r }')
   srv[$p]=$((srv[$p] + t1 - t0))
   gen[$p]=$(awk -v a="${gen[$p]}" '{ print a + $1 + $2 }' "$work/time")
 }
 
-for p in "${phases[@]}"; do run_h2load "$p" 2000; done  # warm-up
+for p in "${phases[@]}"; do run_h2load "$p" "$WARMUP" warmup; done
 for p in "${phases[@]}"; do reqs[$p]=0; secs[$p]=0; srv[$p]=0; gen[$p]=0; done
-for _ in $(seq "$ROUNDS"); do
-  for p in "${phases[@]}"; do run_h2load "$p" "$PER_ROUND"; done
+for round in $(seq "$ROUNDS"); do
+  for p in "${phases[@]}"; do run_h2load "$p" "$PER_ROUND" "$round"; done
 done
 
 # Every call must have answered OK (h2load counts HTTP 200 only). The call
@@ -139,20 +160,16 @@ if [ "$not_ok" != 0 ]; then
   (grep 'code=' "$work/calls.log" | grep -v 'code=OK ' | head -5 >&2) || true
   exit 1
 fi
-declare -A expected
-for p in "${phases[@]}"; do
-  method=${path[$p]##*.}  # Health/Check, TokenService/IssueToken, ...
-  expected[$method]=$((${expected[$method]:-0} + reqs[$p]))
-done
-for method in "${!expected[@]}"; do
-  logged=$(grep -c "method=[^ ]*$method " "$work/calls.log" || true)
-  if [ "$logged" -lt "${expected[$method]}" ]; then
-    echo "h2load_ratios: $logged calls of $method in the call log, expected ${expected[$method]} or more" >&2
+for run in "${runs[@]}"; do
+  set -- $run
+  logged=$(grep -c "code=OK .*request_id=$1\$" "$work/calls.log" || true)
+  if [ "$logged" != "$2" ]; then
+    echo "h2load_ratios: run $1 sent $2 calls, the call log has $logged answered OK" >&2
     exit 1
   fi
 done
 
-echo "h2load_ratios: $addr, h2load -c 4 -m 64 (256 calls in flight), $PER_ROUND requests per phase in each of $ROUNDS interleaved rounds; every call answered OK"
+echo "h2load_ratios: $addr, h2load -c 4 -m 64 (256 calls in flight), $PER_ROUND requests per phase in each of $ROUNDS interleaved rounds (after $WARMUP warm-up calls); every call logged, every one OK"
 printf '%-20s %9s %9s %8s %8s %9s  %s\n' phase requests req/s "srv cpu" "gen cpu" "x health" goal
 health_rps=$(awk -v n="${reqs[health]}" -v s="${secs[health]}" 'BEGIN { print n / s }')
 status=0

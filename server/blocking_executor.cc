@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "token/thread_name.h"
+
 namespace token_authority::server {
 
 std::unique_ptr<BlockingExecutor> BlockingExecutor::Create(int threads) {
@@ -12,7 +14,7 @@ std::unique_ptr<BlockingExecutor> BlockingExecutor::Create(int threads) {
 BlockingExecutor::BlockingExecutor(int threads) {
   workers_.reserve(threads);
   for (int i = 0; i < threads; ++i) {
-    workers_.emplace_back([this] { Run(); });
+    workers_.push_back(StartNamedThread("ta-blocking", [this] { Run(); }));
   }
 }
 
