@@ -24,7 +24,8 @@
 # (allowed) first and the bodies are decoded back (`protoc --decode`) to the
 # same token, organisation and stream.
 # The server's CPU per call comes from /proc/<pid>/stat, h2load's from bash's
-# `time`.
+# `time`; p50 and p99 from h2load's per-request log (--log-file: the time
+# from sending each request to the end of its response, in µs).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=$(cd "${BUILD_DIR:-$root/build}" && pwd)  # relative to the caller
@@ -120,10 +121,12 @@ run_h2load() {  # phase requests run-name -> appends to the phase's sums
   local p=$1 n=$2 id="h2load-$1-$3" t0 t1 out rc=0
   local auth=()
   [ -n "${key[$p]}" ] && auth=(-H "authorization: Bearer ${key[$p]}")
+  rm -f "$work/requests.log"  # h2load appends to it
   t0=$(ticks)
   TIMEFORMAT='%U %S'
   { time h2load -n "$n" -c 4 -m 64 -t 1 -H 'content-type: application/grpc' -H 'te: trailers' \
-      -H "x-request-id: $id" "${auth[@]}" -d "$work/$p.bin" "http://$addr${path[$p]}" \
+      -H "x-request-id: $id" "${auth[@]}" -d "$work/$p.bin" --log-file="$work/requests.log" \
+      "http://$addr${path[$p]}" \
       >"$work/h2load.out" 2>&1 || rc=$?; } 2>"$work/time"
   t1=$(ticks)
   out=$(cat "$work/h2load.out")
@@ -136,6 +139,8 @@ run_h2load() {  # phase requests run-name -> appends to the phase's sums
   rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
   [ -n "$rps" ] || { echo "h2load_ratios: $p: no rate in h2load's output" >&2; echo "$out" >&2; exit 1; }
   [ "$ok" = "$n" ] || { echo "h2load_ratios: $p: $ok of $n calls succeeded" >&2; echo "$out" >&2; exit 1; }
+  # Latencies of the measured runs only (the warm-up's are dropped below).
+  cut -f3 "$work/requests.log" >>"$work/latency-$p"
   reqs[$p]=$((reqs[$p] + n))
   secs[$p]=$(awk -v a="${secs[$p]}" -v n="$n" -v r="$rps" 'BEGIN { print a + n / r }')
   srv[$p]=$((srv[$p] + t1 - t0))
@@ -143,7 +148,7 @@ run_h2load() {  # phase requests run-name -> appends to the phase's sums
 }
 
 for p in "${phases[@]}"; do run_h2load "$p" "$WARMUP" warmup; done
-for p in "${phases[@]}"; do reqs[$p]=0; secs[$p]=0; srv[$p]=0; gen[$p]=0; done
+for p in "${phases[@]}"; do reqs[$p]=0; secs[$p]=0; srv[$p]=0; gen[$p]=0; : >"$work/latency-$p"; done
 for round in $(seq "$ROUNDS"); do
   for p in "${phases[@]}"; do run_h2load "$p" "$PER_ROUND" "$round"; done
 done
@@ -170,16 +175,31 @@ for run in "${runs[@]}"; do
 done
 
 echo "h2load_ratios: $addr, h2load -c 4 -m 64 (256 calls in flight), $PER_ROUND requests per phase in each of $ROUNDS interleaved rounds (after $WARMUP warm-up calls); every call logged, every one OK"
-printf '%-20s %9s %9s %8s %8s %9s  %s\n' phase requests req/s "srv cpu" "gen cpu" "x health" goal
+printf '%-20s %9s %9s %8s %8s %8s %8s %9s  %s\n' phase requests req/s "p50 us" "p99 us" "srv cpu" "gen cpu" \
+  "x health" goal
+# The q-quantile of a phase's latencies (nearest rank).
+quantile() {  # phase q
+  sort -n "$work/latency-$1" | awk -v q="$2" '{ v[NR] = $1 } END {
+    k = int(q * NR + 0.999999); if (k < 1) k = 1; print v[k] }'
+}
 health_rps=$(awk -v n="${reqs[health]}" -v s="${secs[health]}" 'BEGIN { print n / s }')
 status=0
 for p in "${phases[@]}"; do
+  logged=$(wc -l <"$work/latency-$p")
+  [ "$logged" = "${reqs[$p]}" ] || {
+    echo "h2load_ratios: $p: h2load logged $logged of ${reqs[$p]} requests" >&2
+    exit 1
+  }
+  p50=$(quantile "$p" 0.50)
+  p99=$(quantile "$p" 0.99)
   line=$(awk -v n="${reqs[$p]}" -v s="${secs[$p]}" -v t="${srv[$p]}" -v g="${gen[$p]}" \
+    -v p50="$p50" -v p99="$p99" \
     -v hz="$hz" -v h="$health_rps" -v goal="${goal[$p]}" 'BEGIN {
       rps = n / s; r = rps / h
       if (goal == 0) verdict = "reference"
       else verdict = sprintf(">= %.2f %s", goal, (r >= goal) ? "met" : "NOT met")
-      printf "%9d %9.0f %8.1f %8.1f %9.2f  %s", n, rps, t * 1e6 / hz / n, g * 1e6 / n, r, verdict
+      printf "%9d %9.0f %8d %8d %8.1f %8.1f %9.2f  %s", n, rps, p50, p99, t * 1e6 / hz / n, g * 1e6 / n, r,
+        verdict
     }')
   printf '%-20s %s\n' "${name[$p]}" "$line"
   [[ "$line" == *"NOT met"* ]] && status=2
