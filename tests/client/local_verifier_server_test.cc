@@ -88,6 +88,25 @@ class LocalVerifierServerTest : public ::testing::Test {
     ASSERT_OK(issuer_->RevokeToken(r).status());
   }
 
+  // Revoke() right after a restart. The issuer's channel may still be in
+  // gRPC's reconnect backoff (1 s and growing) from attempts made while the
+  // server was down; calls then fail fast with UNAVAILABLE, and the client's
+  // own retries (4 attempts, ~0.7 s) may not outlast it (seen once under ASan
+  // in CI). So UNAVAILABLE is retried for up to 20 s; RevokeToken is
+  // idempotent. Any other error fails at once.
+  void RevokeOnceReachable(const std::string& id) {
+    v1::RevokeTokenRequest r;
+    r.set_token_id(id);
+    const absl::Time deadline = Clock::Real().Now() + absl::Seconds(20);
+    absl::Status last;
+    do {
+      last = issuer_->RevokeToken(r).status();
+      if (!absl::IsUnavailable(last)) break;
+      absl::SleepFor(absl::Milliseconds(20));
+    } while (Clock::Real().Now() < deadline);
+    ASSERT_OK(last);
+  }
+
   token::PlaybackRequest Play(const std::string& group) {
     token::PlaybackRequest p;
     p.organization_id = org_.organization_id;
@@ -184,7 +203,7 @@ TEST_F(LocalVerifierServerTest, ResumesAfterAServerRestartWithoutGaps) {
   ASSERT_TRUE(
       Within(absl::Seconds(5), [&] { return !local->stats().stream_open; }));
   ASSERT_OK(server_->Restart());
-  Revoke(second.token().id());
+  RevokeOnceReachable(second.token().id());
   Revoke(third.token().id());
   ASSERT_TRUE(Within(absl::Seconds(10), [&] {
     return local->Verify(second.jwt(), Play("grp")).reason == R::kRevoked &&
