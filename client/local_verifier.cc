@@ -279,13 +279,11 @@ void LocalVerifier::RequestRefresh(const std::string& organization_id) const {
   cv_.notify_all();
 }
 
-token::VerifyResult LocalVerifier::Verify(
+absl::StatusOr<token::VerifyResult> LocalVerifier::Verify(
     absl::string_view jwt, const token::PlaybackRequest& request) const {
-  const std::string org = request.organization_id.empty()
-                              ? PeekOrganization(jwt)
-                              : request.organization_id;
-  std::shared_ptr<const token::KeySet> keys =
-      org.empty() ? nullptr : KeysFor(org);
+  TA_RETURN_IF_ERROR(token::ValidatePlaybackRequest(request));
+  const std::string& org = request.organization_id;
+  std::shared_ptr<const token::KeySet> keys = KeysFor(org);
   if (keys == nullptr) {
     // As the server does for an organisation it does not have: what is
     // wrong with the token itself first (rules 1-5), then the organisation.
@@ -294,10 +292,6 @@ token::VerifyResult LocalVerifier::Verify(
     if (r.reason == token::DenyReason::kMalformed ||
         r.reason == token::DenyReason::kUnsupportedAlgorithm) {
       return r;
-    }
-    if (org.empty()) {
-      return token::VerifyResult::Deny(token::DenyReason::kOrganizationDisabled,
-                                       "The token names no organization.");
     }
     return token::VerifyResult::Deny(
         token::DenyReason::kOrganizationDisabled,
@@ -316,7 +310,7 @@ token::VerifyResult LocalVerifier::Verify(
   return result;
 }
 
-v1::VerifyTokenResponse LocalVerifier::Verify(
+absl::StatusOr<v1::VerifyTokenResponse> LocalVerifier::Verify(
     const v1::VerifyTokenRequest& request) const {
   token::PlaybackRequest playback;
   playback.organization_id = request.organization_id();
@@ -324,7 +318,7 @@ v1::VerifyTokenResponse LocalVerifier::Verify(
   playback.stream_name = request.stream_name();
   playback.client_ip = request.client_ip();
   playback.domain = request.domain();
-  token::VerifyResult r = Verify(request.jwt(), playback);
+  TA_ASSIGN_OR_RETURN(token::VerifyResult r, Verify(request.jwt(), playback));
   v1::VerifyTokenResponse out;
   out.set_allowed(r.allowed);
   out.set_reason(ToProtoDenyReason(r.reason));

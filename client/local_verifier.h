@@ -145,14 +145,16 @@ class LocalVerifier {
   LocalVerifier(const LocalVerifier&) = delete;
   LocalVerifier& operator=(const LocalVerifier&) = delete;
 
-  // Verifies `jwt` for `request` at the clock's now. An empty
-  // request.organization_id means the organisation named in the token. Never
-  // fails: every problem is a denial. Thread-safe; takes reader locks only.
-  token::VerifyResult Verify(absl::string_view jwt,
-                             const token::PlaybackRequest& request) const;
+  // Verifies `jwt` for `request` at the clock's now. request.organization_id
+  // is required (INVALID_ARGUMENT "organization_id: required ..." otherwise,
+  // as the server's VerifyToken answers): the token must belong to that
+  // organisation, never to the one it names itself. Every problem with the
+  // token is a denial (an OK result). Thread-safe; takes reader locks only.
+  absl::StatusOr<token::VerifyResult> Verify(
+      absl::string_view jwt, const token::PlaybackRequest& request) const;
 
   // The same in the shape of TokenService.VerifyToken.
-  tokenauthority::v1::VerifyTokenResponse Verify(
+  absl::StatusOr<tokenauthority::v1::VerifyTokenResponse> Verify(
       const tokenauthority::v1::VerifyTokenRequest& request) const;
 
   // Records a revocation (the watcher calls this for each event; tests and

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "server/status_conversion.h"
 
 namespace token_authority::server {
@@ -15,24 +16,31 @@ absl::string_view View(const grpc::string_ref& s) {
 
 }  // namespace
 
-CallMetadata ReadMetadata(const grpc::CallbackServerContext& context) {
-  CallMetadata out;
+absl::Status ReadMetadata(const grpc::CallbackServerContext& context,
+                          CallMetadata* out) {
   const auto& md = context.client_metadata();
+  auto rid = md.find("x-request-id");
+  if (rid != md.end()) out->request_id = std::string(View(rid->second));
+  for (absl::string_view name : {"authorization", "x-organization-id"}) {
+    if (const size_t n = md.count(grpc::string_ref(name.data(), name.size()));
+        n > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": sent ", n, " times; send it once"));
+    }
+  }
   auto auth = md.find("authorization");
   if (auth != md.end()) {
     absl::string_view value = absl::StripAsciiWhitespace(View(auth->second));
     constexpr absl::string_view kScheme = "bearer ";
     if (value.size() > kScheme.size() &&
         absl::StartsWithIgnoreCase(value, kScheme)) {
-      out.api_key =
+      out->api_key =
           std::string(absl::StripAsciiWhitespace(value.substr(kScheme.size())));
     }
   }
   auto org = md.find("x-organization-id");
-  if (org != md.end()) out.organization_id = std::string(View(org->second));
-  auto rid = md.find("x-request-id");
-  if (rid != md.end()) out.request_id = std::string(View(rid->second));
-  return out;
+  if (org != md.end()) out->organization_id = std::string(View(org->second));
+  return absl::OkStatus();
 }
 
 absl::Status CheckCallAlive(const grpc::CallbackServerContext& context) {
@@ -61,8 +69,10 @@ void LogCall(const ServiceDeps& deps, absl::string_view method,
 absl::StatusOr<Caller> AuthenticateCall(
     const ServiceDeps& deps, const grpc::CallbackServerContext& context,
     CallInfo* info) {
-  const CallMetadata md = ReadMetadata(context);
+  CallMetadata md;
+  const absl::Status read = ReadMetadata(context, &md);
   info->request_id = md.request_id;
+  if (!read.ok()) return read;
   absl::StatusOr<Caller> caller =
       deps.authority->Authenticate(md.api_key, md.organization_id);
   if (caller.ok()) info->organization_id = caller->organization_id;

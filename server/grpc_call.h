@@ -35,7 +35,12 @@ struct CallMetadata {
   std::string organization_id;
   std::string request_id;
 };
-CallMetadata ReadMetadata(const grpc::CallbackServerContext& context);
+// Fills `out` from the call's headers. INVALID_ARGUMENT naming the header
+// when "authorization" or "x-organization-id" comes more than once (which
+// one counts is never guessed); `out->request_id` is filled even then, for
+// the log line (the first one when repeated).
+absl::Status ReadMetadata(const grpc::CallbackServerContext& context,
+                          CallMetadata* out);
 
 // Whether the call's deadline has passed or the client went away; the
 // status to answer with if so.

@@ -27,10 +27,15 @@ class FeedWatchReactor : public grpc::ServerWriteReactor<Event> {
   // Must be called once, right after construction (not from the
   // constructor: a wake may arrive before Subscribe returns).
   void Start() {
+    const uint64_t key_id = deps_.authority->api_key_revocations().Subscribe(
+        [this](bool closing) { OnApiKeyRevoked(closing); });
     const uint64_t id =
         feed_->Subscribe([this](bool closing) { OnWake(closing); });
     std::lock_guard<std::mutex> lock(mu_);
+    key_subscription_ = key_id;
     subscription_ = id;
+    // A revocation between authentication and the subscription above.
+    if (!deps_.authority->IsApiKeyActive(api_key_id_)) key_revoked_ = true;
     Pump();
   }
 
@@ -51,23 +56,26 @@ class FeedWatchReactor : public grpc::ServerWriteReactor<Event> {
   }
 
   void OnDone() override {
-    uint64_t id;
+    uint64_t id, key_id;
     {
       std::lock_guard<std::mutex> lock(mu_);
       id = subscription_;
+      key_id = key_subscription_;
     }
     if (id != 0) feed_->Unsubscribe(id);
+    if (key_id != 0) deps_.authority->api_key_revocations().Unsubscribe(key_id);
     LogCall(deps_, method_, info_, final_code_, start_);
     delete this;
   }
 
  protected:
   FeedWatchReactor(const ServiceDeps& deps, Feed* feed,
-                   absl::string_view method, CallInfo info,
-                   std::chrono::steady_clock::time_point start)
+                   absl::string_view method, const Caller& caller,
+                   CallInfo info, std::chrono::steady_clock::time_point start)
       : deps_(deps),
         feed_(feed),
         method_(method),
+        api_key_id_(caller.api_key_id),
         info_(std::move(info)),
         start_(start) {}
 
@@ -84,11 +92,26 @@ class FeedWatchReactor : public grpc::ServerWriteReactor<Event> {
     Pump();
   }
 
+  // Some API key was revoked: end the stream if it was this one's (after the
+  // write in flight, if any; nothing more is sent).
+  void OnApiKeyRevoked(bool closing) {
+    if (closing) return;  // the server is stopping: the feed says so
+    if (deps_.authority->IsApiKeyActive(api_key_id_)) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    key_revoked_ = true;
+    Pump();
+  }
+
   // Requires mu_.
   void Pump() {
     if (finished_ || writing_) return;
     if (cancelled_) {
       FinishLocked(absl::CancelledError("the call was cancelled"));
+      return;
+    }
+    if (key_revoked_) {
+      FinishLocked(
+          absl::UnauthenticatedError("the API key of this stream was revoked"));
       return;
     }
     message_.Clear();
@@ -119,11 +142,14 @@ class FeedWatchReactor : public grpc::ServerWriteReactor<Event> {
   const ServiceDeps deps_;
   Feed* const feed_;
   const absl::string_view method_;  // a string literal
+  const std::string api_key_id_;    // the caller's
   const CallInfo info_;
   const std::chrono::steady_clock::time_point start_;
 
   std::mutex mu_;  // NextLocked runs under it
   uint64_t subscription_ = 0;
+  uint64_t key_subscription_ = 0;
+  bool key_revoked_ = false;
   Event message_;
   bool writing_ = false;
   bool finished_ = false;
@@ -137,11 +163,11 @@ class FeedWatchReactor : public grpc::ServerWriteReactor<Event> {
 class WatchReactor
     : public FeedWatchReactor<v1::RevocationEvent, RevocationFeed> {
  public:
-  WatchReactor(const ServiceDeps& deps, CallInfo info, int64_t since,
-               std::chrono::steady_clock::time_point start)
+  WatchReactor(const ServiceDeps& deps, const Caller& caller, CallInfo info,
+               int64_t since, std::chrono::steady_clock::time_point start)
       : FeedWatchReactor(deps, &deps.authority->revocation_feed(),
-                         "TokenService/WatchRevocations", std::move(info),
-                         start),
+                         "TokenService/WatchRevocations", caller,
+                         std::move(info), start),
         cursor_(since) {}
 
  private:
@@ -171,11 +197,12 @@ class OrganizationStateWatchReactor
     : public FeedWatchReactor<v1::OrganizationStateEvent,
                               OrganizationStateFeed> {
  public:
-  OrganizationStateWatchReactor(const ServiceDeps& deps, CallInfo info,
+  OrganizationStateWatchReactor(const ServiceDeps& deps, const Caller& caller,
+                                CallInfo info,
                                 std::vector<std::string> organization_ids,
                                 std::chrono::steady_clock::time_point start)
       : FeedWatchReactor(deps, &deps.authority->organization_state_feed(),
-                         "TokenService/WatchOrganizationStates",
+                         "TokenService/WatchOrganizationStates", caller,
                          std::move(info), start),
         organization_ids_(std::move(organization_ids)) {}
 
@@ -368,7 +395,7 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       return new FailedWatch<v1::RevocationEvent>(
           deps_, "TokenService/WatchRevocations", info, status, start);
     }
-    auto* reactor = new WatchReactor(deps_, std::move(info),
+    auto* reactor = new WatchReactor(deps_, *caller, std::move(info),
                                      request->since_sequence(), start);
     reactor->Start();
     return reactor;
@@ -391,8 +418,8 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       return new FailedWatch<v1::OrganizationStateEvent>(deps_, kMethod, info,
                                                          ids.status(), start);
     }
-    auto* reactor = new OrganizationStateWatchReactor(deps_, std::move(info),
-                                                      *std::move(ids), start);
+    auto* reactor = new OrganizationStateWatchReactor(
+        deps_, *caller, std::move(info), *std::move(ids), start);
     reactor->Start();
     return reactor;
   }

@@ -279,6 +279,7 @@ void TokenAuthority::Shutdown() {
   if (maintenance_thread_.joinable()) maintenance_thread_.join();
   if (feed_ != nullptr) feed_->Close();
   org_states_.Close();
+  api_key_revocations_.Close();
 }
 
 absl::Status TokenAuthority::Load() {
@@ -819,11 +820,10 @@ absl::StatusOr<token::VerifyResult> TokenAuthority::VerifyToken(
     const Caller& caller, const VerifyRequest& request) {
   TA_RETURN_IF_ERROR(RequireRole(
       caller, {ApiKeyRole::kAdmin, ApiKeyRole::kVerifier}, "verify tokens"));
+  TA_RETURN_IF_ERROR(token::ValidatePlaybackRequest(request.playback));
   const absl::Time now = clock_.Now();
-  std::string org_id = request.playback.organization_id;
-  if (org_id.empty()) org_id = PeekOrganization(request.jwt);
-  std::shared_ptr<const OrgEntry> entry =
-      org_id.empty() ? nullptr : FindOrg(org_id);
+  const std::string& org_id = request.playback.organization_id;
+  std::shared_ptr<const OrgEntry> entry = FindOrg(org_id);
   if (entry == nullptr) {
     // Say what is wrong with the token itself first (rules 1-5), using a key
     // set that holds no key; past those rules the organisation is unknown.
@@ -842,9 +842,7 @@ absl::StatusOr<token::VerifyResult> TokenAuthority::VerifyToken(
     }
     return token::VerifyResult::Deny(
         token::DenyReason::kOrganizationDisabled,
-        org_id.empty()
-            ? std::string("The token names no organization.")
-            : absl::StrCat("Organization ", org_id, " does not exist."));
+        absl::StrCat("Organization ", org_id, " does not exist."));
   }
   Hooks hooks(this, entry.get());
   return verifier_.Verify(request.jwt, request.playback, *entry->key_set, now,
@@ -1230,8 +1228,17 @@ absl::StatusOr<storage::ApiKey> TokenAuthority::RevokeApiKey(
       it->second->revoked.store(true, std::memory_order_release);
     }
   }
+  api_key_revocations_.WakeAll();
   stored.secret_hash.clear();
   return stored;
+}
+
+bool TokenAuthority::IsApiKeyActive(absl::string_view api_key_id) const {
+  if (api_key_id.empty()) return true;
+  std::shared_lock<std::shared_mutex> lock(api_keys_mu_);
+  auto it = api_keys_.find(api_key_id);
+  return it != api_keys_.end() &&
+         !it->second->revoked.load(std::memory_order_acquire);
 }
 
 // ---------------------------------------------------------------------------

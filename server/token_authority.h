@@ -49,6 +49,7 @@
 #include "absl/time/time.h"
 #include "server/organization_state_feed.h"
 #include "server/revocation_feed.h"
+#include "server/wake_list.h"
 #include "storage/token_store.h"
 #include "token/algorithm.h"
 #include "token/clock.h"
@@ -209,8 +210,9 @@ class TokenAuthority {
                                            absl::string_view jwt);
   // The verdict for a playback: the core's rules plus revocation and
   // organisation state, from memory only. A refusal is an OK result with
-  // allowed = false. When request.playback.organization_id is empty, the
-  // token's "org" claim names the key set. Roles: admin, verifier.
+  // allowed = false. request.playback.organization_id is required
+  // (INVALID_ARGUMENT naming it): it names the key set, and the token must
+  // belong to it. Roles: admin, verifier.
   absl::StatusOr<token::VerifyResult> VerifyToken(const Caller& caller,
                                                   const VerifyRequest& request);
   // Revokes one token (idempotent; the reason is kept). Returns once durable
@@ -285,9 +287,17 @@ class TokenAuthority {
   absl::StatusOr<std::vector<storage::ApiKey>> ListApiKeys(
       const Caller& caller, absl::string_view organization_id,
       bool include_revoked);
-  // Idempotent; effective immediately.
+  // Idempotent; effective immediately: later calls with the key are
+  // UNAUTHENTICATED, and api_key_revocations() wakes the open watch streams,
+  // which end theirs.
   absl::StatusOr<storage::ApiKey> RevokeApiKey(const Caller& caller,
                                                absl::string_view api_key_id);
+  // Whether `api_key_id` names a known, unrevoked API key ("", the service
+  // itself, counts as active). Reads no database.
+  bool IsApiKeyActive(absl::string_view api_key_id) const;
+  // Woken after every API key revocation, and with closing = true at
+  // Shutdown(): long-lived streams check their caller's key again then.
+  WakeList& api_key_revocations() { return api_key_revocations_; }
 
   // --- Operations -------------------------------------------------------
 
@@ -398,6 +408,7 @@ class TokenAuthority {
 
   std::unique_ptr<RevocationFeed> feed_;
   OrganizationStateFeed org_states_;
+  WakeList api_key_revocations_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

@@ -63,6 +63,16 @@ TokenVerifier::TokenVerifier(VerifierOptions options) : options_(options) {
   }
 }
 
+absl::Status ValidatePlaybackRequest(const PlaybackRequest& request) {
+  if (request.organization_id.empty()) {
+    return absl::InvalidArgumentError(
+        "organization_id: required: the organisation that owns the stream "
+        "being played (a token's own \"org\" claim is never taken in its "
+        "place)");
+  }
+  return absl::OkStatus();
+}
+
 VerifyResult TokenVerifier::Verify(absl::string_view jwt,
                                    const PlaybackRequest& request,
                                    const KeySet& keys, absl::Time now,
@@ -256,12 +266,14 @@ VerifyResult TokenVerifier::CheckRequest(VerifyResult result,
                              " but is signed with a key of organisation ",
                              keys.organization_id(), "."));
   }
-  if (!request.organization_id.empty() &&
-      request.organization_id != keys.organization_id()) {
+  if (request.organization_id != keys.organization_id()) {
     return deny(R::kTargetMismatch,
-                absl::StrCat("The token belongs to organisation ",
-                             keys.organization_id(), ", not to ",
-                             Quote(request.organization_id), "."));
+                request.organization_id.empty()
+                    ? std::string("The playback request names no "
+                                  "organisation.")
+                    : absl::StrCat("The token belongs to organisation ",
+                                   keys.organization_id(), ", not to ",
+                                   Quote(request.organization_id), "."));
   }
   // 12-13: hooks.
   if (hooks != nullptr) {

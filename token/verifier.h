@@ -26,7 +26,8 @@
 //  10. The payload parses as claims (ParseClaims: types, required members,
 //      exactly one target, no duplicate members): MALFORMED.
 //  11. The token's "org" equals the key set's organisation, and the request's
-//      organisation (when given) equals it too: TARGET_MISMATCH.
+//      organisation equals it too (an empty request organisation matches
+//      none): TARGET_MISMATCH.
 //  12. hooks->IsOrganizationDisabled(org): ORGANIZATION_DISABLED.
 //  13. hooks->IsRevoked(claims): REVOKED (revocation is by jti, so a revoked
 //      token re-encoded differently stays revoked; a revoked token reports
@@ -55,6 +56,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "token/algorithm.h"
@@ -66,14 +68,23 @@
 namespace token_authority::token {
 
 // What is being played (mirrors proto VerifyTokenRequest without the jwt).
-// Empty strings mean "not known".
+// organization_id is required (see ValidatePlaybackRequest); the other empty
+// strings mean "not known".
 struct PlaybackRequest {
+  // The organisation that owns the stream being played. Never taken from the
+  // token: a token of organisation B must not play organisation A's stream.
   std::string organization_id;
   std::string stream_group_id;
   std::string stream_name;
   std::string client_ip;
   std::string domain;
 };
+
+// INVALID_ARGUMENT "organization_id: required ..." when the request names no
+// organisation; OK otherwise. The server's VerifyToken and the client's
+// LocalVerifier answer with it before verifying; TokenVerifier::Verify itself
+// denies such a request (rule 11).
+absl::Status ValidatePlaybackRequest(const PlaybackRequest& request);
 
 // The verdict.
 struct VerifyResult {

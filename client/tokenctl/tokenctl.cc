@@ -612,17 +612,18 @@ int Ctl::Verify() {
   if (!jwks_file_.empty()) {
     absl::StatusOr<std::string> jwks = ReadFile("--jwks", jwks_file_);
     if (!jwks.ok()) return Usage(jwks.status().message());
-    std::string org = org_.empty() ? PeekOrganization(*jwt) : org_;
     LocalVerifierOptions options;
     options.clock = &clock_;
     absl::StatusOr<std::unique_ptr<LocalVerifier>> verifier =
-        LocalVerifier::FromJwks({{org.empty() ? "unknown" : org, *jwks}},
-                                options);
+        LocalVerifier::FromJwks({{org_, *jwks}}, options);
     if (!verifier.ok()) {
       return Usage(absl::StrCat("--jwks ", jwks_file_, ": ",
                                 verifier.status().message()));
     }
-    response = (*verifier)->Verify(request);
+    absl::StatusOr<v1::VerifyTokenResponse> offline =
+        (*verifier)->Verify(request);
+    if (!offline.ok()) return Usage(offline.status().message());
+    response = *std::move(offline);
   } else {
     auto client = Client();
     if (!client.ok()) return Failure(client.status());
@@ -1079,8 +1080,8 @@ int Ctl::Main() {
   app.set_help_all_flag("--help-all", "Show the help of every command");
 
   app.add_option("--server", globals_.server,
-                 "The token authority's address (host:port)")
-      ->capture_default_str();
+                 "The token authority's address (host:port; default: "
+                 "$TOKENCTL_SERVER, else 127.0.0.1:50051)");
   app.add_option("--api-key-file", globals_.api_key_file,
                  "A file holding the API key (default: $TOKENCTL_API_KEY)");
   app.add_flag("--tls", globals_.tls,
@@ -1141,7 +1142,12 @@ int Ctl::Main() {
                           &Ctl::Verify);
   verify->add_option("JWT", jwt_arg_, "The token, or - to read stdin")
       ->required();
-  verify->add_option("--org", org_, "The organisation that owns the stream");
+  verify
+      ->add_option("--org", org_,
+                   "The organisation that owns the stream (required: a "
+                   "token is only valid for its own organisation's streams, "
+                   "never taken from the token itself)")
+      ->required();
   verify->add_option("--group", verify_group_, "The stream group played");
   verify->add_option("--stream", verify_stream_, "The stream name played");
   verify->add_option("--ip", verify_ip_, "The viewer's IP address");
@@ -1271,6 +1277,10 @@ int Ctl::Main() {
   } catch (const std::exception& e) {
     err_ << "tokenctl: " << e.what() << "\n";
     return kExitUsage;
+  }
+  if (app.count("--server") == 0 && env_.getenv) {
+    std::optional<std::string> server = env_.getenv("TOKENCTL_SERVER");
+    if (server.has_value() && !server->empty()) globals_.server = *server;
   }
   for (const auto& [sub, run] : leaves) {
     if (!sub->parsed()) continue;

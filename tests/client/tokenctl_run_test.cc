@@ -40,6 +40,9 @@ class RunTest : public ::testing::Test {
     env_.getenv =
         [this](const std::string& name) -> std::optional<std::string> {
       if (name == "TOKENCTL_API_KEY" && !env_key_.empty()) return env_key_;
+      if (name == "TOKENCTL_SERVER" && !env_server_.empty()) {
+        return env_server_;
+      }
       return std::nullopt;
     };
     env_.client_factory = [this](const ConnectionOptions& c)
@@ -74,6 +77,7 @@ class RunTest : public ::testing::Test {
   std::ostringstream out_, err_;
   Environment env_;
   std::string env_key_ = "env-key";
+  std::string env_server_;
   int factory_calls_ = 0;
   ConnectionOptions seen_;
   std::unique_ptr<StrictMock<v1::MockTokenServiceStub>> tokens_owned_;
@@ -182,6 +186,7 @@ TEST_F(RunTest, VerifyDeniedIsExitThree) {
       .WillOnce(Invoke([](grpc::ClientContext*, const v1::VerifyTokenRequest& r,
                           v1::VerifyTokenResponse* out) {
         EXPECT_EQ(r.jwt(), "a.b.c");
+        EXPECT_EQ(r.organization_id(), "org-1");
         EXPECT_EQ(r.client_ip(), "198.51.100.1");
         out->set_allowed(false);
         out->set_reason(v1::DENY_REASON_IP_MISMATCH);
@@ -189,7 +194,7 @@ TEST_F(RunTest, VerifyDeniedIsExitThree) {
         return grpc::Status::OK;
       }));
   in_.str("Bearer a.b.c\n");
-  EXPECT_EQ(Run({"verify", "-", "--ip", "198.51.100.1"}), 3);
+  EXPECT_EQ(Run({"verify", "-", "--org", "org-1", "--ip", "198.51.100.1"}), 3);
   EXPECT_THAT(out_.str(), HasSubstr("Reason    ip_mismatch\n"));
   EXPECT_EQ(err_.str(), "");
 }
@@ -207,6 +212,22 @@ TEST_F(RunTest, ApiKeyFileBeatsTheEnvironment) {
   env_key_.clear();
   EXPECT_EQ(Run({"keys", "list"}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("no API key"));
+}
+
+TEST_F(RunTest, ServerFromTheEnvironment) {
+  env_server_ = "127.0.0.1:7001";
+  EXPECT_CALL(*keys_, ListSigningKeys(_, _, _))
+      .WillOnce(Return(grpc::Status()));
+  EXPECT_EQ(Run({"keys", "list"}), 0);
+  EXPECT_EQ(seen_.server, "127.0.0.1:7001");
+}
+
+TEST_F(RunTest, ServerFlagBeatsTheEnvironment) {
+  env_server_ = "127.0.0.1:7001";
+  EXPECT_CALL(*keys_, ListSigningKeys(_, _, _))
+      .WillOnce(Return(grpc::Status()));
+  EXPECT_EQ(Run({"--server", "127.0.0.1:7002", "keys", "list"}), 0);
+  EXPECT_EQ(seen_.server, "127.0.0.1:7002");
 }
 
 }  // namespace

@@ -374,12 +374,18 @@ TEST_F(TokenctlTest, VerifyOnlineAndOffline) {
   EXPECT_EQ(Parse(jwks.out)["keys"].size(), 1u);
   const std::string jwks_file = dir_.File("jwks.json");
   WriteFile(jwks_file, jwks.out);
-  Result offline =
-      Tokenctl(dir_, {"verify", jwt, "--jwks", jwks_file, "--group", "grp-1"});
+  Result offline = Tokenctl(dir_, {"verify", jwt, "--jwks", jwks_file, "--org",
+                                   org.organization_id, "--group", "grp-1"});
   EXPECT_EQ(offline.code, 0) << offline.err << offline.out;
   EXPECT_THAT(offline.out, HasSubstr("verified offline"));
-  Result offline_denied = Tokenctl(
-      dir_, {"--json", "verify", jwt, "--jwks", jwks_file, "--group", "grp-2"});
+  // Without --org: a usage error (the organisation is never the token's).
+  Result unnamed =
+      Tokenctl(dir_, {"verify", jwt, "--jwks", jwks_file, "--group", "grp-1"});
+  EXPECT_EQ(unnamed.code, 2) << unnamed.err << unnamed.out;
+  EXPECT_THAT(unnamed.err, HasSubstr("--org"));
+  Result offline_denied =
+      Tokenctl(dir_, {"--json", "verify", jwt, "--jwks", jwks_file, "--org",
+                      org.organization_id, "--group", "grp-2"});
   EXPECT_EQ(offline_denied.code, 3);
   EXPECT_EQ(Parse(offline_denied.out)["offline"], true);
   Result decoded = Tokenctl(dir_, {"decode", jwt, "--jwks", jwks_file});

@@ -2,6 +2,7 @@
 // change or reveal anything of organisation B.
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -133,6 +134,139 @@ TEST_F(IsolationE2eTest, VerifyIsScopedToTheRequestedOrganization) {
   EXPECT_FALSE(v.allowed());
   EXPECT_EQ(v.reason(), v1::DENY_REASON_UNKNOWN_KEY);
   EXPECT_TRUE(BTokenVerifies());
+}
+
+// An edge that forgets organization_id must not let a token of one
+// organisation play another's stream: the field is required.
+TEST_F(IsolationE2eTest, VerifyRequiresTheOrganization) {
+  v1::IssueTokenRequest issue;
+  issue.mutable_spec()->mutable_target()->set_organization(true);
+  ASSERT_OK_AND_ASSIGN(v1::IssueTokenResponse b_wide,
+                       Call(*tokens_, &TS::IssueToken, issue, b_.api_key));
+  issue.mutable_spec()->mutable_target()->set_stream_group_id("g1");
+  ASSERT_OK_AND_ASSIGN(v1::IssueTokenResponse b_g1,
+                       Call(*tokens_, &TS::IssueToken, issue, b_.api_key));
+  for (const std::string& jwt : {b_wide.jwt(), b_g1.jwt(), b_token_.jwt()}) {
+    v1::VerifyTokenRequest req;
+    req.set_jwt(jwt);
+    req.set_stream_name("cam1");
+    req.set_stream_group_id("g1");
+    EXPECT_THAT(Call(*tokens_, &TS::VerifyToken, req, verifier_.api_key),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("organization_id: required")));
+    EXPECT_THAT(Call(*tokens_, &TS::VerifyToken, req, server_->admin_key()),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("organization_id: required")));
+    // Named: only B's own streams.
+    req.set_organization_id(a_.organization_id);
+    ASSERT_OK_AND_ASSIGN(
+        v1::VerifyTokenResponse in_a,
+        Call(*tokens_, &TS::VerifyToken, req, verifier_.api_key));
+    EXPECT_FALSE(in_a.allowed());
+    req.set_organization_id(b_.organization_id);
+    ASSERT_OK_AND_ASSIGN(
+        v1::VerifyTokenResponse in_b,
+        Call(*tokens_, &TS::VerifyToken, req, verifier_.api_key));
+    EXPECT_TRUE(in_b.allowed()) << in_b.detail();
+  }
+}
+
+// Two x-organization-id (or authorization) headers: which one counts is
+// never guessed.
+TEST_F(IsolationE2eTest, RepeatedOrganizationHeaderIsRefused) {
+  struct Case {
+    std::string header, first, second;
+  };
+  const std::vector<Case> cases = {
+      {"x-organization-id", a_.organization_id, b_.organization_id},
+      {"x-organization-id", b_.organization_id, b_.organization_id},
+      {"authorization", "Bearer " + server_->admin_key(),
+       "Bearer " + b_.api_key},
+  };
+  for (const Case& c : cases) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+    if (c.header != "authorization") {
+      TestServer::Authorize(&context, server_->admin_key());
+    }
+    context.AddMetadata(c.header, c.first);
+    context.AddMetadata(c.header, c.second);
+    v1::ListTokensRequest list;
+    v1::ListTokensResponse page;
+    grpc::Status status = tokens_->ListTokens(&context, list, &page);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.header << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.header + ": sent 2 times"));
+  }
+  // The log names the call and its code, as for every call.
+  EXPECT_THAT(server_->CallLogContents(), HasSubstr("TokenService/ListTokens"));
+}
+
+// A watch stream ends with UNAUTHENTICATED once its API key is revoked.
+TEST_F(IsolationE2eTest, WatchStreamsEndWhenTheirKeyIsRevoked) {
+  ASSERT_OK_AND_ASSIGN(OrgCredentials watcher,
+                       server_->CreateApiKey("", ApiKeyRole::kVerifier));
+  const auto deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(20);
+  grpc::ClientContext revocations_context, states_context;
+  revocations_context.set_deadline(deadline);
+  states_context.set_deadline(deadline);
+  TestServer::Authorize(&revocations_context, watcher.api_key);
+  TestServer::Authorize(&states_context, watcher.api_key);
+  auto revocations = tokens_->WatchRevocations(&revocations_context,
+                                               v1::WatchRevocationsRequest());
+  v1::WatchOrganizationStatesRequest states_request;
+  states_request.add_organization_ids(a_.organization_id);
+  auto states =
+      tokens_->WatchOrganizationStates(&states_context, states_request);
+  v1::OrganizationStateEvent state;
+  ASSERT_TRUE(states->Read(&state));  // the snapshot: the stream is open
+  // One revocation arrives while the key is valid.
+  v1::RevokeTokenRequest rev;
+  rev.set_token_id(b_token_.token().id());
+  ASSERT_OK(Call(*tokens_, &TS::RevokeToken, rev, b_.api_key).status());
+  v1::RevocationEvent event;
+  ASSERT_TRUE(revocations->Read(&event));
+  EXPECT_EQ(event.token_id(), b_token_.token().id());
+
+  v1::RevokeApiKeyRequest revoke_key;
+  revoke_key.set_api_key_id(watcher.api_key_id);
+  ASSERT_OK(Call(*admin_, &AS::RevokeApiKey, revoke_key, server_->admin_key())
+                .status());
+  const auto revoked_at = std::chrono::steady_clock::now();
+  EXPECT_FALSE(revocations->Read(&event));
+  EXPECT_FALSE(states->Read(&state));
+  const grpc::Status r = revocations->Finish();
+  const grpc::Status s = states->Finish();
+  EXPECT_EQ(r.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << r.error_message();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << s.error_message();
+  EXPECT_THAT(r.error_message(), HasSubstr("revoked"));
+  // Within 1 s (the goal), with room for a loaded machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - revoked_at,
+            std::chrono::seconds(5));
+  // Another key's stream goes on: it still delivers revocations.
+  grpc::ClientContext other_context;
+  other_context.set_deadline(deadline);
+  TestServer::Authorize(&other_context, verifier_.api_key);
+  auto other =
+      tokens_->WatchRevocations(&other_context, v1::WatchRevocationsRequest());
+  ASSERT_TRUE(other->Read(&event));
+  EXPECT_EQ(event.token_id(), b_token_.token().id());
+  v1::IssueTokenRequest issue;
+  *issue.mutable_spec() = StreamsSpec({"cam2"});
+  ASSERT_OK_AND_ASSIGN(v1::IssueTokenResponse next,
+                       Call(*tokens_, &TS::IssueToken, issue, b_.api_key));
+  rev.set_token_id(next.token().id());
+  ASSERT_OK(Call(*tokens_, &TS::RevokeToken, rev, b_.api_key).status());
+  ASSERT_TRUE(other->Read(&event));
+  EXPECT_EQ(event.token_id(), next.token().id());
+  other_context.TryCancel();
+  while (other->Read(&event)) {
+  }
+  (void)other->Finish();
 }
 
 TEST_F(IsolationE2eTest, RevokeCannotTouchAnotherOrganization) {

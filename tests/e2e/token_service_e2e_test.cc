@@ -302,6 +302,10 @@ TEST_F(TokenServiceE2eTest, DecodeToken) {
 TEST_F(TokenServiceE2eTest, VerifyErrors) {
   v1::VerifyTokenRequest req;
   req.set_jwt("x");
+  EXPECT_THAT(Call(*stub_, &TS::VerifyToken, req, verifier_.api_key),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("organization_id: required")));
+  req.set_organization_id(org_);
   EXPECT_THAT(Call(*stub_, &TS::VerifyToken, req, issuer_.api_key),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(Call(*stub_, &TS::VerifyToken, req, ""),

@@ -24,9 +24,11 @@
 namespace token_authority::hardening {
 namespace {
 
+using ::testing::HasSubstr;
 using token::Algorithm;
 using token::DenyReason;
 using token::SigningKey;
+using ::token_authority::testing::StatusIs;
 
 std::vector<std::string> Segments(const std::string& jwt) {
   return absl::StrSplit(jwt, '.');
@@ -123,10 +125,16 @@ TEST_F(AttackTest, OrganisationScopingOfKeys) {
   const std::string b_claims_a = SignRaw(HeaderFor(key_b), Claims(a), key_b);
   Deny("B's key claiming A, for A", b_claims_a, DenyReason::kUnknownKey,
        DecodeCheck::kProblem, &in_a);
-  // The request names no organisation: the server takes the token's "org"
-  // claim (A) to pick the key set, so B's key is still unknown.
-  Deny("B's key claiming A, no organisation in the request", b_claims_a,
-       DenyReason::kUnknownKey, DecodeCheck::kNone, &unnamed, a);
+  // The request names no organisation: refused as bad input, whatever the
+  // token claims (the server never takes the organisation from the token),
+  // and the core denies it too.
+  for (const std::string& jwt : {b_claims_a, issued.jwt()}) {
+    CountCase();
+    EXPECT_THAT(ServerVerify(jwt, unnamed),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("organization_id: required")));
+    EXPECT_FALSE(core_->Verify(jwt, unnamed, Keys(a), Now(), &hooks_).allowed);
+  }
   // Checked with B's set (the request is for B): the claim is not B.
   Deny("B's key claiming A, for B", b_claims_a, DenyReason::kTargetMismatch,
        DecodeCheck::kProblem, &in_b);

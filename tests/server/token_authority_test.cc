@@ -558,7 +558,6 @@ TEST_F(TokenAuthorityTest, DecodeValidRevokedAndForeignTokens) {
 TEST_F(TokenAuthorityTest, VerifyRules) {
   ASSERT_OK_AND_ASSIGN(IssuedToken t, Issue(issuer_a_));
   EXPECT_TRUE(Verify(t.jwt, org_a_).allowed);
-  EXPECT_TRUE(Verify(t.jwt, "").allowed);  // org taken from the token
   EXPECT_EQ(Verify(t.jwt, org_a_, "cam9").reason,
             token::DenyReason::kTargetMismatch);
   // Org A's token checked for org B: B has no key with that kid.
@@ -572,9 +571,17 @@ TEST_F(TokenAuthorityTest, VerifyRules) {
   // Roles.
   VerifyRequest r;
   r.jwt = t.jwt;
+  r.playback.organization_id = org_a_;
   EXPECT_THAT(authority_->VerifyToken(issuer_a_, r),
               StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_OK(authority_->VerifyToken(admin_, r).status());
+  // The organisation is required: never taken from the token.
+  r.playback.organization_id.clear();
+  for (const Caller& caller : {admin_, verifier_}) {
+    EXPECT_THAT(authority_->VerifyToken(caller, r),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("organization_id: required")));
+  }
 }
 
 TEST_F(TokenAuthorityTest, DisabledOrganizationsTokensStopVerifying) {

@@ -658,9 +658,26 @@ TEST_P(VerifierTest, OrganisationScoping) {
   request_.organization_id = "org-a";
   EXPECT_DENIED(Verify(Sign(Base("org-b"), *K().other_org), *org_b_, kT),
                 DenyReason::kTargetMismatch);
-  // An empty request organisation means "the key set's organisation".
+  // A request naming no organisation matches none: the token's own "org"
+  // is never taken in its place, even with the key set that signed it.
   request_.organization_id = "";
-  EXPECT_TRUE(V(Good()).allowed);
+  const std::string wide =
+      Sign(Base().SetTarget(Target::Organization()), *K().es);
+  for (const std::string& jwt : {Good(), wide}) {
+    VerifyResult unnamed = V(jwt);
+    EXPECT_DENIED(unnamed, DenyReason::kTargetMismatch);
+    EXPECT_EQ(unnamed.detail, "The playback request names no organisation.");
+  }
+}
+
+TEST(ValidatePlaybackRequestTest, OrganisationIsRequired) {
+  PlaybackRequest request;
+  request.stream_name = "s1";
+  const absl::Status s = ValidatePlaybackRequest(request);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("organization_id: required"));
+  request.organization_id = "org-a";
+  EXPECT_TRUE(ValidatePlaybackRequest(request).ok());
 }
 
 // ------------------------------------------------------------- IP_MISMATCH
