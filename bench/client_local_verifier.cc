@@ -33,9 +33,9 @@
 #include "client/proto_convert.h"
 #include "token/base64url.h"
 #include "token/claims.h"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/signing_key.h"
 
 namespace ta = token_authority;

@@ -35,8 +35,8 @@
 #include "absl/time/time.h"
 #include "storage/record_validation.h"
 #include "storage/sqlite_token_store.h"
-#include "token/clock.h"
-#include "token/random.h"
+#include "base/clock.h"
+#include "base/random.h"
 
 namespace token_authority::storage {
 namespace {

@@ -31,8 +31,8 @@
 #include "storage/record_validation.h"
 #include "storage/sqlite_token_store.h"
 #include "token/claims.h"
-#include "token/clock.h"
-#include "token/random.h"
+#include "base/clock.h"
+#include "base/random.h"
 
 namespace token_authority::storage {
 namespace {

@@ -28,7 +28,7 @@
 #include "token/claims.h"
 #include "token/jws.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/verifier.h"
 
 namespace ta = token_authority;

@@ -12,7 +12,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::client {
 namespace {

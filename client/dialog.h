@@ -27,7 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/client.h"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "token/token_spec.h"
 #include "token/validation.h"
 #include "tokenauthority/v1/token_service.pb.h"

@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "client/offline_decode.h"
 #include "client/proto_convert.h"
-#include "token/status_macros.h"
-#include "token/thread_name.h"
+#include "base/status_macros.h"
+#include "base/thread_name.h"
 #include "token/validation.h"
 
 namespace token_authority::client {

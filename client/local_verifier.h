@@ -65,9 +65,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/client.h"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/verifier.h"
 #include "tokenauthority/v1/token_service.pb.h"
 

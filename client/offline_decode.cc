@@ -10,7 +10,7 @@
 #include "token/claims.h"
 #include "token/decoder.h"
 #include "token/key_set.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::client {
 

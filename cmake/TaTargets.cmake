@@ -3,6 +3,16 @@
 add_library(ta_options INTERFACE)
 target_compile_options(ta_options INTERFACE -Wall -Wextra
   $<$<BOOL:${TA_WERROR}>:-Werror>)
+# clang's thread-safety analysis of the ABSL_GUARDED_BY / ABSL_*_LOCKS_*
+# annotations on base/mutex.h locks (the tsan stage of scripts/test builds
+# with clang and this on).
+option(TA_THREAD_SAFETY "clang only: -Wthread-safety on project code" OFF)
+if(TA_THREAD_SAFETY)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "TA_THREAD_SAFETY needs clang (CXX=clang++)")
+  endif()
+  target_compile_options(ta_options INTERFACE -Wthread-safety)
+endif()
 
 if(TA_SANITIZE STREQUAL "address")
   set(_ta_san -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "token/base64url.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::server {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "token/random.h"
+#include "base/random.h"
 
 namespace token_authority::server {
 

@@ -22,7 +22,7 @@
 #include "server/blocking_executor.h"
 #include "server/call_log_interceptor.h"
 #include "server/grpc_services.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::server {
 namespace {

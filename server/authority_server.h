@@ -17,8 +17,8 @@
 #include "server/call_log.h"
 #include "server/token_authority.h"
 #include "storage/sqlite_token_store.h"
-#include "token/clock.h"
-#include "token/random.h"
+#include "base/clock.h"
+#include "base/random.h"
 
 namespace grpc {
 class Server;

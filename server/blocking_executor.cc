@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "token/thread_name.h"
+#include "base/thread_name.h"
 
 namespace token_authority::server {
 

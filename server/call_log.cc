@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "token/thread_name.h"
+#include "base/thread_name.h"
 
 namespace token_authority::server {
 namespace {

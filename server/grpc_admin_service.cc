@@ -4,7 +4,7 @@
 
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
 
 namespace token_authority::server {

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 #include "token/target.h"
 
 namespace token_authority::server {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "token/status_macros.h"
-#include "token/thread_name.h"
+#include "base/status_macros.h"
+#include "base/thread_name.h"
 
 namespace token_authority::server {
 

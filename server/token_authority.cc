@@ -16,9 +16,9 @@
 #include "token/claims.h"
 #include "token/jws.h"
 #include "token/signing_key.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 #include "token/target.h"
-#include "token/thread_name.h"
+#include "base/thread_name.h"
 #include "token/time_util.h"
 #include "token/validation.h"
 

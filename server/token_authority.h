@@ -52,10 +52,10 @@
 #include "server/wake_list.h"
 #include "storage/token_store.h"
 #include "token/algorithm.h"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "token/decoder.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/token_spec.h"
 #include "token/verifier.h"
 

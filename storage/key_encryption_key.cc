@@ -13,7 +13,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::storage {
 namespace {

@@ -3,7 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::storage {
 namespace {

@@ -27,8 +27,8 @@
 #include "storage/sqlite_db.h"
 #include "storage/token_queries.h"
 #include "storage/wal_buffer_vfs.h"
-#include "token/status_macros.h"
-#include "token/thread_name.h"
+#include "base/status_macros.h"
+#include "base/thread_name.h"
 
 namespace token_authority::storage {
 namespace {

@@ -22,8 +22,8 @@
 #include "absl/time/time.h"
 #include "storage/key_encryption_key.h"
 #include "storage/token_store.h"
-#include "token/clock.h"
-#include "token/random.h"
+#include "base/clock.h"
+#include "base/random.h"
 
 namespace token_authority::storage {
 

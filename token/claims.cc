@@ -10,7 +10,7 @@
 #include "token/domain.h"
 #include "token/ip_address.h"
 #include "token/json.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 #include "token/validation.h"
 
 namespace token_authority::token {

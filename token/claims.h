@@ -17,7 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/target.h"
 
 namespace token_authority::token {

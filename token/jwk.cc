@@ -7,7 +7,7 @@
 #include "token/base64url.h"
 #include "token/json.h"
 #include "token/openssl_util.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::token {
 

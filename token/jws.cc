@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "token/base64url.h"
 #include "token/json.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::token {
 

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "token/jwk.h"
 #include "token/jws.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 #include "token/validation.h"
 
 namespace token_authority::token {

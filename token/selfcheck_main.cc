@@ -5,10 +5,10 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "token/deny_reason.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/time_util.h"
 #include "token/token_spec.h"
 #include "token/verifier.h"

@@ -21,7 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "token/algorithm.h"
-#include "token/random.h"
+#include "base/random.h"
 
 namespace token_authority::token {
 

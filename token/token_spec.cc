@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "token/domain.h"
 #include "token/ip_address.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 #include "token/time_util.h"
 
 namespace token_authority::token {

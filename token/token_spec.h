@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "token/claims.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/target.h"
 #include "token/validation.h"
 

@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/client.h"
-#include "token/clock.h"
+#include "base/clock.h"
 
 namespace token_authority::client::tokenctl {
 

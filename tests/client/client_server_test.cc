@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
-#include "token/clock.h"
+#include "base/clock.h"
 
 namespace token_authority::client {
 namespace {

@@ -12,8 +12,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/status_matchers.h"
-#include "token/clock.h"
-#include "token/random.h"
+#include "base/clock.h"
+#include "base/random.h"
 #include "token/time_util.h"
 #include "tokenauthority/v1/token_service_mock.grpc.pb.h"
 

@@ -15,7 +15,7 @@
 #include "tests/client/verdict.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "token/verifier.h"
 
 namespace token_authority::client {

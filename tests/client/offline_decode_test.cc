@@ -11,7 +11,7 @@
 #include "token/base64url.h"
 #include "token/claims.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/signing_key.h"
 
 namespace token_authority::client {

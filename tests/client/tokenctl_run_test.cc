@@ -14,7 +14,7 @@
 #include "grpcpp/test/client_context_test_peer.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "tokenauthority/v1/key_service_mock.grpc.pb.h"
 #include "tokenauthority/v1/token_service_mock.grpc.pb.h"
 

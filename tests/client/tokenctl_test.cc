@@ -19,7 +19,7 @@
 #include "tests/client/tokenctl_runner.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
-#include "token/clock.h"
+#include "base/clock.h"
 
 namespace token_authority::client {
 namespace {

@@ -18,7 +18,7 @@
 #include "tests/e2e/e2e_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
-#include "token/clock.h"
+#include "base/clock.h"
 
 namespace token_authority::testing {
 namespace {

@@ -38,7 +38,7 @@
 #include "tests/faults/powerloss_vfs.h"
 #include "tests/faults/store_fault_util.h"
 #include "tests/testing/status_matchers.h"
-#include "token/clock.h"
+#include "base/clock.h"
 
 namespace token_authority::faults {
 namespace {

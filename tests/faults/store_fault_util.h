@@ -23,7 +23,7 @@
 #include "storage/key_encryption_key.h"
 #include "storage/sqlite_token_store.h"
 #include "storage/token_store.h"
-#include "token/clock.h"
+#include "base/clock.h"
 
 namespace token_authority::faults {
 

@@ -17,7 +17,7 @@
 #include "server/proto_conversion.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "token/claims.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/token_spec.h"
 #include "token/verifier.h"
 #include "tokenauthority/v1/types.pb.h"

@@ -19,7 +19,7 @@
 #include "token/claims.h"
 #include "token/jwk.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/target.h"
 #include "tokenauthority/v1/types.pb.h"
 

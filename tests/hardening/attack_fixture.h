@@ -27,7 +27,7 @@
 #include "token/decoder.h"
 #include "token/deny_reason.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/signing_key.h"
 #include "token/verifier.h"
 

@@ -13,7 +13,7 @@
 #include "token/base64url.h"
 #include "token/jwk.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/signing_key.h"
 #include "token/verifier.h"
 

@@ -25,11 +25,11 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "token/base64url.h"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "token/deny_reason.h"
 #include "token/jwk.h"
 #include "token/key_set.h"
-#include "token/random.h"
+#include "base/random.h"
 #include "token/token_spec.h"
 #include "token/verifier.h"
 

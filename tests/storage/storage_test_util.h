@@ -15,8 +15,8 @@
 #include "gtest/gtest.h"
 #include "storage/record_validation.h"
 #include "storage/sqlite_token_store.h"
-#include "token/clock.h"
-#include "token/random.h"
+#include "base/clock.h"
+#include "base/random.h"
 
 namespace token_authority::storage::testing {
 

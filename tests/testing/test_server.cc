@@ -10,7 +10,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "server/status_conversion.h"
-#include "token/status_macros.h"
+#include "base/status_macros.h"
 
 namespace token_authority::testing {
 namespace {

@@ -28,7 +28,7 @@
 #include "server/authority_server.h"
 #include "server/call_log.h"
 #include "storage/token_store.h"
-#include "token/clock.h"
+#include "base/clock.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
 #include "tokenauthority/v1/audit_service.grpc.pb.h"
 #include "tokenauthority/v1/key_service.grpc.pb.h"

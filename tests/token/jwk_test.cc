@@ -5,7 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
-#include "token/random.h"
+#include "base/random.h"
 
 namespace token_authority::token {
 namespace {

@@ -7,7 +7,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/token/token_test_util.h"
 #include "token/base64url.h"
-#include "token/random.h"
+#include "base/random.h"
 
 namespace token_authority::token {
 namespace {

@@ -6,7 +6,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "token/jws.h"
-#include "token/random.h"
+#include "base/random.h"
 
 namespace token_authority::token {
 namespace {

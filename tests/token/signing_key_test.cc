@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "token/base64url.h"
-#include "token/random.h"
+#include "base/random.h"
 
 namespace token_authority::token {
 namespace {

@@ -14,7 +14,7 @@
 #include "tests/token/token_test_util.h"
 #include "token/base64url.h"
 #include "token/jws.h"
-#include "token/random.h"
+#include "base/random.h"
 
 namespace token_authority::token {
 namespace {

@@ -1,4 +1,4 @@
-#include "token/thread_name.h"
+#include "base/thread_name.h"
 
 #include <string>
 #include <thread>

@@ -1,8 +1,8 @@
 // Names for the project's own threads, so that `top -H`, `ps -L`, perf and
 // gdb show which one is busy (the writer, the completion thread, ...) instead
 // of the binary's name on every thread.
-#ifndef TOKEN_THREAD_NAME_H_
-#define TOKEN_THREAD_NAME_H_
+#ifndef BASE_THREAD_NAME_H_
+#define BASE_THREAD_NAME_H_
 
 #include <string>
 #include <thread>
@@ -34,4 +34,4 @@ std::thread StartNamedThread(std::string name, Body body) {
 
 }  // namespace token_authority
 
-#endif  // TOKEN_THREAD_NAME_H_
+#endif  // BASE_THREAD_NAME_H_

@@ -1,4 +1,4 @@
-#include "token/random.h"
+#include "base/random.h"
 
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"

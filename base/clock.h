@@ -1,7 +1,7 @@
 // Injected time. Nothing in the project reads the wall clock directly: code
 // takes a `const Clock&` (or a shared pointer) so tests can fix time.
-#ifndef TOKEN_CLOCK_H_
-#define TOKEN_CLOCK_H_
+#ifndef BASE_CLOCK_H_
+#define BASE_CLOCK_H_
 
 #include <mutex>
 
@@ -37,4 +37,4 @@ class FakeClock : public Clock {
 
 }  // namespace token_authority
 
-#endif  // TOKEN_CLOCK_H_
+#endif  // BASE_CLOCK_H_

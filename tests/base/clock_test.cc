@@ -1,4 +1,4 @@
-#include "token/clock.h"
+#include "base/clock.h"
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"

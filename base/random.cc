@@ -1,4 +1,4 @@
-#include "token/random.h"
+#include "base/random.h"
 
 #include <openssl/rand.h>
 

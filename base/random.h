@@ -1,7 +1,7 @@
 // Injected randomness. Token ids, API key secrets and key material come from a
 // RandomSource so tests can make them reproducible.
-#ifndef TOKEN_RANDOM_H_
-#define TOKEN_RANDOM_H_
+#ifndef BASE_RANDOM_H_
+#define BASE_RANDOM_H_
 
 #include <cstdint>
 #include <mutex>
@@ -43,4 +43,4 @@ class FakeRandom : public RandomSource {
 
 }  // namespace token_authority
 
-#endif  // TOKEN_RANDOM_H_
+#endif  // BASE_RANDOM_H_

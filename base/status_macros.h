@@ -1,7 +1,7 @@
 // Small status helpers. abseil 20220623 has no public ASSIGN_OR_RETURN, so the
 // project carries its own, in the style of tink's and Arrow's.
-#ifndef TOKEN_STATUS_MACROS_H_
-#define TOKEN_STATUS_MACROS_H_
+#ifndef BASE_STATUS_MACROS_H_
+#define BASE_STATUS_MACROS_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,4 +29,4 @@
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 
-#endif  // TOKEN_STATUS_MACROS_H_
+#endif  // BASE_STATUS_MACROS_H_
