@@ -519,17 +519,6 @@ std::string FormatProblems(const std::vector<FormProblem>& problems) {
 
 // Overview --------------------------------------------------------------------
 
-SecurityConfig MakeSecurityConfig(absl::string_view jwt) {
-  const std::string quoted = nlohmann::json(std::string(jwt)).dump();
-  SecurityConfig c;
-  c.group_js = absl::StrCat("security: { jwtoken: ", quoted, " }");
-  c.group_json = absl::StrCat("{\"security\":{\"jwtoken\":", quoted, "}}");
-  c.entry_js = absl::StrCat("h5live: { security: { jwtoken: ", quoted, " } }");
-  c.entry_json =
-      absl::StrCat("{\"h5live\":{\"security\":{\"jwtoken\":", quoted, "}}}");
-  return c;
-}
-
 std::string RelativeTime(absl::Time t, absl::Time now) {
   const absl::Duration d = t - now;
   const absl::Duration a = absl::AbsDuration(d);

@@ -26,8 +26,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "client/client.h"
 #include "base/clock.h"
+#include "client/client.h"
+#include "token/player_config.h"
 #include "token/token_spec.h"
 #include "token/validation.h"
 #include "tokenauthority/v1/token_service.pb.h"
@@ -163,16 +164,10 @@ std::vector<FormProblem> ProblemsFromServerError(const absl::Status& status);
 std::string FormatProblems(const std::vector<FormProblem>& problems);
 
 // The player configuration, in both forms, as JavaScript and as JSON.
-struct SecurityConfig {
-  std::string group_js;    // security: { jwtoken: "<jwt>" }
-  std::string group_json;  // {"security":{"jwtoken":"<jwt>"}}
-  std::string entry_js;    // h5live: { security: { jwtoken: "<jwt>" } }
-  std::string entry_json;  // {"h5live":{"security":{"jwtoken":"<jwt>"}}}
-};
-
-// Builds the snippets for `jwt` (string-escaped as JSON, which is also valid
-// JavaScript). Never fails.
-SecurityConfig MakeSecurityConfig(absl::string_view jwt);
+// The security config object (token/player_config.h), shown with the
+// overview.
+using token::MakeSecurityConfig;
+using token::SecurityConfig;
 
 // "now" (within 5 s), "in 14 days", "3 hours ago", ... rounded to the
 // nearest unit of seconds (< 90 s), minutes (< 90 min), hours (< 36 h) or

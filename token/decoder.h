@@ -1,7 +1,8 @@
 // Decoding a token without trusting it, for the overview and DecodeToken:
 // header and claims as JSON text, the claims structured as far as they can be
 // read, and EVERY problem found (not only the first), also for expired,
-// not-yet-valid, foreign and broken tokens.
+// not-yet-valid, foreign and broken tokens. The rules and their sentences are
+// the verifier's (token_rules.h), run in RuleMode::kEveryProblem.
 #ifndef TOKEN_DECODER_H_
 #define TOKEN_DECODER_H_
 
@@ -15,15 +16,9 @@
 #include "token/deny_reason.h"
 #include "token/jws.h"
 #include "token/key_set.h"
-#include "token/verifier.h"
+#include "token/token_rules.h"
 
 namespace token_authority::token {
-
-// One problem: the reason class it falls under and a sentence.
-struct TokenProblem {
-  DenyReason reason;
-  std::string detail;
-};
 
 struct DecodedToken {
   // The decoded segments exactly as carried by the token (valid UTF-8 or

@@ -13,24 +13,6 @@
 #include "token/time_util.h"
 
 namespace token_authority::token {
-namespace {
-
-// Attacker-controlled text quoted in a sentence: escaped and shortened.
-std::string Quote(absl::string_view s) {
-  constexpr size_t kMax = 64;
-  std::string out =
-      absl::StrCat("\"", absl::CHexEscape(s.substr(0, kMax)), "\"");
-  if (s.size() > kMax) out.append("...");
-  return out;
-}
-
-std::string DecodeProblem(absl::string_view segment, absl::string_view b64) {
-  auto r = Base64UrlDecode(b64);
-  return absl::StrCat("The token's ", segment, " segment is not valid: ",
-                      r.ok() ? "bad encoding" : r.status().message(), ".");
-}
-
-}  // namespace
 
 VerifyResult VerifyResult::Deny(DenyReason reason, std::string detail) {
   VerifyResult r;
@@ -44,18 +26,6 @@ bool VerifyHooks::IsOrganizationDisabled(absl::string_view) const {
   return false;
 }
 bool VerifyHooks::IsRevoked(const Claims&) const { return false; }
-
-TimeValidity CheckTokenTimes(int64_t not_before_unix, int64_t expires_at_unix,
-                             absl::Time now, absl::Duration leeway) {
-  if (leeway < absl::ZeroDuration()) leeway = absl::ZeroDuration();
-  if (now >= absl::FromUnixSeconds(expires_at_unix) + leeway) {
-    return TimeValidity::kExpired;
-  }
-  if (now < absl::FromUnixSeconds(not_before_unix) - leeway) {
-    return TimeValidity::kNotYetValid;
-  }
-  return TimeValidity::kValid;
-}
 
 TokenVerifier::TokenVerifier(VerifierOptions options) : options_(options) {
   if (options_.leeway < absl::ZeroDuration()) {
@@ -104,143 +74,26 @@ VerifyResult TokenVerifier::Verify(absl::string_view jwt,
 
 VerifyResult TokenVerifier::CheckSignedToken(absl::string_view jwt,
                                              const KeySet& keys) const {
-  using R = DenyReason;
-  // 1: size, before anything else.
-  if (jwt.size() > kMaxTokenBytes) {
-    return VerifyResult::Deny(
-        R::kMalformed,
-        absl::StrCat("The token is ", jwt.size(), " bytes long; at most ",
-                     kMaxTokenBytes, " are accepted."));
-  }
-  // 2: three segments.
-  const size_t d1 = jwt.find('.');
-  const size_t d2 = d1 == absl::string_view::npos ? d1 : jwt.find('.', d1 + 1);
-  if (d1 == absl::string_view::npos || d2 == absl::string_view::npos ||
-      jwt.find('.', d2 + 1) != absl::string_view::npos || d1 == 0) {
-    size_t dots = 0;
-    for (char ch : jwt) dots += ch == '.';
-    return VerifyResult::Deny(
-        R::kMalformed,
-        d1 == 0 && dots == 2
-            ? std::string(
-                  "The token is malformed: its header segment is empty.")
-            : absl::StrCat("The token is malformed: a JWT has exactly 3 "
-                           "segments separated by '.', this one has ",
-                           dots + 1, "."));
-  }
-  const absl::string_view header_b64 = jwt.substr(0, d1);
-  const absl::string_view payload_b64 = jwt.substr(d1 + 1, d2 - d1 - 1);
-  const absl::string_view signature_b64 = jwt.substr(d2 + 1);
-  const absl::string_view signing_input = jwt.substr(0, d2);
-  // 3: header. The decoded segments live in per-thread buffers: nothing
-  // refers to them after Verify returns, and reusing their capacity saves
-  // three allocations per call on the hot path.
-  thread_local std::string header_json, payload_json, signature;
-  if (!Base64UrlDecodeTo(header_b64, &header_json)) {
-    return VerifyResult::Deny(R::kMalformed,
-                              DecodeProblem("header", header_b64));
-  }
-  auto header = ParseJwsHeader(header_json);
-  if (!header.ok()) {
-    return VerifyResult::Deny(R::kMalformed,
-                              absl::StrCat("The token's header is malformed: ",
-                                           header.status().message(), "."));
-  }
+  // The decoded segments live in per-thread buffers: nothing refers to them
+  // after Verify returns, and reusing their capacity saves three allocations
+  // per call on the hot path.
+  thread_local SegmentBuffers buffers;
+  RuleFindings findings(RuleMode::kFirstProblem);
+  SignedTokenFacts facts =
+      token::CheckSignedToken(jwt, &keys, buffers, findings);
   VerifyResult result;
-  if (header->has_kid) result.key_id = header->kid;
-  // 4: algorithm.
-  const std::optional<Algorithm> alg = AlgorithmFromName(header->alg);
-  if (!alg.has_value()) {
-    VerifyResult r = VerifyResult::Deny(
-        R::kUnsupportedAlgorithm,
-        absl::EqualsIgnoreCase(header->alg, "none")
-            ? std::string("Unsigned tokens (alg \"none\") are never accepted.")
-            : absl::StrCat("The signature algorithm ", Quote(header->alg),
-                           " is not accepted (only ES256, RS256, EdDSA and "
-                           "HS256, spelt exactly so)."));
-    r.key_id = result.key_id;
-    return r;
+  if (facts.header.has_value() && facts.header->has_kid) {
+    result.key_id = facts.header->kid;
   }
-  result.algorithm = alg;
-  auto deny = [&](R reason, std::string detail) {
-    result.allowed = false;
-    result.reason = reason;
-    result.detail = std::move(detail);
-    return std::move(result);
-  };
-  // 5: crit, key-source members, typ.
-  if (header->has_crit) {
-    return deny(R::kMalformed,
-                absl::StrCat("The token's header marks extension ",
-                             Quote(header->crit.empty() ? "" : header->crit[0]),
-                             " as critical (\"crit\"); no extension is "
-                             "understood, so the token is refused."));
+  result.algorithm = facts.algorithm;
+  if (!findings.empty()) {
+    TokenProblem first = findings.TakeFirst();
+    result.reason = first.reason;
+    result.detail = std::move(first.detail);
+    return result;
   }
-  if (!header->key_source_members.empty()) {
-    return deny(R::kMalformed,
-                absl::StrCat("The token's header carries \"",
-                             header->key_source_members[0],
-                             "\"; keys are never taken from a token, so it is "
-                             "refused."));
-  }
-  if (header->has_typ && !absl::EqualsIgnoreCase(header->typ, "JWT")) {
-    return deny(R::kMalformed,
-                absl::StrCat("The token's type ", Quote(header->typ),
-                             " is not \"JWT\"."));
-  }
-  // 6: payload and signature segments.
-  if (!Base64UrlDecodeTo(payload_b64, &payload_json)) {
-    return deny(R::kMalformed, DecodeProblem("payload", payload_b64));
-  }
-  if (signature_b64.empty()) {
-    return deny(R::kMalformed,
-                "The token's signature segment is empty (unsigned tokens are "
-                "never accepted).");
-  }
-  if (!Base64UrlDecodeTo(signature_b64, &signature)) {
-    return deny(R::kMalformed, DecodeProblem("signature", signature_b64));
-  }
-  // 7: key.
-  if (!header->has_kid || header->kid.empty()) {
-    return deny(R::kUnknownKey,
-                "The token does not name its signing key (no \"kid\" in its "
-                "header).");
-  }
-  const KeySetEntry* entry = keys.Find(header->kid);
-  if (entry == nullptr) {
-    return deny(R::kUnknownKey,
-                absl::StrCat("Organisation ", keys.organization_id(),
-                             " has no signing key ", Quote(header->kid), "."));
-  }
-  if (entry->state == KeyState::kRetired) {
-    return deny(R::kUnknownKey,
-                absl::StrCat("Signing key ", Quote(header->kid),
-                             " of organisation ", keys.organization_id(),
-                             " is retired and verifies no more tokens."));
-  }
-  // 8: algorithm confusion.
-  if (entry->key->algorithm() != *alg) {
-    return deny(R::kUnsupportedAlgorithm,
-                absl::StrCat("The token says ", AlgorithmName(*alg),
-                             " but key ", Quote(header->kid), " is an ",
-                             AlgorithmName(entry->key->algorithm()),
-                             " key; algorithms must match."));
-  }
-  // 9: signature.
-  if (!entry->key->Verify(signing_input, signature)) {
-    return deny(R::kBadSignature,
-                absl::StrCat("The token's ", AlgorithmName(*alg),
-                             " signature does not verify with key ",
-                             Quote(header->kid), "."));
-  }
-  // 10: claims.
-  auto claims = ParseClaims(payload_json);
-  if (!claims.ok()) {
-    return deny(R::kMalformed, absl::StrCat("The token's claims are invalid: ",
-                                            claims.status().message(), "."));
-  }
-  result.token_id = claims->token_id();
-  result.claims = *std::move(claims);
+  result.token_id = facts.claims->token_id();
+  result.claims = std::move(facts.claims);
   return result;
 }
 
@@ -258,22 +111,22 @@ VerifyResult TokenVerifier::CheckRequest(VerifyResult result,
     return std::move(result);
   };
   const Claims& c = *result.claims;
-  // 11: organisation.
-  if (c.organization_id() != keys.organization_id()) {
-    return deny(R::kTargetMismatch,
-                absl::StrCat("The token claims organisation ",
-                             Quote(c.organization_id()),
-                             " but is signed with a key of organisation ",
-                             keys.organization_id(), "."));
+  // 11: organisation, of the token and of the request.
+  RuleFindings findings(RuleMode::kFirstProblem);
+  CheckClaimedOrganization(c.organization_id(), keys, findings);
+  if (!findings.empty()) {
+    TokenProblem first = findings.TakeFirst();
+    return deny(first.reason, std::move(first.detail));
   }
   if (request.organization_id != keys.organization_id()) {
-    return deny(R::kTargetMismatch,
-                request.organization_id.empty()
-                    ? std::string("The playback request names no "
-                                  "organisation.")
-                    : absl::StrCat("The token belongs to organisation ",
-                                   keys.organization_id(), ", not to ",
-                                   Quote(request.organization_id), "."));
+    return deny(
+        R::kTargetMismatch,
+        request.organization_id.empty()
+            ? std::string("The playback request names no "
+                          "organisation.")
+            : absl::StrCat("The token belongs to organisation ",
+                           keys.organization_id(), ", not to ",
+                           QuoteUntrusted(request.organization_id), "."));
   }
   // 12-13: hooks.
   if (hooks != nullptr) {
@@ -289,35 +142,24 @@ VerifyResult TokenVerifier::CheckRequest(VerifyResult result,
     }
   }
   // 14-15: time.
-  switch (CheckTokenTimes(c.not_before_unix(), c.expires_at_unix(), now,
-                          options_.leeway)) {
-    case TimeValidity::kExpired:
-      return deny(
-          R::kExpired,
-          absl::StrCat("The token expired at ", FormatRfc3339(c.expires_at()),
-                       " (leeway ", token::FormatDuration(options_.leeway),
-                       ", now ", FormatRfc3339(now), ")."));
-    case TimeValidity::kNotYetValid:
-      return deny(R::kNotYetValid,
-                  absl::StrCat("The token is not valid before ",
-                               FormatRfc3339(c.not_before()), " (leeway ",
-                               token::FormatDuration(options_.leeway), ", now ",
-                               FormatRfc3339(now), ")."));
-    case TimeValidity::kValid:
-      break;
+  if (CheckValidityWindow(c.not_before_unix(), c.expires_at_unix(), now,
+                          options_.leeway, findings) != TimeValidity::kValid) {
+    TokenProblem first = findings.TakeFirst();
+    return deny(first.reason, std::move(first.detail));
   }
   // 16: target.
   if (!c.target().Covers(request.stream_group_id, request.stream_name)) {
     std::string asked;
     if (c.target().kind() == Target::Kind::kStreamGroup) {
-      asked =
-          request.stream_group_id.empty()
-              ? std::string("a request without a stream group id")
-              : absl::StrCat("stream group ", Quote(request.stream_group_id));
+      asked = request.stream_group_id.empty()
+                  ? std::string("a request without a stream group id")
+                  : absl::StrCat("stream group ",
+                                 QuoteUntrusted(request.stream_group_id));
     } else {
-      asked = request.stream_name.empty()
-                  ? std::string("a request without a stream name")
-                  : absl::StrCat("stream ", Quote(request.stream_name));
+      asked =
+          request.stream_name.empty()
+              ? std::string("a request without a stream name")
+              : absl::StrCat("stream ", QuoteUntrusted(request.stream_name));
     }
     return deny(R::kTargetMismatch,
                 absl::StrCat("The token covers ", c.target().Describe(),
@@ -333,11 +175,11 @@ VerifyResult TokenVerifier::CheckRequest(VerifyResult result,
     }
     auto addr = IpAddress::Parse(request.client_ip);
     if (!addr.ok()) {
-      return deny(
-          R::kIpMismatch,
-          absl::StrCat("The token is bound to ", c.client_ip(),
-                       " but the request's client address ",
-                       Quote(request.client_ip), " is not an IP address."));
+      return deny(R::kIpMismatch,
+                  absl::StrCat("The token is bound to ", c.client_ip(),
+                               " but the request's client address ",
+                               QuoteUntrusted(request.client_ip),
+                               " is not an IP address."));
     }
     if (!prefix.ok() || !prefix->Contains(*addr)) {
       return deny(R::kIpMismatch,
@@ -353,9 +195,10 @@ VerifyResult TokenVerifier::CheckRequest(VerifyResult result,
                                " but the request names no domain."));
     }
     if (!DomainMatches(c.domain(), request.domain)) {
-      return deny(R::kDomainMismatch,
-                  absl::StrCat("The token is bound to domain ", c.domain(),
-                               ", not to ", Quote(request.domain), "."));
+      return deny(
+          R::kDomainMismatch,
+          absl::StrCat("The token is bound to domain ", c.domain(), ", not to ",
+                       QuoteUntrusted(request.domain), "."));
     }
   }
   result.allowed = true;

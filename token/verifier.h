@@ -63,6 +63,7 @@
 #include "token/claims.h"
 #include "token/deny_reason.h"
 #include "token/key_set.h"
+#include "token/token_rules.h"
 #include "token/verified_token_cache.h"
 
 namespace token_authority::token {
@@ -121,11 +122,6 @@ struct VerifierOptions {
   // Null: every call checks everything. May be shared by verifiers.
   std::shared_ptr<VerifiedTokenCache> cache;
 };
-
-// Where a token is in its validity window at `now` (rules 13-14).
-enum class TimeValidity { kValid, kNotYetValid, kExpired };
-TimeValidity CheckTokenTimes(int64_t not_before_unix, int64_t expires_at_unix,
-                             absl::Time now, absl::Duration leeway);
 
 // Verifies tokens by the rules above. Immutable; Verify is const and
 // thread-safe.

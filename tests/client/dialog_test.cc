@@ -7,13 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/random.h"
 #include "client/proto_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/status_matchers.h"
-#include "base/clock.h"
-#include "base/random.h"
 #include "token/time_util.h"
 #include "tokenauthority/v1/token_service_mock.grpc.pb.h"
 
@@ -419,27 +419,6 @@ TEST(PersonProblemTest, MapsServerMessagesBackToFields) {
 }
 
 // Snippets, relative times, overview ------------------------------------------
-
-TEST(SecurityConfigTest, BothFormsAsJavaScriptAndJson) {
-  const SecurityConfig c = MakeSecurityConfig("eyJh.eyJi.c2ln");
-  EXPECT_EQ(c.group_js, "security: { jwtoken: \"eyJh.eyJi.c2ln\" }");
-  EXPECT_EQ(c.entry_js,
-            "h5live: { security: { jwtoken: \"eyJh.eyJi.c2ln\" } }");
-  EXPECT_EQ(c.group_json, "{\"security\":{\"jwtoken\":\"eyJh.eyJi.c2ln\"}}");
-  EXPECT_EQ(c.entry_json,
-            "{\"h5live\":{\"security\":{\"jwtoken\":\"eyJh.eyJi.c2ln\"}}}");
-  const auto group = nlohmann::json::parse(c.group_json);
-  EXPECT_EQ(group["security"]["jwtoken"], "eyJh.eyJi.c2ln");
-  const auto entry = nlohmann::json::parse(c.entry_json);
-  EXPECT_EQ(entry["h5live"]["security"]["jwtoken"], "eyJh.eyJi.c2ln");
-}
-
-TEST(SecurityConfigTest, EscapesWhatIsNotAToken) {
-  const SecurityConfig c = MakeSecurityConfig("a\"b\\c");
-  EXPECT_EQ(c.group_js, "security: { jwtoken: \"a\\\"b\\\\c\" }");
-  EXPECT_EQ(nlohmann::json::parse(c.group_json)["security"]["jwtoken"],
-            "a\"b\\c");
-}
 
 TEST(RelativeTimeTest, RoundsToTheNearestUnit) {
   EXPECT_EQ(RelativeTime(kNow, kNow), "now");

@@ -3,11 +3,11 @@
 #include <string>
 
 #include "absl/strings/str_replace.h"
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/token/token_test_util.h"
-#include "base/random.h"
 
 namespace token_authority::token {
 namespace {
@@ -115,12 +115,13 @@ TEST_F(DecoderTest, ListsEveryProblemOfABrokenToken) {
       R"({"iss":"i","jti":"j","iat":1,"nbf":1,"exp":"2","org":"o","streams":{}})";
   DecodedToken d = DecodeToken(testing::SigningInput(header, payload) + ".",
                                keys_.get(), kT);
+  // In rule order (verifier.h), as the verifier would find them one by one.
   EXPECT_THAT(Reasons(d),
-              ElementsAre(DenyReason::kMalformed,             // empty signature
-                          DenyReason::kUnsupportedAlgorithm,  // none
+              ElementsAre(DenyReason::kUnsupportedAlgorithm,  // none
                           DenyReason::kMalformed,             // crit
                           DenyReason::kMalformed,             // jku
                           DenyReason::kMalformed,             // typ
+                          DenyReason::kMalformed,             // empty signature
                           DenyReason::kUnknownKey,            // no kid
                           DenyReason::kMalformed,             // exp
                           DenyReason::kMalformed,             // streams

@@ -8,13 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/token/token_test_util.h"
 #include "token/base64url.h"
 #include "token/jws.h"
-#include "base/random.h"
 
 namespace token_authority::token {
 namespace {
@@ -537,30 +537,6 @@ TEST_P(VerifierTest, NotBeforeBoundary) {
   EXPECT_DENIED(wide.Verify(jwt, request_, *org_a_,
                             nbf - absl::Minutes(5) - absl::Nanoseconds(1)),
                 DenyReason::kNotYetValid);
-}
-
-TEST(CheckTokenTimesTest, Boundaries) {
-  EXPECT_EQ(CheckTokenTimes(100, 200, absl::FromUnixSeconds(199),
-                            absl::ZeroDuration()),
-            TimeValidity::kValid);
-  EXPECT_EQ(CheckTokenTimes(100, 200, absl::FromUnixSeconds(200),
-                            absl::ZeroDuration()),
-            TimeValidity::kExpired);
-  EXPECT_EQ(CheckTokenTimes(100, 200, absl::FromUnixSeconds(100),
-                            absl::ZeroDuration()),
-            TimeValidity::kValid);
-  EXPECT_EQ(CheckTokenTimes(100, 200, absl::FromUnixSeconds(99),
-                            absl::ZeroDuration()),
-            TimeValidity::kNotYetValid);
-  EXPECT_EQ(
-      CheckTokenTimes(100, 200, absl::FromUnixSeconds(209), absl::Seconds(10)),
-      TimeValidity::kValid);
-  EXPECT_EQ(
-      CheckTokenTimes(100, 200, absl::FromUnixSeconds(210), absl::Seconds(10)),
-      TimeValidity::kExpired);
-  EXPECT_EQ(
-      CheckTokenTimes(100, 200, absl::FromUnixSeconds(90), absl::Seconds(10)),
-      TimeValidity::kValid);
 }
 
 // ---------------------------------------------- REVOKED / ORG_DISABLED hooks
