@@ -28,14 +28,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/random.h"
 #include "benchmark/benchmark.h"
 #include "client/local_verifier.h"
-#include "client/proto_convert.h"
+#include "convert/proto_convert.h"
 #include "token/base64url.h"
 #include "token/claims.h"
-#include "base/clock.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/signing_key.h"
 
 namespace ta = token_authority;
@@ -90,7 +90,7 @@ Fixture& Get(tok::Algorithm alg) {
     e.set_organization_id(kOrg);
     e.set_token_id(*tok::NewTokenId(random));
     *e.mutable_expires_at() =
-        ta::client::ToProtoTimestamp(now + absl::Hours(24));
+        ta::convert::ToProtoTimestamp(now + absl::Hours(24));
     f.verifier->ApplyRevocation(e);
     f.cached->ApplyRevocation(e);
   }

@@ -8,11 +8,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "client/status.h"
+#include "base/status_macros.h"
+#include "convert/status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
-#include "base/status_macros.h"
 
 namespace token_authority::client {
 namespace {
@@ -90,7 +90,7 @@ absl::Status EventStream<Event>::Finish() {
     return absl::FailedPreconditionError("stream already finished");
   }
   finished_ = true;
-  return FromGrpcStatus(reader_->Finish());
+  return convert::FromGrpcStatus(reader_->Finish());
 }
 
 template <typename Event>
@@ -229,7 +229,7 @@ absl::StatusOr<Response> TokenAuthorityClient::Run(
     Response response;
     const grpc::Status status = attempt(&context, &response);
     if (status.ok()) return response;
-    last = FromGrpcStatus(status);
+    last = convert::FromGrpcStatus(status);
     if (last.code() != absl::StatusCode::kUnavailable || n >= max_attempts) {
       break;
     }

@@ -13,7 +13,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "client/proto_convert.h"
+#include "client/proto_text.h"
+#include "convert/proto_convert.h"
 #include "nlohmann/json.hpp"
 #include "token/target.h"
 #include "token/time_util.h"
@@ -482,7 +483,7 @@ FormCheck ValidateForm(const DialogForm& form, absl::Time now,
                    [](const FormProblem& a, const FormProblem& b) {
                      return FieldOrder(a.field) < FieldOrder(b.field);
                    });
-  if (check.ok()) check.spec = ToProtoSpec(spec);
+  if (check.ok()) check.spec = convert::ToProtoSpec(spec);
   return check;
 }
 
@@ -549,13 +550,13 @@ namespace {
 void FillFromToken(const v1::Token& token, absl::Time now, TokenOverview* o) {
   o->target = DescribeTarget(token.target());
   if (token.has_issued_at())
-    o->issued_at = FromProtoTimestamp(token.issued_at());
+    o->issued_at = convert::FromProtoTimestamp(token.issued_at());
   if (token.has_not_before()) {
-    o->not_before = FromProtoTimestamp(token.not_before());
+    o->not_before = convert::FromProtoTimestamp(token.not_before());
     o->not_before_relative = RelativeTime(*o->not_before, now);
   }
   if (token.has_expires_at()) {
-    o->expires_at = FromProtoTimestamp(token.expires_at());
+    o->expires_at = convert::FromProtoTimestamp(token.expires_at());
     o->expires_relative = RelativeTime(*o->expires_at, now);
   }
   o->client_ip = token.client_ip();

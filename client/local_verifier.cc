@@ -8,10 +8,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "client/offline_decode.h"
-#include "client/proto_convert.h"
 #include "base/status_macros.h"
 #include "base/thread_name.h"
+#include "client/offline_decode.h"
+#include "convert/proto_convert.h"
 #include "token/validation.h"
 
 namespace token_authority::client {
@@ -321,16 +321,16 @@ absl::StatusOr<v1::VerifyTokenResponse> LocalVerifier::Verify(
   TA_ASSIGN_OR_RETURN(token::VerifyResult r, Verify(request.jwt(), playback));
   v1::VerifyTokenResponse out;
   out.set_allowed(r.allowed);
-  out.set_reason(ToProtoDenyReason(r.reason));
+  out.set_reason(convert::ToProtoDenyReason(r.reason));
   out.set_detail(std::move(r.detail));
   out.set_token_id(std::move(r.token_id));
   return out;
 }
 
 void LocalVerifier::ApplyRevocation(const v1::RevocationEvent& event) {
-  const absl::Time expires = event.has_expires_at()
-                                 ? FromProtoTimestamp(event.expires_at())
-                                 : absl::InfiniteFuture();
+  const absl::Time expires =
+      event.has_expires_at() ? convert::FromProtoTimestamp(event.expires_at())
+                             : absl::InfiniteFuture();
   const bool expired = expires + options_.leeway <= clock_.Now();
   std::unique_lock lock(revoked_mu_);
   if (!expired) {

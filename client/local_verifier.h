@@ -64,10 +64,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "client/client.h"
 #include "base/clock.h"
-#include "token/key_set.h"
 #include "base/random.h"
+#include "client/client.h"
+#include "token/key_set.h"
 #include "token/verifier.h"
 #include "tokenauthority/v1/token_service.pb.h"
 

@@ -4,13 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "client/proto_convert.h"
+#include "base/status_macros.h"
+#include "convert/proto_convert.h"
 #include "token/algorithm.h"
 #include "token/base64url.h"
 #include "token/claims.h"
 #include "token/decoder.h"
 #include "token/key_set.h"
-#include "base/status_macros.h"
 
 namespace token_authority::client {
 
@@ -57,24 +57,24 @@ absl::StatusOr<v1::DecodeTokenResponse> DecodeTokenOffline(
   out.set_signature_valid(decoded.signature_checked && decoded.signature_valid);
   v1::Token* token = out.mutable_token();
   if (decoded.claims.has_value()) {
-    *token = TokenFromClaims(*decoded.claims);
+    *token = convert::TokenFromClaims(*decoded.claims);
   } else {
     const token::PartialClaims& pc = decoded.partial_claims;
     token->set_id(pc.token_id.value_or(""));
     token->set_organization_id(pc.organization_id.value_or(""));
     if (pc.target.has_value())
-      *token->mutable_target() = ToProtoTarget(*pc.target);
+      *token->mutable_target() = convert::ToProtoTarget(*pc.target);
     if (pc.issued_at.has_value()) {
       *token->mutable_issued_at() =
-          ToProtoTimestamp(absl::FromUnixSeconds(*pc.issued_at));
+          convert::ToProtoTimestamp(absl::FromUnixSeconds(*pc.issued_at));
     }
     if (pc.not_before.has_value()) {
       *token->mutable_not_before() =
-          ToProtoTimestamp(absl::FromUnixSeconds(*pc.not_before));
+          convert::ToProtoTimestamp(absl::FromUnixSeconds(*pc.not_before));
     }
     if (pc.expires_at.has_value()) {
       *token->mutable_expires_at() =
-          ToProtoTimestamp(absl::FromUnixSeconds(*pc.expires_at));
+          convert::ToProtoTimestamp(absl::FromUnixSeconds(*pc.expires_at));
     }
     token->set_client_ip(pc.client_ip.value_or(""));
     token->set_domain(pc.domain.value_or(""));
@@ -84,7 +84,7 @@ absl::StatusOr<v1::DecodeTokenResponse> DecodeTokenOffline(
   if (decoded.header.has_value()) {
     token->set_key_id(decoded.header->kid);
     if (auto alg = token::AlgorithmFromName(decoded.header->alg)) {
-      token->set_algorithm(ToProtoAlgorithm(*alg));
+      token->set_algorithm(convert::ToProtoAlgorithm(*alg));
     }
   }
   if (decoded.time_validity.has_value()) {

@@ -4,7 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "client/proto_convert.h"
+#include "convert/proto_convert.h"
 #include "google/protobuf/util/json_util.h"
 #include "token/time_util.h"
 
@@ -90,7 +90,7 @@ std::string DumpJson(const nlohmann::json& doc) {
 
 std::string TimeText(const google::protobuf::Timestamp& ts, bool is_set) {
   if (!is_set) return "-";
-  return token::FormatRfc3339(FromProtoTimestamp(ts));
+  return token::FormatRfc3339(convert::FromProtoTimestamp(ts));
 }
 
 }  // namespace token_authority::client::tokenctl

@@ -13,8 +13,9 @@
 #include "client/dialog.h"
 #include "client/local_verifier.h"
 #include "client/offline_decode.h"
-#include "client/proto_convert.h"
+#include "client/proto_text.h"
 #include "client/tokenctl/output.h"
+#include "convert/proto_convert.h"
 #include "token/algorithm.h"
 #include "token/time_util.h"
 
@@ -408,7 +409,8 @@ std::string Ctl::TokenText(const v1::Token& t) const {
   auto when = [&](const google::protobuf::Timestamp& ts, bool set) {
     if (!set) return std::string("-");
     return absl::StrCat(TimeText(ts, true), " (",
-                        RelativeTime(FromProtoTimestamp(ts), now), ")");
+                        RelativeTime(convert::FromProtoTimestamp(ts), now),
+                        ")");
   };
   std::vector<std::pair<std::string, std::string>> f = {
       {"Token ID", t.id()},
@@ -752,7 +754,7 @@ int Ctl::KeysRotate() {
       return Usage(absl::StrCat("--algorithm \"", algorithm_,
                                 "\" is not one of ES256, RS256, EdDSA, HS256"));
     }
-    request.set_algorithm(ToProtoAlgorithm(*alg));
+    request.set_algorithm(convert::ToProtoAlgorithm(*alg));
   }
   auto client = Client();
   if (!client.ok()) return Failure(client.status());
@@ -803,7 +805,7 @@ int Ctl::Audit() {
                                 "\" is not a time: write it as "
                                 "2025-03-01T12:00:00Z (RFC 3339)"));
     }
-    *ts = ToProtoTimestamp(*t);
+    *ts = convert::ToProtoTimestamp(*t);
   }
   if (audit_since_.empty()) request.clear_since();
   if (audit_until_.empty()) request.clear_until();

@@ -7,14 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
 #include "client/client.h"
 #include "client/dialog.h"
-#include "client/proto_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
-#include "base/clock.h"
 
 namespace token_authority::client {
 namespace {

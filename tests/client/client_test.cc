@@ -6,13 +6,13 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "grpcpp/test/client_context_test_peer.h"
 #include "grpcpp/test/mock_stream.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
-#include "base/clock.h"
-#include "base/random.h"
 #include "tokenauthority/v1/admin_service_mock.grpc.pb.h"
 #include "tokenauthority/v1/audit_service_mock.grpc.pb.h"
 #include "tokenauthority/v1/key_service_mock.grpc.pb.h"

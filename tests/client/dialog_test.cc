@@ -9,7 +9,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/random.h"
-#include "client/proto_convert.h"
+#include "convert/proto_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -301,7 +301,7 @@ TEST(ValidateFormTest, Expiry) {
   const FormCheck ok = ValidateForm(f, kNow);
   ASSERT_TRUE(ok.ok());
   EXPECT_FALSE(ok.spec.has_lifetime());
-  EXPECT_EQ(FromProtoTimestamp(ok.spec.expires_at()),
+  EXPECT_EQ(convert::FromProtoTimestamp(ok.spec.expires_at()),
             absl::FromUnixSeconds(1741564800));
 }
 
@@ -327,7 +327,7 @@ TEST(ValidateFormTest, NotBefore) {
   f.not_before = "2025-03-02T00:00:00Z";
   const FormCheck ok = ValidateForm(f, kNow);
   ASSERT_TRUE(ok.ok());
-  EXPECT_EQ(FromProtoTimestamp(ok.spec.not_before()),
+  EXPECT_EQ(convert::FromProtoTimestamp(ok.spec.not_before()),
             absl::FromUnixSeconds(1740873600));
 }
 
@@ -443,9 +443,10 @@ tokenauthority::v1::IssueTokenResponse SampleIssued() {
   t->set_id("Zm9vYmFyYmF6cXV4cXV1eA");
   t->set_organization_id("org-1");
   t->mutable_target()->set_stream_group_id("grp-1");
-  *t->mutable_issued_at() = ToProtoTimestamp(kNow);
-  *t->mutable_not_before() = ToProtoTimestamp(kNow);
-  *t->mutable_expires_at() = ToProtoTimestamp(kNow + absl::Hours(24 * 14));
+  *t->mutable_issued_at() = convert::ToProtoTimestamp(kNow);
+  *t->mutable_not_before() = convert::ToProtoTimestamp(kNow);
+  *t->mutable_expires_at() =
+      convert::ToProtoTimestamp(kNow + absl::Hours(24 * 14));
   t->set_client_ip("203.0.113.0/24");
   t->set_domain("*.example.com");
   t->set_user_id("viewer-42");
@@ -536,7 +537,7 @@ TEST(OverviewTest, FromDecodeTakesKidFromTheHeaderAndListsProblems) {
   d.mutable_token()->mutable_target()->mutable_stream_names()->add_names("a");
   d.mutable_token()->mutable_target()->mutable_stream_names()->add_names("b");
   *d.mutable_token()->mutable_expires_at() =
-      ToProtoTimestamp(kNow - absl::Hours(3));
+      convert::ToProtoTimestamp(kNow - absl::Hours(3));
   d.set_header_json(R"({"alg":"ES256","typ":"JWT","kid":"k-9"})");
   d.set_state(tokenauthority::v1::TOKEN_STATE_EXPIRED);
   d.set_signature_valid(false);

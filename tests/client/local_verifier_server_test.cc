@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
 #include "client/client.h"
 #include "client/local_verifier.h"
 #include "gmock/gmock.h"
@@ -15,7 +16,6 @@
 #include "tests/client/verdict.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
-#include "base/clock.h"
 #include "token/verifier.h"
 
 namespace token_authority::client {

@@ -9,16 +9,16 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/proto_convert.h"
+#include "base/clock.h"
+#include "base/random.h"
+#include "convert/proto_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/verdict.h"
 #include "tests/testing/status_matchers.h"
 #include "token/base64url.h"
 #include "token/claims.h"
-#include "base/clock.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/signing_key.h"
 #include "token/verifier.h"
 #include "tokenauthority/v1/key_service_mock.grpc.pb.h"
@@ -105,8 +105,8 @@ v1::RevocationEvent Revocation(int64_t seq, const std::string& org,
   e.set_sequence(seq);
   e.set_organization_id(org);
   e.set_token_id(jti);
-  *e.mutable_revoked_at() = ToProtoTimestamp(kNow);
-  *e.mutable_expires_at() = ToProtoTimestamp(expires);
+  *e.mutable_revoked_at() = convert::ToProtoTimestamp(kNow);
+  *e.mutable_expires_at() = convert::ToProtoTimestamp(expires);
   return e;
 }
 

@@ -4,14 +4,15 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "client/proto_convert.h"
+#include "base/random.h"
+#include "client/proto_text.h"
+#include "convert/proto_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "token/base64url.h"
 #include "token/claims.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/signing_key.h"
 
 namespace token_authority::client {
@@ -78,8 +79,9 @@ TEST_F(OfflineDecodeTest, WithTheJwksTheSignatureIsChecked) {
   EXPECT_EQ(t.id(), jti_);
   EXPECT_EQ(t.organization_id(), "org-a");
   EXPECT_EQ(DescribeTarget(t.target()), "streams main, backup");
-  EXPECT_EQ(FromProtoTimestamp(t.expires_at()), kNow + absl::Hours(24 * 14));
-  EXPECT_EQ(FromProtoTimestamp(t.not_before()), kNow);
+  EXPECT_EQ(convert::FromProtoTimestamp(t.expires_at()),
+            kNow + absl::Hours(24 * 14));
+  EXPECT_EQ(convert::FromProtoTimestamp(t.not_before()), kNow);
   EXPECT_EQ(t.client_ip(), "203.0.113.0/24");
   EXPECT_EQ(t.domain(), "*.example.com");
   EXPECT_EQ(t.user_id(), "viewer-42");

@@ -1,6 +1,6 @@
 #include "absl/time/time.h"
-#include "client/proto_convert.h"
 #include "client/tokenctl/output.h"
+#include "convert/proto_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tokenauthority/v1/types.pb.h"
@@ -42,7 +42,7 @@ TEST(ProtoToJsonTest, FieldNamesEnumsAndDefaults) {
   tokenauthority::v1::SigningKey k;
   k.set_key_id("kid");
   k.set_algorithm(tokenauthority::v1::ALGORITHM_ES256);
-  *k.mutable_created_at() = ToProtoTimestamp(absl::FromUnixSeconds(0));
+  *k.mutable_created_at() = convert::ToProtoTimestamp(absl::FromUnixSeconds(0));
   const nlohmann::json j = ProtoToJson(k);
   EXPECT_EQ(j["key_id"], "kid");
   EXPECT_EQ(j["algorithm"], "ALGORITHM_ES256");
@@ -58,8 +58,10 @@ TEST(DumpJsonTest, IndentedWithNewlineAndReplacesBadUtf8) {
 }
 
 TEST(TimeTextTest, SetAndUnset) {
-  EXPECT_EQ(TimeText(ToProtoTimestamp(absl::FromUnixSeconds(1740830400)), true),
-            "2025-03-01T12:00:00Z");
+  EXPECT_EQ(
+      TimeText(convert::ToProtoTimestamp(absl::FromUnixSeconds(1740830400)),
+               true),
+      "2025-03-01T12:00:00Z");
   EXPECT_EQ(TimeText({}, false), "-");
 }
 

@@ -8,13 +8,12 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "client/proto_convert.h"
+#include "base/clock.h"
 #include "client/tokenctl/tokenctl.h"
 #include "gmock/gmock.h"
 #include "grpcpp/test/client_context_test_peer.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "base/clock.h"
 #include "tokenauthority/v1/key_service_mock.grpc.pb.h"
 #include "tokenauthority/v1/token_service_mock.grpc.pb.h"
 

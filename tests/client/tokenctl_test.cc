@@ -13,13 +13,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/client/tokenctl_runner.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
-#include "base/clock.h"
 
 namespace token_authority::client {
 namespace {

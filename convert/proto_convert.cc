@@ -1,14 +1,25 @@
-#include "client/proto_convert.h"
+#include "convert/proto_convert.h"
 
 #include <cstdint>
+#include <string>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 
-namespace token_authority::client {
+namespace token_authority::convert {
 
 namespace v1 = ::tokenauthority::v1;
+
+namespace {
+
+// google.protobuf.Timestamp's documented range, and Duration's.
+constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+constexpr int64_t kMaxDurationSeconds = 315576000000;   // 10,000 years
+constexpr int32_t kNanosPerSecond = 1000000000;
+
+}  // namespace
+
+// --- Times -------------------------------------------------------------
 
 google::protobuf::Timestamp ToProtoTimestamp(absl::Time t) {
   google::protobuf::Timestamp ts;
@@ -23,6 +34,20 @@ absl::Time FromProtoTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
+absl::StatusOr<absl::Time> FromProtoTimestamp(
+    const google::protobuf::Timestamp& ts, absl::string_view field) {
+  if (ts.seconds() < kMinTimestampSeconds ||
+      ts.seconds() > kMaxTimestampSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": outside 0001-01-01..9999-12-31"));
+  }
+  if (ts.nanos() < 0 || ts.nanos() >= kNanosPerSecond) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": nanos must be in [0, 999999999]"));
+  }
+  return FromProtoTimestamp(ts);
+}
+
 google::protobuf::Duration ToProtoDuration(absl::Duration d) {
   google::protobuf::Duration out;
   const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
@@ -31,9 +56,19 @@ google::protobuf::Duration ToProtoDuration(absl::Duration d) {
   return out;
 }
 
-absl::Duration FromProtoDuration(const google::protobuf::Duration& d) {
+absl::StatusOr<absl::Duration> FromProtoDuration(
+    const google::protobuf::Duration& d, absl::string_view field) {
+  if (d.seconds() < -kMaxDurationSeconds || d.seconds() > kMaxDurationSeconds ||
+      d.nanos() <= -kNanosPerSecond || d.nanos() >= kNanosPerSecond ||
+      (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not a valid duration"));
+  }
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
+
+// --- The token's values ------------------------------------------------
 
 v1::Target ToProtoTarget(const token::Target& target) {
   v1::Target out;
@@ -42,12 +77,10 @@ v1::Target ToProtoTarget(const token::Target& target) {
       out.set_stream_group_id(target.stream_group_id());
       break;
     case token::Target::Kind::kStreams:
+      out.mutable_stream_names();  // selects the kind even when empty
       for (const std::string& name : target.stream_names()) {
         out.mutable_stream_names()->add_names(name);
       }
-      // An empty list must still select the kind, so the server can say
-      // what is wrong with it.
-      out.mutable_stream_names();
       break;
     case token::Target::Kind::kOrganization:
       out.set_organization(true);
@@ -93,6 +126,45 @@ v1::TokenSpec ToProtoSpec(const token::TokenSpec& spec) {
   return out;
 }
 
+token::TokenSpec FromProtoSpec(const v1::TokenSpec& spec,
+                               std::vector<token::FieldViolation>* violations) {
+  token::TokenSpec out;
+  if (spec.has_target()) {
+    out.target = FromProtoTarget(spec.target());
+    if (spec.target().kind_case() == v1::Target::kOrganization &&
+        !spec.target().organization()) {
+      violations->push_back(
+          {"target", "organization must be true when it is the target"});
+    }
+  }
+  if (spec.has_lifetime()) {
+    absl::StatusOr<absl::Duration> d =
+        FromProtoDuration(spec.lifetime(), "lifetime");
+    if (d.ok()) {
+      out.lifetime = *d;
+    } else {
+      violations->push_back({"lifetime", "not a valid duration"});
+    }
+  }
+  auto time = [violations](bool has, const google::protobuf::Timestamp& ts,
+                           const char* field, std::optional<absl::Time>* dst) {
+    if (!has) return;
+    absl::StatusOr<absl::Time> t = FromProtoTimestamp(ts, field);
+    if (t.ok()) {
+      *dst = *t;
+    } else {
+      violations->push_back({field, "not a valid timestamp"});
+    }
+  };
+  time(spec.has_expires_at(), spec.expires_at(), "expires_at", &out.expires_at);
+  time(spec.has_not_before(), spec.not_before(), "not_before", &out.not_before);
+  out.client_ip = spec.client_ip();
+  out.domain = spec.domain();
+  out.user_id = spec.user_id();
+  out.tag = spec.tag();
+  return out;
+}
+
 v1::Token TokenFromClaims(const token::Claims& claims) {
   v1::Token out;
   out.set_id(claims.token_id());
@@ -109,78 +181,35 @@ v1::Token TokenFromClaims(const token::Claims& claims) {
 }
 
 v1::DenyReason ToProtoDenyReason(token::DenyReason reason) {
-  // The numeric values are equal by design (token/deny_reason.h).
   const int value = static_cast<int>(reason);
   return v1::DenyReason_IsValid(value) ? static_cast<v1::DenyReason>(value)
                                        : v1::DENY_REASON_MALFORMED;
 }
 
 v1::Algorithm ToProtoAlgorithm(token::Algorithm alg) {
+  // The numeric values are equal by design (token/algorithm.h).
   const int value = static_cast<int>(alg);
   return v1::Algorithm_IsValid(value) ? static_cast<v1::Algorithm>(value)
                                       : v1::ALGORITHM_UNSPECIFIED;
 }
 
-namespace {
-
-// The enum value name without its prefix, lower-cased: "TOKEN_STATE_ACTIVE"
-// -> "active".
-std::string Strip(const std::string& name, absl::string_view prefix) {
-  if (name.empty()) return "unknown";
-  std::string rest = name.substr(
-      name.compare(0, prefix.size(), prefix.data(), prefix.size()) == 0
-          ? prefix.size()
-          : 0);
-  return absl::AsciiStrToLower(rest);
-}
-
-}  // namespace
-
-std::string AlgorithmText(v1::Algorithm alg) {
-  switch (alg) {
+absl::StatusOr<token::Algorithm> FromProtoAlgorithm(v1::Algorithm algorithm) {
+  switch (algorithm) {
+    case v1::ALGORITHM_UNSPECIFIED:
+      return token::kDefaultAlgorithm;
     case v1::ALGORITHM_ES256:
-      return "ES256";
+      return token::Algorithm::kEs256;
     case v1::ALGORITHM_RS256:
-      return "RS256";
+      return token::Algorithm::kRs256;
     case v1::ALGORITHM_EDDSA:
-      return "EdDSA";
+      return token::Algorithm::kEdDsa;
     case v1::ALGORITHM_HS256:
-      return "HS256";
+      return token::Algorithm::kHs256;
     default:
-      return "unspecified";
-  }
-}
-
-std::string TokenStateText(v1::TokenState state) {
-  return Strip(v1::TokenState_Name(state), "TOKEN_STATE_");
-}
-
-std::string DenyReasonText(v1::DenyReason reason) {
-  return Strip(v1::DenyReason_Name(reason), "DENY_REASON_");
-}
-
-std::string ApiKeyRoleText(v1::ApiKeyRole role) {
-  return Strip(v1::ApiKeyRole_Name(role), "API_KEY_ROLE_");
-}
-
-std::string SigningKeyStateText(v1::SigningKeyState state) {
-  return Strip(v1::SigningKeyState_Name(state), "SIGNING_KEY_STATE_");
-}
-
-std::string DescribeTarget(const v1::Target& target) {
-  switch (target.kind_case()) {
-    case v1::Target::kStreamGroupId:
-      return absl::StrCat("entire stream group ", target.stream_group_id());
-    case v1::Target::kStreamNames:
-      return absl::StrCat(
-          target.stream_names().names_size() == 1 ? "stream " : "streams ",
-          absl::StrJoin(target.stream_names().names(), ", "));
-    case v1::Target::kOrganization:
-      return target.organization() ? "entire organisation" : "none";
-    case v1::Target::KIND_NOT_SET:
       break;
   }
-  return "none";
+  return absl::InvalidArgumentError(
+      absl::StrCat("algorithm: unknown value ", static_cast<int>(algorithm)));
 }
 
-}  // namespace token_authority::client
+}  // namespace token_authority::convert
