@@ -24,9 +24,13 @@
   TA_ASSIGN_OR_RETURN_IMPL_(TA_STATUS_CONCAT_(ta_statusor_, __LINE__), lhs, \
                             rexpr)
 
+// `lhs` cannot be parenthesised (it may be a declaration), nor `statusor`
+// (a name being declared).
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define TA_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)    \
   auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // BASE_STATUS_MACROS_H_

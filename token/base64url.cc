@@ -11,15 +11,18 @@ namespace {
 constexpr char kAlphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-constexpr std::array<int8_t, 256> MakeDecodeTable() {
-  std::array<int8_t, 256> t{};
+// Each byte's 6-bit value, or -1 for a byte outside the alphabet. int16_t
+// rather than int8_t: the value is read as an int, and a signed char read as
+// one is what clang-tidy's bugprone-signed-char-misuse exists to catch.
+constexpr std::array<int16_t, 256> MakeDecodeTable() {
+  std::array<int16_t, 256> t{};
   for (auto& v : t) v = -1;
   for (int i = 0; i < 64; ++i) {
-    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int16_t>(i);
   }
   return t;
 }
-constexpr std::array<int8_t, 256> kDecode = MakeDecodeTable();
+constexpr std::array<int16_t, 256> kDecode = MakeDecodeTable();
 
 enum class DecodeError { kNone, kLength, kPadding, kCharacter, kTrailingBits };
 

@@ -24,7 +24,7 @@ bool IsJsonSpace(char c) {
 // one parser and one copy buffer for inputs up to this size (JWT segments are
 // far below it); longer inputs (large JWK Sets) get a one-off parser so that
 // a thread does not keep big buffers forever.
-constexpr size_t kReusedCapacity = 64 * 1024;
+constexpr size_t kReusedCapacity = size_t{64} * 1024;
 
 struct SimdState {
   od::parser parser;

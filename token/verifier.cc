@@ -1,6 +1,7 @@
 #include "token/verifier.h"
 
 #include <memory>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -27,7 +28,8 @@ bool VerifyHooks::IsOrganizationDisabled(absl::string_view) const {
 }
 bool VerifyHooks::IsRevoked(const Claims&) const { return false; }
 
-TokenVerifier::TokenVerifier(VerifierOptions options) : options_(options) {
+TokenVerifier::TokenVerifier(VerifierOptions options)
+    : options_(std::move(options)) {
   if (options_.leeway < absl::ZeroDuration()) {
     options_.leeway = absl::ZeroDuration();
   }
