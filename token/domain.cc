@@ -4,6 +4,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "token/public_suffix.h"
 
 namespace token_authority::token {
 namespace {
@@ -48,6 +49,12 @@ absl::Status ValidateDomainPattern(absl::string_view pattern) {
         "\"", absl::CEscape(pattern),
         "\" is not a host name or \"*.\" + host name (labels of letters, "
         "digits and '-', separated by dots, no port, no scheme)"));
+  }
+  if (host.size() != pattern.size() && IsPublicSuffix(host)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", pattern, "\" would match every site under the public suffix \"",
+        host, "\"; name the site's own domain (e.g. \"*.example.", host,
+        "\")"));
   }
   return absl::OkStatus();
 }

@@ -17,9 +17,10 @@ namespace token_authority::token {
 // nor ending with '-'. No trailing dot, no underscores, no ports.
 bool IsValidHostName(absl::string_view host);
 
-// OK if `pattern` is a host name or "*." + host name; otherwise
-// InvalidArgumentError with a sentence saying what is wrong (without a field
-// prefix; callers add one).
+// OK if `pattern` is a host name or "*." + host name whose host name is not
+// a public suffix (public_suffix.h: "*.com", "*.co.uk" would match every
+// site of a registry); otherwise InvalidArgumentError with a sentence saying
+// what is wrong (without a field prefix; callers add one).
 absl::Status ValidateDomainPattern(absl::string_view pattern);
 
 // Whether the viewer's `host` matches the (valid) `pattern`, as described at

@@ -9,6 +9,8 @@
 namespace token_authority::token {
 namespace {
 
+using ::testing::HasSubstr;
+
 using ::token_authority::testing::IsOk;
 using ::token_authority::testing::StatusIs;
 
@@ -46,6 +48,20 @@ TEST(DomainPatternTest, Validation) {
     EXPECT_THAT(ValidateDomainPattern(bad),
                 StatusIs(absl::StatusCode::kInvalidArgument))
         << bad;
+  }
+}
+
+TEST(DomainPatternTest, NoWildcardOnAPublicSuffix) {
+  for (const char* bad :
+       {"*.com", "*.co.uk", "*.CO.UK", "*.github.io", "*.de", "*.unknowntld"}) {
+    EXPECT_THAT(ValidateDomainPattern(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("public suffix")))
+        << bad;
+  }
+  for (const char* good : {"*.example.co.uk", "*.player.example.com",
+                           "*.someone.github.io", "co.uk"}) {
+    EXPECT_THAT(ValidateDomainPattern(good), IsOk()) << good;
   }
 }
 
