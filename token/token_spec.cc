@@ -1,9 +1,11 @@
 #include "token/token_spec.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "token/domain.h"
 #include "token/ip_address.h"
-#include "base/status_macros.h"
+#include "token/json.h"
+#include "token/jws.h"
 #include "token/time_util.h"
 
 namespace token_authority::token {
@@ -13,7 +15,38 @@ absl::Time FloorSeconds(absl::Time t) {
   return absl::FromUnixSeconds(absl::ToUnixSeconds(t));
 }
 
+// Worst cases of what the spec does not decide: the header (alg, typ and a
+// kid), the signature (RS256 with a 4096-bit key), the issuer and the
+// organisation at their maximum lengths, three 12-digit NumericDates, and
+// the claims' member names and punctuation.
+constexpr size_t kMaxHeaderJsonBytes = 160;
+constexpr size_t kMaxSignatureBytes = 512;
+constexpr size_t kFixedClaimsBytes =
+    3 * 12 + kMaxIssuerLength + kMaxOrganizationIdLength + 22 + 160;
+
+size_t Base64UrlLength(size_t n) { return (n * 4 + 2) / 3; }
+
+size_t QuotedLength(absl::string_view s) {
+  std::string quoted;
+  json::AppendQuoted(s, &quoted);
+  return quoted.size();
+}
+
 }  // namespace
+
+size_t MaxTokenBytes(const TokenSpec& spec) {
+  size_t claims = kFixedClaimsBytes + QuotedLength(spec.client_ip) +
+                  QuotedLength(spec.domain) + QuotedLength(spec.user_id) +
+                  QuotedLength(spec.tag);
+  if (spec.target.has_value()) {
+    claims += QuotedLength(spec.target->stream_group_id());
+    for (const std::string& name : spec.target->stream_names()) {
+      claims += QuotedLength(name) + 1;  // and a comma
+    }
+  }
+  return Base64UrlLength(kMaxHeaderJsonBytes) + 1 + Base64UrlLength(claims) +
+         1 + Base64UrlLength(kMaxSignatureBytes);
+}
 
 std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
                                               const TokenLimits& limits,
@@ -100,6 +133,16 @@ std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
   {
     absl::Status st = ValidatePrintableText(spec.tag, kMaxTextLength);
     if (!st.ok()) v.push_back({"tag", std::string(st.message())});
+  }
+  // Each field within its limit, the token may still be longer than a
+  // verifier accepts: only many long stream names can make it so.
+  if (v.empty() && MaxTokenBytes(spec) > kMaxTokenBytes) {
+    v.push_back(
+        {"stream_names",
+         absl::StrCat("the token could be up to ", MaxTokenBytes(spec),
+                      " bytes long, more than the ", kMaxTokenBytes,
+                      " a verifier accepts; give fewer or shorter stream "
+                      "names, or target the stream group")});
   }
   return v;
 }

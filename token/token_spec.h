@@ -11,8 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "token/claims.h"
 #include "base/random.h"
+#include "token/claims.h"
 #include "token/target.h"
 #include "token/validation.h"
 
@@ -57,10 +57,18 @@ struct TokenLimits {
 //  - domain: a host name or "*." + host name.
 //  - user_id, tag: at most 128 printable characters (valid UTF-8, no control
 //    characters).
+//  - stream_names (again): the whole token at most kMaxTokenBytes (8 KiB,
+//    what verifiers accept) whatever key, issuer and organisation sign it,
+//    see MaxTokenBytes (about 35 names of 128 characters; 100 of 30).
 // Thread-safe; never fails.
 std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
                                               const TokenLimits& limits,
                                               absl::Time now);
+
+// The most bytes a token issued for `spec` can take: the spec's own values
+// as they will be written, and the largest header, signature (RS256, 4096
+// bits), issuer and organisation id there can be. Thread-safe.
+size_t MaxTokenBytes(const TokenSpec& spec);
 
 // The times of a token issued at `now`, in whole seconds (truncated toward
 // the past): issued_at = now; not_before = spec.not_before or issued_at;

@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <string>
 
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "token/base64url.h"
-#include "base/random.h"
+#include "token/jws.h"
+#include "token/key_set.h"
+#include "token/signing_key.h"
 
 namespace token_authority::token {
 namespace {
@@ -59,8 +62,59 @@ TEST(TokenSpecTest, StreamNameRules) {
   EXPECT_THAT(Fields(ValidateTokenSpec(s, kLimits, kNow)),
               ElementsAre("stream_names", "stream_names"));
   s.target =
-      Target::Streams(std::vector<std::string>(100, std::string(128, 'x')));
+      Target::Streams(std::vector<std::string>(100, std::string(16, 'x')));
   EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+}
+
+// Every name within its limits, 100 names of 128 characters still make a
+// token no verifier accepts (over 8 KiB): refused, naming stream_names.
+TEST(TokenSpecTest, TheWholeTokenMustFitWhatVerifiersAccept) {
+  TokenSpec s = Good();
+  s.target =
+      Target::Streams(std::vector<std::string>(100, std::string(128, 'x')));
+  const std::vector<FieldViolation> v = ValidateTokenSpec(s, kLimits, kNow);
+  ASSERT_THAT(Fields(v), ElementsAre("stream_names"));
+  EXPECT_THAT(v[0].description,
+              HasSubstr("more than the 8192 a verifier accepts"));
+  s.target =
+      Target::Streams(std::vector<std::string>(30, std::string(128, 'x')));
+  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
+  EXPECT_LE(MaxTokenBytes(s), kMaxTokenBytes);
+}
+
+// MaxTokenBytes bounds real tokens: signed with the largest signature
+// (RS256, 4096 bits), the longest issuer and organisation id, every optional
+// claim at its longest (user id and tag of characters JSON escapes).
+TEST(TokenSpecTest, MaxTokenBytesBoundsRealTokens) {
+  FakeRandom random(5);
+  KeyGenerationOptions big;
+  big.rsa_bits = 4096;
+  ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<const SigningKey> key,
+      SigningKey::Generate(Algorithm::kRs256, kNow, random, big));
+  std::shared_ptr<const SigningKey> shared(std::move(key));
+  const std::string issuer(kMaxIssuerLength, 'i');
+  const std::string org(kMaxOrganizationIdLength, 'o');
+  ASSERT_OK_AND_ASSIGN(KeySet keys,
+                       KeySet::Create(org, {{shared, KeyState::kPrimary}}));
+  for (size_t names : {size_t{1}, size_t{10}, size_t{25}}) {
+    TokenSpec s;
+    s.target = Target::Streams(std::vector<std::string>(
+        names, std::string(kMaxStreamNameLength, 's')));
+    s.client_ip = "2001:db8:1234:5678:9abc:def0:1234:5678";
+    s.domain =
+        "*." + std::string(60, 'd') + "." + std::string(60, 'e') + ".com";
+    s.user_id.clear();
+    for (size_t i = 0; i < kMaxTextLength; ++i) s.user_id += "\xF0\x9F\x98\x80";
+    s.tag = std::string(kMaxTextLength, '"');
+    s.expires_at = kNow + absl::Hours(24 * 300);
+    ASSERT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty()) << names;
+    ASSERT_OK_AND_ASSIGN(Claims c,
+                         ClaimsFromSpec(s, kLimits, kNow, issuer, org, random));
+    ASSERT_OK_AND_ASSIGN(SignedToken t, keys.Sign(c));
+    EXPECT_LE(t.jwt.size(), MaxTokenBytes(s)) << names;
+    EXPECT_LE(t.jwt.size(), kMaxTokenBytes) << names;
+  }
 }
 
 TEST(TokenSpecTest, LifetimeRules) {
