@@ -65,6 +65,12 @@ std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
     }
   }
 
+  // A lifetime (given or the default) counts from the not-before time when
+  // there is one ("valid for 2 weeks from Jan 1"), else from now.
+  const absl::Time start =
+      spec.not_before.has_value() && *spec.not_before >= absl::UnixEpoch()
+          ? FloorSeconds(*spec.not_before)
+          : iat;
   // The expiry the token would get, when it can be worked out.
   std::optional<absl::Time> expiry;
   if (spec.lifetime.has_value() && spec.expires_at.has_value()) {
@@ -81,7 +87,7 @@ std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
           {"lifetime", absl::StrCat("must be at most ", max_text, " (got ",
                                     token::FormatDuration(d), ")")});
     } else if (!spec.expires_at.has_value()) {
-      expiry = iat + absl::Seconds(absl::ToInt64Seconds(d));
+      expiry = start + absl::Seconds(absl::ToInt64Seconds(d));
     }
   }
   if (spec.expires_at.has_value()) {
@@ -100,7 +106,8 @@ std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
     }
   }
   if (!spec.lifetime.has_value() && !spec.expires_at.has_value()) {
-    expiry = iat + absl::Seconds(absl::ToInt64Seconds(limits.default_lifetime));
+    expiry =
+        start + absl::Seconds(absl::ToInt64Seconds(limits.default_lifetime));
   }
   if (spec.not_before.has_value()) {
     const absl::Time nbf = FloorSeconds(*spec.not_before);
@@ -159,7 +166,7 @@ absl::StatusOr<TokenTimes> ResolveTokenTimes(const TokenSpec& spec,
     t.expires_at = FloorSeconds(*spec.expires_at);
   } else {
     const absl::Duration life = spec.lifetime.value_or(limits.default_lifetime);
-    t.expires_at = t.issued_at + absl::Seconds(absl::ToInt64Seconds(life));
+    t.expires_at = t.not_before + absl::Seconds(absl::ToInt64Seconds(life));
   }
   return t;
 }

@@ -22,8 +22,10 @@ namespace token_authority::token {
 struct TokenSpec {
   // Required: exactly one target (nullopt: none was given).
   std::optional<Target> target;
-  // How long the token is valid, counted from the issue time. Neither this
-  // nor expires_at: the default lifetime. Not together with expires_at.
+  // How long the token is valid, counted from not_before when given (as a
+  // user reads "valid for 2 weeks from Jan 1"), else from the issue time.
+  // Neither this nor expires_at: the default lifetime, counted the same way.
+  // Not together with expires_at.
   std::optional<absl::Duration> lifetime;
   // Absolute expiry instead of a lifetime.
   std::optional<absl::Time> expires_at;
@@ -72,7 +74,7 @@ size_t MaxTokenBytes(const TokenSpec& spec);
 
 // The times of a token issued at `now`, in whole seconds (truncated toward
 // the past): issued_at = now; not_before = spec.not_before or issued_at;
-// expires_at = spec.expires_at or issued_at + (spec.lifetime or
+// expires_at = spec.expires_at or not_before + (spec.lifetime or
 // limits.default_lifetime).
 struct TokenTimes {
   absl::Time issued_at;

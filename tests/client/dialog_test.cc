@@ -311,10 +311,9 @@ TEST(ValidateFormTest, NotBefore) {
   ExpectOneProblem(f, "not_before",
                    "Not before \"soon\" is not a date and time: write it as "
                    "2025-03-01T12:00:00Z (RFC 3339).");
-  f.not_before = "2025-03-20T00:00:00Z";  // after now + 2 weeks
-  ExpectOneProblem(f, "not_before",
-                   "Not before must be earlier than the expiry "
-                   "(2025-03-15T12:00:00Z).");
+  // After now + 2 weeks: fine, the lifetime counts from the not-before time.
+  f.not_before = "2025-03-20T00:00:00Z";
+  EXPECT_TRUE(ValidateForm(f, kNow).ok());
   f.lifetime = "";
   f.expires = "2025-03-05T00:00:00Z";
   f.not_before = "2025-03-05T00:00:00+00:00";

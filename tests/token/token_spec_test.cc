@@ -166,18 +166,15 @@ TEST(TokenSpecTest, ExpiresAtRules) {
 }
 
 TEST(TokenSpecTest, NotBeforeMustPrecedeExpiry) {
+  // A lifetime, given or the default, counts from the not-before time: a
+  // token valid for 1 hour from a time 2 weeks ahead is valid.
   TokenSpec s = Good();
   s.lifetime = absl::Hours(1);
-  s.not_before = kNow + absl::Hours(1);  // == expiry: never valid
-  EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow),
-              ElementsAre(Field(&FieldViolation::field, "not_before")));
-  s.not_before = kNow + absl::Minutes(59);
+  s.not_before = kNow + absl::Hours(24 * 14);
   EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty());
-  // Against the default lifetime too.
   TokenSpec d = Good();
   d.not_before = kNow + absl::Hours(15 * 24);
-  EXPECT_THAT(Fields(ValidateTokenSpec(d, kLimits, kNow)),
-              ElementsAre("not_before"));
+  EXPECT_THAT(ValidateTokenSpec(d, kLimits, kNow), IsEmpty());
   // Against an explicit expiry.
   TokenSpec e = Good();
   e.expires_at = kNow + absl::Hours(2);
@@ -255,11 +252,17 @@ TEST(ResolveTokenTimesTest, ComputesWholeSecondTimes) {
   EXPECT_EQ(t.not_before, t.issued_at);
   EXPECT_EQ(t.expires_at, t.issued_at + absl::Hours(14 * 24));
 
+  // The lifetime counts from the not-before time.
   s.lifetime = absl::Seconds(90) + absl::Milliseconds(700);
   s.not_before = kNow + absl::Seconds(10);
   ASSERT_OK_AND_ASSIGN(t, ResolveTokenTimes(s, kLimits, kNow));
   EXPECT_EQ(t.not_before, absl::FromUnixSeconds(1750000010));
-  EXPECT_EQ(t.expires_at, absl::FromUnixSeconds(1750000090));
+  EXPECT_EQ(t.expires_at, absl::FromUnixSeconds(1750000100));
+  TokenSpec later = Good();  // the default lifetime too
+  later.not_before = absl::FromUnixSeconds(1751328000);  // 2025-07-01
+  ASSERT_OK_AND_ASSIGN(t, ResolveTokenTimes(later, kLimits, kNow));
+  EXPECT_EQ(t.expires_at,
+            absl::FromUnixSeconds(1751328000) + absl::Hours(14 * 24));
 
   TokenSpec e = Good();
   e.expires_at = absl::FromUnixSeconds(1750003600) + absl::Milliseconds(900);
