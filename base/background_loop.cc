@@ -1,5 +1,6 @@
 #include "base/background_loop.h"
 
+#include <chrono>
 #include <utility>
 
 #include "base/thread_name.h"
@@ -15,9 +16,8 @@ void BackgroundLoop::Start(std::string name, absl::Duration interval,
     if (stop_ || thread_.joinable()) return;
   }
   thread_ = StartNamedThread(
-      std::move(name), [this, interval, run = std::move(run)] {
-        Loop(interval, run);
-      });
+      std::move(name),
+      [this, interval, run = std::move(run)] { Loop(interval, run); });
 }
 
 void BackgroundLoop::Wake() {
@@ -37,18 +37,27 @@ void BackgroundLoop::Stop() {
 
 void BackgroundLoop::Loop(absl::Duration interval,
                           const std::function<void()>& run) {
-  absl::Time next = absl::Now() + interval;
+  using Steady = std::chrono::steady_clock;
+  const bool periodic = interval != absl::InfiniteDuration();
+  Steady::time_point next =
+      periodic ? Steady::now() + absl::ToChronoNanoseconds(interval)
+               : Steady::time_point::max();
   while (true) {
     {
       MutexLock lock(&mu_);
       while (!woken_ && !stop_) {
-        if (cv_.WaitWithDeadline(&mu_, next)) break;  // the interval passed
+        const absl::Duration left = periodic
+                                        ? absl::FromChrono(next - Steady::now())
+                                        : absl::InfiniteDuration();
+        if (left <= absl::ZeroDuration() || cv_.WaitWithTimeout(&mu_, left)) {
+          break;  // the interval passed
+        }
       }
       if (stop_ && !woken_) return;
       woken_ = false;
     }
     run();
-    next = absl::Now() + interval;
+    if (periodic) next = Steady::now() + absl::ToChronoNanoseconds(interval);
   }
 }
 

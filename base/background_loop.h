@@ -29,8 +29,8 @@ class BackgroundLoop {
   // Starts the thread, named `name` (see thread_name.h). It calls `run`
   // after each Wake() (wakes during a run are served by one more run) and,
   // when `interval` is finite, once `interval` has passed since the last run
-  // ended. One run at a time. Call at most once; after Stop() it does
-  // nothing.
+  // ended (on the steady clock). One run at a time. Call at most once; after
+  // Stop() it does nothing.
   void Start(std::string name, absl::Duration interval,
              std::function<void()> run);
 
@@ -38,8 +38,11 @@ class BackgroundLoop {
   void Wake();
 
   // Ends the thread and waits for it: a run in progress finishes, and a
-  // Wake() not yet served gets its run (so a queue that `run` drains is
-  // drained), then no run follows. Idempotent.
+  // Wake() that came before Stop() and was not yet served gets its run, then
+  // no run follows. Idempotent. A Wake() racing Stop() may come after it and
+  // get no run: a caller that queues work for `run` should wake while still
+  // holding the lock that orders its queue against its own shutdown, so that
+  // work queued before the shutdown is always drained.
   void Stop();
 
  private:

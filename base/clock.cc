@@ -18,17 +18,17 @@ const Clock& Clock::Real() {
 }
 
 absl::Time FakeClock::Now() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return now_;
 }
 
 void FakeClock::Set(absl::Time now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   now_ = now;
 }
 
 void FakeClock::Advance(absl::Duration d) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   now_ += d;
 }
 

@@ -3,10 +3,9 @@
 #ifndef BASE_CLOCK_H_
 #define BASE_CLOCK_H_
 
-#include <mutex>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 
 namespace token_authority {
 
@@ -29,9 +28,7 @@ class FakeClock : public Clock {
   void Advance(absl::Duration d);
 
  private:
-  // std::mutex rather than absl::Mutex: Debian's abseil is not built for
-  // ThreadSanitizer, which then cannot see absl::Mutex locks.
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 

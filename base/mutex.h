@@ -8,12 +8,14 @@
 // under mu_ (the tsan stage of scripts/test builds with clang and
 // -Wthread-safety -Werror).
 //
-// Waiting on a condition is written as a loop, `while (!ready_) cv_.Wait(&mu_);`,
-// so that the analysis sees the guarded reads under the lock (a predicate
-// lambda would be analysed as a function of its own, holding nothing).
+// Waiting on a condition is written as a loop, `while (!ready_)
+// cv_.Wait(&mu_);`, so that the analysis sees the guarded reads under the lock
+// (a predicate lambda would be analysed as a function of its own, holding
+// nothing).
 #ifndef BASE_MUTEX_H_
 #define BASE_MUTEX_H_
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -92,8 +94,7 @@ class ABSL_SCOPED_LOCKABLE WriterLock {
 // Holds `mu` shared for its scope.
 class ABSL_SCOPED_LOCKABLE ReaderLock {
  public:
-  explicit ReaderLock(SharedMutex* mu) ABSL_SHARED_LOCK_FUNCTION(mu)
-      : mu_(mu) {
+  explicit ReaderLock(SharedMutex* mu) ABSL_SHARED_LOCK_FUNCTION(mu) : mu_(mu) {
     mu_->ReaderLock();
   }
   ~ReaderLock() ABSL_UNLOCK_FUNCTION() { mu_->ReaderUnlock(); }
@@ -118,22 +119,31 @@ class CondVar {
     cv_.wait(lock);
     lock.release();
   }
-  // As Wait, for at most `timeout`; true when it timed out.
+  // As Wait, for at most `timeout` (measured on the steady clock, so a
+  // change of the wall clock does not move it; an infinite timeout waits for
+  // a signal); true when it timed out.
   bool WaitWithTimeout(Mutex* mu, absl::Duration timeout)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    return WaitWithDeadline(mu, absl::Now() + timeout);
-  }
-  // As Wait, until `deadline` at the latest; true when it passed.
-  bool WaitWithDeadline(Mutex* mu, absl::Time deadline)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
-    const bool timed_out =
-        deadline == absl::InfiniteFuture()
-            ? (cv_.wait(lock), false)
-            : cv_.wait_until(lock, absl::ToChronoTime(deadline)) ==
+    bool timed_out = false;
+    if (timeout == absl::InfiniteDuration()) {
+      cv_.wait(lock);
+    } else {
+      timed_out = cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout)) ==
                   std::cv_status::timeout;
+    }
     lock.release();
     return timed_out;
+  }
+  // As Wait, until `deadline` (wall clock) at the latest; true when it
+  // passed.
+  bool WaitWithDeadline(Mutex* mu, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (deadline == absl::InfiniteFuture()) {
+      return WaitWithTimeout(mu, absl::InfiniteDuration());
+    }
+    return WaitWithTimeout(
+        mu, std::max(deadline - absl::Now(), absl::ZeroDuration()));
   }
   void Signal() { cv_.notify_one(); }
   void SignalAll() { cv_.notify_all(); }

@@ -38,7 +38,7 @@ RandomSource& RandomSource::Secure() {
 }
 
 absl::Status FakeRandom::Fill(absl::Span<uint8_t> out) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (uint8_t& b : out) {
     // splitmix64 step per byte: cheap, deterministic, well mixed.
     uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);

@@ -4,13 +4,13 @@
 #define BASE_RANDOM_H_
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "base/mutex.h"
 
 namespace token_authority {
 
@@ -37,7 +37,7 @@ class FakeRandom : public RandomSource {
   absl::Status Fill(absl::Span<uint8_t> out) override;
 
  private:
-  std::mutex mu_;  // not absl::Mutex: see FakeClock
+  Mutex mu_;
   uint64_t state_ ABSL_GUARDED_BY(mu_);
 };
 

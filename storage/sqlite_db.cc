@@ -6,6 +6,11 @@
 
 namespace token_authority::storage::sqlite {
 
+absl::Status Annotate(const absl::Status& st, absl::string_view context) {
+  if (st.ok()) return st;
+  return absl::Status(st.code(), absl::StrCat(context, ": ", st.message()));
+}
+
 absl::Status Error(sqlite3* db, int rc, absl::string_view context) {
   std::string msg = absl::StrCat(context, ": ", sqlite3_errstr(rc));
   if (db != nullptr && sqlite3_errcode(db) == rc) {
@@ -38,7 +43,7 @@ absl::Status Error(sqlite3* db, int rc, absl::string_view context) {
 
 Statement::~Statement() {
   if (stmt_ != nullptr) {
-    sqlite3_reset(stmt_);
+    Reset();
     sqlite3_clear_bindings(stmt_);
   }
 }

@@ -21,6 +21,10 @@
 
 namespace token_authority::storage::sqlite {
 
+// Prefixes a status message with `context` ("context: message"), keeping the
+// code; OK stays OK.
+absl::Status Annotate(const absl::Status& st, absl::string_view context);
+
 // Maps a SQLite result code to a Status whose message holds `context`, the
 // code's name and the connection's error message (if `db` is non-null):
 // FULL -> ResourceExhausted; BUSY/LOCKED/IOERR/CANTOPEN/READONLY/PROTOCOL ->
@@ -70,6 +74,12 @@ class Statement {
   void BindTextOrNull(int i, absl::string_view v);
   void BindBlobOrNull(int i, absl::string_view v);
   void BindOptionalInt64(int i, std::optional<int64_t> v);
+
+  // Rewinds the statement so that it can be stepped again from the start
+  // (sqlite3_reset); bindings are kept, rebind what changes. The result code
+  // of the last step, which sqlite3_reset repeats, is ignored: Step and Run
+  // already reported it.
+  void Reset() { sqlite3_reset(stmt_); }
 
   // Steps once: true if a row is available, false when done.
   absl::StatusOr<bool> Step();

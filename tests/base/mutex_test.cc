@@ -61,9 +61,14 @@ TEST(MutexTest, WaitTimesOut) {
   EXPECT_EQ(c.WaitFor(1, absl::Milliseconds(5)), 0);
 }
 
-TEST(SharedMutexTest, ReadersShareWritersExclude) {
+struct Shared {
   SharedMutex mu;
   int value ABSL_GUARDED_BY(mu) = 0;
+};
+
+TEST(SharedMutexTest, ReadersShareWritersExclude) {
+  Shared shared;
+  SharedMutex& mu = shared.mu;
   {
     ReaderLock a(&mu);
     // A second reader on another thread gets in while `a` is held.
@@ -79,14 +84,14 @@ TEST(SharedMutexTest, ReadersShareWritersExclude) {
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&] {
       for (int i = 0; i < 5000; ++i) {
-        WriterLock w(&mu);
-        ++value;
+        WriterLock w(&shared.mu);
+        ++shared.value;
       }
     });
   }
   for (std::thread& t : writers) t.join();
-  ReaderLock r(&mu);
-  EXPECT_EQ(value, 20000);
+  ReaderLock r(&shared.mu);
+  EXPECT_EQ(shared.value, 20000);
 }
 
 }  // namespace

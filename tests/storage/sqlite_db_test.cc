@@ -77,6 +77,30 @@ TEST_F(ConnectionTest, CachedStatementsAreResetBetweenUses) {
   EXPECT_EQ(rows, 3);
 }
 
+// Reset rewinds a statement mid-way: stepped again, it starts from the first
+// row, with its bindings kept (and rebound values used).
+TEST_F(ConnectionTest, ResetRewindsAndKeepsBindings) {
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_OK(conn_->Exec(
+        absl::StrCat("INSERT INTO t(k, v) VALUES (", k, ", 'v", k, "')")));
+  }
+  ASSERT_OK_AND_ASSIGN(
+      Statement s, conn_->Prepare("SELECT k FROM t WHERE k >= ?1 ORDER BY k"));
+  s.BindInt64(1, 1);
+  ASSERT_THAT(s.Step(), IsOkAndHolds(true));
+  EXPECT_EQ(s.Int64(0), 1);
+  s.Reset();  // one row read of two
+  ASSERT_THAT(s.Step(), IsOkAndHolds(true));
+  EXPECT_EQ(s.Int64(0), 1);  // from the start, ?1 still 1
+  ASSERT_THAT(s.Step(), IsOkAndHolds(true));
+  EXPECT_EQ(s.Int64(0), 2);
+  ASSERT_THAT(s.Step(), IsOkAndHolds(false));
+  s.Reset();
+  s.BindInt64(1, 0);
+  ASSERT_THAT(s.Step(), IsOkAndHolds(true));
+  EXPECT_EQ(s.Int64(0), 0);
+}
+
 TEST_F(ConnectionTest, ErrorsBecomeStatuses) {
   EXPECT_THAT(conn_->Prepare("SELEKT 1").status(),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("syntax error")));

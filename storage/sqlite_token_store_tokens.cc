@@ -1,0 +1,359 @@
+// SqliteTokenStoreImpl: tokens (insert, synchronous and asynchronous; point
+// reads, lists and counts). Revocation is in sqlite_token_store_revocations.cc.
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "storage/page_token.h"
+#include "storage/record_validation.h"
+#include "storage/row_readers.h"
+#include "storage/sqlite_token_store_impl.h"
+#include "storage/token_queries.h"
+
+namespace token_authority::storage::sqlite {
+namespace {
+
+// An InsertToken checked and prepared on the caller's thread, for the
+// writer to run.
+struct TokenInsert {
+  Token token;
+  AuditContext audit;
+  std::string id_bytes;
+  std::string target;  // tokens.target: the group id or the joined streams
+  int64_t iat = 0;
+  int64_t nbf = 0;
+  int64_t exp = 0;
+  std::optional<int64_t> request_hash;
+  InsertTokenResult out;
+};
+
+absl::StatusOr<std::unique_ptr<TokenInsert>> PrepareTokenInsert(
+    const Token& token, const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckToken(token));
+  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  auto ins = std::make_unique<TokenInsert>();
+  TA_ASSIGN_OR_RETURN(ins->id_bytes, DecodeTokenId(token.id, "id"));
+  if (token.target_kind == TargetKind::kStreamGroup) {
+    ins->target = token.stream_group_id;
+  } else if (token.target_kind == TargetKind::kStreams) {
+    ins->target = absl::StrJoin(token.streams, ",");
+  }
+  ins->iat = absl::ToUnixSeconds(token.issued_at);
+  ins->nbf = absl::ToUnixSeconds(token.not_before);
+  ins->exp = absl::ToUnixSeconds(token.expires_at);
+  // Hashed here, by the caller's thread, not by the writer.
+  if (!token.request_id.empty()) {
+    ins->request_hash = RequestHash(token.request_id);
+  }
+  ins->token = token;
+  ins->audit = audit;
+  ins->out = InsertTokenResult{token, true};
+  ins->out.token.revoked_at.reset();
+  ins->out.token.revocation_reason.clear();
+  ins->out.token.revocation_sequence = 0;
+  return ins;
+}
+
+// The token of organisation row `org_no` with the request id of ins.token:
+// true (and ins.out set to it, not created) if there is one.
+absl::StatusOr<bool> FindByRequestId(Connection& c, int64_t org_no,
+                                     TokenInsert& ins) {
+  // (org_no, request_hash) is indexed; the writer is the only writer,
+  // so checking here inside its transaction keeps request ids unique.
+  TA_ASSIGN_OR_RETURN(Statement s, c.Prepare(kTokenByRequestSql));
+  s.BindInt64(1, org_no);
+  s.BindInt64(2, *ins.request_hash);
+  s.BindText(3, ins.token.request_id);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return false;
+  const int64_t no = s.Int64(0);
+  TA_ASSIGN_OR_RETURN(ins.out.token, ReadTokenByNo(c, no));
+  ins.out.created = false;
+  return true;
+}
+
+// The row number of the token's signing key (the organisation's own, else a
+// global one), checked against the token's algorithm. InvalidArgument naming
+// key_id or algorithm.
+absl::StatusOr<int64_t> SigningKeyNo(WriteCtx& ctx, int64_t org_no,
+                                     const Token& token) {
+  const auto cache_key = std::make_pair(org_no, token.key_id);
+  auto cached = ctx.cache().signing_keys.find(cache_key);
+  if (cached == ctx.cache().signing_keys.end()) {
+    TA_ASSIGN_OR_RETURN(
+        Statement s,
+        ctx.conn.Prepare("SELECT no, algorithm FROM signing_keys WHERE org_no "
+                         "IN (?1, 0) AND kid = ?2 ORDER BY org_no DESC LIMIT "
+                         "1"));
+    s.BindInt64(1, org_no);
+    s.BindText(2, token.key_id);
+    TA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key_id: no signing key ", token.key_id,
+                       " for organization ", token.organization_id));
+    }
+    cached = ctx.cache()
+                 .signing_keys
+                 .emplace(cache_key, std::make_pair(s.Int64(0), s.String(1)))
+                 .first;
+  }
+  if (cached->second.second != token.algorithm) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("algorithm: ", token.algorithm, " does not match key ",
+                     token.key_id, " (", cached->second.second, ")"));
+  }
+  return cached->second.first;
+}
+
+// Inserts the tokens row; returns its row number. AlreadyExists naming the
+// id.
+absl::StatusOr<int64_t> InsertTokenRow(Connection& c, int64_t org_no,
+                                       int64_t key_no,
+                                       std::optional<int64_t> issued_by,
+                                       const TokenInsert& ins) {
+  const Token& token = ins.token;
+  TA_ASSIGN_OR_RETURN(
+      Statement s,
+      c.Prepare("INSERT INTO tokens(id, org_no, kind, target, issued_at, "
+                "not_before, expires_at, key_no, jwt_sha256, issued_by, "
+                "user_id, tag, client_ip, domain, request_id, "
+                "request_hash, spec_fingerprint) VALUES (?1, ?2, ?3, ?4, "
+                "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                "?17)"));
+  s.BindBlob(1, ins.id_bytes);
+  s.BindInt64(2, org_no);
+  s.BindInt64(3, static_cast<int64_t>(token.target_kind));
+  s.BindTextOrNull(4, ins.target);
+  s.BindInt64(5, ins.iat);
+  // not_before is NULL when it equals issued_at (the common case).
+  if (ins.nbf == ins.iat) {
+    s.BindNull(6);
+  } else {
+    s.BindInt64(6, ins.nbf);
+  }
+  s.BindInt64(7, ins.exp);
+  s.BindInt64(8, key_no);
+  s.BindBlob(9, token.jwt_sha256);
+  s.BindOptionalInt64(10, issued_by);
+  s.BindTextOrNull(11, token.user_id);
+  s.BindTextOrNull(12, token.tag);
+  s.BindTextOrNull(13, token.client_ip);
+  s.BindTextOrNull(14, token.domain);
+  s.BindTextOrNull(15, token.request_id);
+  s.BindOptionalInt64(16, ins.request_hash);
+  s.BindBlobOrNull(17, token.spec_fingerprint);
+  absl::Status st = s.Run();
+  if (absl::IsAlreadyExists(st)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("id: token ", token.id, " already exists"));
+  }
+  TA_RETURN_IF_ERROR(st);
+  return c.LastInsertRowId();
+}
+
+// One token_streams row per stream of a kStreams token (row `no`).
+absl::Status InsertTokenStreams(Connection& c, int64_t org_no, int64_t no,
+                                const TokenInsert& ins) {
+  TA_ASSIGN_OR_RETURN(
+      Statement s,
+      c.Prepare("INSERT INTO token_streams(org_no, stream, issued_at, "
+                "token_no) VALUES (?1, ?2, ?3, ?4)"));
+  for (const std::string& stream : ins.token.streams) {
+    s.BindInt64(1, org_no);
+    s.BindText(2, stream);
+    s.BindInt64(3, ins.iat);
+    s.BindInt64(4, no);
+    TA_RETURN_IF_ERROR(s.Run());
+    s.Reset();
+  }
+  return absl::OkStatus();
+}
+
+// The writer's part of InsertToken: the token (unless its request id is
+// known: then that token), its streams and its audit event.
+absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
+  const Token& token = ins.token;
+  const AuditContext& audit = ins.audit;
+  TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(token.organization_id));
+  if (!token.request_id.empty()) {
+    TA_ASSIGN_OR_RETURN(bool known, FindByRequestId(ctx.conn, org_no, ins));
+    if (known) return absl::OkStatus();
+  }
+  TA_ASSIGN_OR_RETURN(int64_t key_no, SigningKeyNo(ctx, org_no, token));
+  TA_ASSIGN_OR_RETURN(std::optional<int64_t> issued_by,
+                      ctx.ApiKeyNo(token.issued_by, "issued_by"));
+  TA_ASSIGN_OR_RETURN(int64_t no,
+                      InsertTokenRow(ctx.conn, org_no, key_no, issued_by, ins));
+  if (token.target_kind == TargetKind::kStreams) {
+    TA_RETURN_IF_ERROR(InsertTokenStreams(ctx.conn, org_no, no, ins));
+  }
+  AuditRow row{AuditAction::kTokenIssued, org_no};
+  row.actor_no = issued_by;
+  row.token_id_bytes = ins.id_bytes;
+  row.tag = token.tag;
+  row.user_id = token.user_id;
+  row.request_id = token.request_id;
+  if (!audit.actor.empty()) {
+    TA_ASSIGN_OR_RETURN(row.actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
+  }
+  if (!audit.request_id.empty()) row.request_id = audit.request_id;
+  row.detail = audit.detail;
+  TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no) {
+  TA_ASSIGN_OR_RETURN(
+      Statement s,
+      c.Prepare(absl::StrCat("SELECT ", kTokenColumns, " FROM tokens t",
+                             kTokenJoins, " WHERE t.no = ?1")));
+  s.BindInt64(1, no);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::InternalError("token row vanished");
+  return ReadToken(s);
+}
+
+absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
+    const Token& token, const AuditContext& audit) {
+  TA_ASSIGN_OR_RETURN(std::unique_ptr<TokenInsert> ins,
+                      PrepareTokenInsert(token, audit));
+  TA_RETURN_IF_ERROR(
+      writer_.Write([&](WriteCtx& ctx) { return RunTokenInsert(ctx, *ins); }));
+  return std::move(ins->out);
+}
+
+void SqliteTokenStoreImpl::InsertTokenAsync(const Token& token,
+                                            const AuditContext& audit,
+                                            InsertTokenDone done) {
+  absl::StatusOr<std::unique_ptr<TokenInsert>> prepared =
+      PrepareTokenInsert(token, audit);
+  if (!prepared.ok()) {
+    done(prepared.status());
+    return;
+  }
+  std::shared_ptr<TokenInsert> ins = *std::move(prepared);
+  writer_.WriteAsync([ins](WriteCtx& ctx) { return RunTokenInsert(ctx, *ins); },
+                     [ins, done = std::move(done)](const absl::Status& status) {
+                       if (status.ok()) {
+                         done(std::move(ins->out));
+                       } else {
+                         done(status);
+                       }
+                     });
+}
+
+absl::StatusOr<Token> SqliteTokenStoreImpl::GetToken(
+    absl::string_view organization_id, absl::string_view token_id) {
+  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
+  TA_ASSIGN_OR_RETURN(std::string id_bytes, DecodeTokenId(token_id));
+  TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+  TA_ASSIGN_OR_RETURN(
+      Statement s,
+      c->Prepare(absl::StrCat("SELECT ", kTokenColumns, " FROM tokens t",
+                              kTokenJoins, " WHERE t.id = ?1 AND o.id = ?2")));
+  s.BindBlob(1, id_bytes);
+  s.BindText(2, organization_id);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
+  }
+  return ReadToken(s);
+}
+
+absl::StatusOr<Token> SqliteTokenStoreImpl::FindTokenById(
+    absl::string_view token_id) {
+  TA_ASSIGN_OR_RETURN(std::string id_bytes, DecodeTokenId(token_id));
+  TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+  TA_ASSIGN_OR_RETURN(
+      Statement s,
+      c->Prepare(absl::StrCat("SELECT ", kTokenColumns, " FROM tokens t",
+                              kTokenJoins, " WHERE t.id = ?1")));
+  s.BindBlob(1, id_bytes);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
+  }
+  return ReadToken(s);
+}
+
+namespace {
+
+// What a page token of ListTokens is bound to: the organisation and filter.
+std::string TokenBinding(absl::string_view org_id, const TokenFilter& f) {
+  const std::string state =
+      f.state.has_value() ? std::string(TokenStateName(*f.state)) : "";
+  const std::string after =
+      f.issued_after ? absl::StrCat(absl::ToUnixMicros(*f.issued_after)) : "";
+  const std::string before =
+      f.issued_before ? absl::StrCat(absl::ToUnixMicros(*f.issued_before)) : "";
+  return PageBinding({"tokens", org_id, f.tag, f.user_id, f.stream_name,
+                      f.stream_group_id, state, after, before});
+}
+
+}  // namespace
+
+absl::StatusOr<Page<Token>> SqliteTokenStoreImpl::ListTokens(
+    absl::string_view organization_id, const TokenFilter& filter,
+    const PageRequest& page) {
+  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
+  TA_RETURN_IF_ERROR(CheckTokenFilter(filter));
+  TA_ASSIGN_OR_RETURN(int size, EffectivePageSize(page.page_size));
+  const std::string binding = TokenBinding(organization_id, filter);
+  TokenQuery q;
+  if (!page.page_token.empty()) {
+    TA_ASSIGN_OR_RETURN(
+        std::string payload,
+        DecodePageToken(page.page_token, PageKind::kTokens, binding));
+    TA_ASSIGN_OR_RETURN(q.after, DecodeInt64Pair(payload));
+  }
+  TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+  TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
+  q.filter = filter;
+  q.now_seconds = FloorSeconds(filter.now.value_or(clock_.Now()));
+  q.limit = size + 1;
+  const BoundQuery bq = BuildTokenListQuery(q);
+  TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(bq.sql));
+  bq.Bind(s);
+  Page<Token> out;
+  int64_t last_iat = 0;
+  int64_t last_no = 0;
+  while (true) {
+    TA_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    if (static_cast<int>(out.items.size()) == size) {
+      out.next_page_token = EncodePageToken(PageKind::kTokens, binding,
+                                            EncodeInt64Pair(last_iat, last_no));
+      break;
+    }
+    last_no = s.Int64(0);
+    last_iat = s.Int64(5);
+    out.items.push_back(ReadToken(s));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> SqliteTokenStoreImpl::CountTokens(
+    absl::string_view organization_id, const TokenFilter& filter) {
+  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
+  TA_RETURN_IF_ERROR(CheckTokenFilter(filter));
+  TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+  TokenQuery q;
+  TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
+  q.filter = filter;
+  q.now_seconds = FloorSeconds(filter.now.value_or(clock_.Now()));
+  const BoundQuery bq = BuildTokenCountQuery(q);
+  TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(bq.sql));
+  bq.Bind(s);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::InternalError("count returned no row");
+  return s.Int64(0);
+}
+
+}  // namespace token_authority::storage::sqlite
