@@ -8,10 +8,10 @@
 
 // Evaluates `expr` (an absl::Status); returns it from the calling function if
 // it is not OK.
-#define TA_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    const ::absl::Status ta_status_ = (expr); \
-    if (!ta_status_.ok()) return ta_status_;  \
+#define TA_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status ta_status_ = (expr);      \
+    if (!ta_status_.ok()) return ta_status_; \
   } while (0)
 
 #define TA_STATUS_CONCAT_INNER_(a, b) a##b

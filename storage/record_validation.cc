@@ -308,7 +308,7 @@ absl::Status CheckSigningKey(const SigningKey& key) {
       return Invalid("state", "unknown value");
   }
   if (key.private_key.empty()) return Invalid("private_key", "required");
-  if (key.private_key.size() > 16 * 1024) {
+  if (key.private_key.size() > size_t{16} * 1024) {
     return Invalid("private_key", "at most 16384 bytes");
   }
   return absl::OkStatus();
