@@ -1,5 +1,5 @@
-// tokenctl: the ops CLI. All logic lives in tokenctl.cc (Run); this only
-// wires it to the process.
+// tokenctl: the ops CLI. All logic lives in the ta_tokenctl library (Run,
+// tokenctl.h); this only wires it to the process.
 #include <cstdlib>
 #include <iostream>
 #include <optional>

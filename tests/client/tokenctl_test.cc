@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "gmock/gmock.h"
@@ -608,8 +609,15 @@ TEST_F(TokenctlTest, DialogShowsDefaultsValidatesAndCreates) {
   EXPECT_THAT(bad_path.err, IsOneLine());
   EXPECT_THAT(bad_path.err, HasSubstr("expected one of playout/<stream-id>"));
 
-  Result bad_form = Tokenctl(dir_, {"dialog", "playout/grp-5", "--not-before",
-                                    "2999-01-01T00:00:00Z"});
+  // A not-before later than an explicit expiry (a lifetime would count
+  // from the not-before time).
+  auto in_hours = [](int h) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now() + absl::Hours(h),
+                            absl::UTCTimeZone());
+  };
+  Result bad_form =
+      Tokenctl(dir_, {"dialog", "playout/grp-5", "--expires", in_hours(48),
+                      "--not-before", in_hours(72)});
   EXPECT_EQ(bad_form.code, 2);
   EXPECT_THAT(bad_form.err, IsOneLine());
   EXPECT_THAT(bad_form.err,

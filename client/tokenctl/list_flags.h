@@ -1,0 +1,73 @@
+// The flags of the listing commands (internal to tokenctl): the filters of
+// `list`, `revoke-bulk` and `audit`, and the paging of `list` and `audit`.
+#ifndef CLIENT_TOKENCTL_LIST_FLAGS_H_
+#define CLIENT_TOKENCTL_LIST_FLAGS_H_
+
+#include <optional>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "client/client.h"
+#include "client/tokenctl/command.h"
+#include "tokenauthority/v1/types.pb.h"
+
+namespace token_authority::client::tokenctl {
+
+// --tag, --user, --stream, --group and (optionally) --state.
+struct ListFlags {
+  std::string tag, user, stream, group, state;
+
+  // Adds the flags to `app` (--state with `state_help` when `with_state`);
+  // the struct must outlive `app`'s parsing.
+  void Add(CLI::App* app, bool with_state = true,
+           const char* state_help =
+               "Only tokens in this state: active, "
+               "not-yet-valid, expired, revoked");
+  // Whether --tag, --user, --stream or --group was given.
+  bool AnyFilter() const;
+  // "tag=x, user=y, ...": the given filters, --state included.
+  std::string Describe() const;
+};
+
+// A token state as typed ("active", "not-yet-valid", "Not yet valid", ...);
+// nullopt when it is none.
+std::optional<tokenauthority::v1::TokenState> ParseState(std::string text);
+
+// --limit, --page-token and --all.
+struct PageFlags {
+  int limit = 0;
+  std::string page_token;
+  bool all_pages = false;
+
+  // Adds the flags to `app`; the struct must outlive `app`'s parsing.
+  void Add(CLI::App* app);
+};
+
+// Sends `request` (a ListTokens or ListAuditEvents request) with the paging
+// flags through `fetch(client, request)` and gathers one page, or with --all
+// every page, into `all`. Returns kExitOk or the exit code of the failure
+// (already reported).
+template <typename Request, typename Response, typename Fetch>
+int CollectPages(Context& context, const PageFlags& paging, Request request,
+                 Fetch fetch, Response* all) {
+  if (paging.limit < 0 || paging.limit > 1000) {
+    return context.Usage("--limit must be 1 to 1000 (0: the server's default)");
+  }
+  request.set_page_size(paging.limit);
+  request.set_page_token(paging.page_token);
+  absl::StatusOr<TokenAuthorityClient*> client = context.Client();
+  if (!client.ok()) return context.Failure(client.status());
+  while (true) {
+    absl::StatusOr<Response> page = fetch(**client, request);
+    if (!page.ok()) return context.ServerFailure(page.status());
+    all->MergeFrom(*page);  // appends the page's items
+    all->set_next_page_token(page->next_page_token());
+    if (!paging.all_pages || page->next_page_token().empty()) return kExitOk;
+    request.set_page_token(page->next_page_token());
+  }
+}
+
+}  // namespace token_authority::client::tokenctl
+
+#endif  // CLIENT_TOKENCTL_LIST_FLAGS_H_
