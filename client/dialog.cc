@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "token/jws.h"
 
 namespace token_authority::client {
 namespace {
@@ -64,11 +65,7 @@ absl::StatusOr<DialogOutcome> CreateTokenFromForm(
 absl::StatusOr<TokenOverview> OverviewForJwt(TokenAuthorityClient& client,
                                              absl::string_view jwt,
                                              const Clock& clock) {
-  jwt = absl::StripAsciiWhitespace(jwt);
-  if (absl::StartsWithIgnoreCase(jwt, "bearer ")) {
-    jwt.remove_prefix(7);
-    jwt = absl::StripAsciiWhitespace(jwt);
-  }
+  jwt = token::TrimPastedToken(jwt);
   if (jwt.empty()) {
     return absl::InvalidArgumentError("jwt: paste a token (it is empty)");
   }

@@ -1,9 +1,11 @@
 #include "token/jws.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "token/base64url.h"
 #include "token/json.h"
-#include "base/status_macros.h"
 
 namespace token_authority::token {
 
@@ -54,6 +56,15 @@ absl::StatusOr<JwsSegments> SplitJws(absl::string_view jwt) {
         "the signature segment is empty (unsigned tokens are not accepted)");
   }
   return s;
+}
+
+absl::string_view TrimPastedToken(absl::string_view text) {
+  constexpr absl::string_view kScheme = "bearer ";
+  text = absl::StripAsciiWhitespace(text);
+  if (absl::StartsWithIgnoreCase(text, kScheme)) {
+    text = absl::StripAsciiWhitespace(text.substr(kScheme.size()));
+  }
+  return text;
 }
 
 absl::StatusOr<JwsHeader> ParseJwsHeader(absl::string_view header_json) {

@@ -54,6 +54,11 @@ struct JwsHeader {
 // the problem. Does not judge the values (see the verifier).
 absl::StatusOr<JwsHeader> ParseJwsHeader(absl::string_view header_json);
 
+// `text` without surrounding whitespace and without a leading "Bearer "
+// (any case): a JWT as people paste it, from an Authorization header or a
+// log line. The dialogs and tokenctl read pasted tokens through it.
+absl::string_view TrimPastedToken(absl::string_view text);
+
 // A JWS whose signature verified.
 struct VerifiedJws {
   std::string header_json;

@@ -20,6 +20,7 @@
 #include "client/tokenctl/list_flags.h"
 #include "client/tokenctl/output.h"
 #include "convert/proto_convert.h"
+#include "token/jws.h"
 
 namespace token_authority::client::tokenctl {
 namespace {
@@ -76,11 +77,7 @@ absl::StatusOr<std::string> JwtArgument(Context& context,
     s << context.in().rdbuf();
     jwt = s.str();
   }
-  absl::string_view v = absl::StripAsciiWhitespace(jwt);
-  if (absl::StartsWithIgnoreCase(v, "bearer ")) {
-    v.remove_prefix(7);
-    v = absl::StripAsciiWhitespace(v);
-  }
+  const absl::string_view v = token::TrimPastedToken(jwt);
   if (v.empty()) {
     return absl::InvalidArgumentError(
         "JWT: the token is empty (give it as an argument, or - to read stdin)");

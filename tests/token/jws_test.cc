@@ -2,12 +2,12 @@
 
 #include <string>
 
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/token/token_test_util.h"
 #include "token/base64url.h"
-#include "base/random.h"
 
 namespace token_authority::token {
 namespace {
@@ -156,6 +156,16 @@ TEST(JwsTest, VerifyJwsRefusesCritAndKeySources) {
   EXPECT_THAT(
       VerifyJws("e30.cA.AA==", *key),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("signature")));
+}
+
+TEST(TrimPastedTokenTest, WhitespaceAndBearer) {
+  EXPECT_EQ(TrimPastedToken("  a.b.c\n"), "a.b.c");
+  EXPECT_EQ(TrimPastedToken("Bearer a.b.c"), "a.b.c");
+  EXPECT_EQ(TrimPastedToken(" bEaReR   a.b.c "), "a.b.c");
+  EXPECT_EQ(TrimPastedToken("Bearer"), "Bearer");  // no token after it
+  EXPECT_EQ(TrimPastedToken("Bearer "), "Bearer");  // the word alone
+  EXPECT_EQ(TrimPastedToken("Bearerx.y.z"), "Bearerx.y.z");
+  EXPECT_EQ(TrimPastedToken(""), "");
 }
 
 }  // namespace
