@@ -73,7 +73,7 @@ class LocalVerifier::Hooks : public token::VerifyHooks {
 
   bool IsOrganizationDisabled(
       absl::string_view organization_id) const override {
-    std::shared_lock lock(v_->keys_mu_);
+    ReaderLock lock(&v_->keys_mu_);
     return v_->disabled_.contains(organization_id) ||
            v_->state_disabled_.contains(organization_id);
   }
@@ -81,7 +81,7 @@ class LocalVerifier::Hooks : public token::VerifyHooks {
   bool IsRevoked(const token::Claims& claims) const override {
     const std::string key =
         RevocationKey(claims.organization_id(), claims.token_id());
-    std::shared_lock lock(v_->revoked_mu_);
+    ReaderLock lock(&v_->revoked_mu_);
     return v_->revoked_.contains(key);
   }
 
@@ -92,7 +92,7 @@ class LocalVerifier::Hooks : public token::VerifyHooks {
 LocalVerifier::LocalVerifier(TokenAuthorityClient* client,
                              LocalVerifierOptions options)
     : client_(client),
-      options_(std::move(options)),
+      options_(options),
       clock_(options_.clock != nullptr ? *options_.clock : Clock::Real()),
       random_(options_.random != nullptr ? *options_.random
                                          : RandomSource::Secure()),
@@ -112,8 +112,7 @@ absl::StatusOr<std::unique_ptr<LocalVerifier>> LocalVerifier::FromJwks(
     return absl::InvalidArgumentError(
         "organization_ids: at least one organisation is needed");
   }
-  std::unique_ptr<LocalVerifier> v(
-      new LocalVerifier(nullptr, std::move(options)));
+  std::unique_ptr<LocalVerifier> v(new LocalVerifier(nullptr, options));
   for (const auto& [org, jwks] : jwks_by_organization) {
     TA_RETURN_IF_ERROR(v->InstallJwks(org, jwks));
     v->organizations_.push_back(org);
@@ -138,8 +137,7 @@ absl::StatusOr<std::unique_ptr<LocalVerifier>> LocalVerifier::Connect(
           absl::StrCat("organization_ids: ", st.message()));
     }
   }
-  std::unique_ptr<LocalVerifier> v(
-      new LocalVerifier(client, std::move(options)));
+  std::unique_ptr<LocalVerifier> v(new LocalVerifier(client, options));
   v->organizations_ = std::move(organization_ids);
   for (const std::string& org : v->organizations_) {
     absl::Status st = v->RefreshKeys(org);
@@ -158,12 +156,12 @@ LocalVerifier::~LocalVerifier() { Stop(); }
 
 void LocalVerifier::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     if (stream_ != nullptr) stream_->Cancel();
     if (state_stream_ != nullptr) state_stream_->Cancel();
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (watch_thread_.joinable()) watch_thread_.join();
   if (state_thread_.joinable()) state_thread_.join();
   if (refresh_thread_.joinable()) refresh_thread_.join();
@@ -182,7 +180,7 @@ absl::Status LocalVerifier::InstallJwks(const std::string& organization_id,
   const std::string sha256 = HexSha256(jwks_json);
   bool unchanged;
   {
-    std::shared_lock lock(keys_mu_);
+    ReaderLock lock(&keys_mu_);
     auto it = jwks_sha256_.find(organization_id);
     unchanged = it != jwks_sha256_.end() && it->second == sha256 &&
                 keys_.contains(organization_id);
@@ -199,7 +197,7 @@ absl::Status LocalVerifier::InstallJwks(const std::string& organization_id,
     shared = std::make_shared<const token::KeySet>(*std::move(set));
   }
   {
-    std::unique_lock lock(keys_mu_);
+    WriterLock lock(&keys_mu_);
     if (shared != nullptr) {
       keys_[organization_id] = std::move(shared);
       jwks_sha256_[organization_id] = sha256;
@@ -208,7 +206,7 @@ absl::Status LocalVerifier::InstallJwks(const std::string& organization_id,
   }
   // An organisation fetched for the first time joins the state stream: end
   // the open one so that StateLoop reconnects with it.
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (state_stream_ != nullptr && !state_watched_.contains(organization_id)) {
     state_rewatch_ = true;
     state_stream_->Cancel();
@@ -221,7 +219,7 @@ absl::Status LocalVerifier::ApplyOrganizationState(
   const std::string& org = event.organization_id();
   bool refetch = false;
   {
-    std::unique_lock lock(keys_mu_);
+    WriterLock lock(&keys_mu_);
     if (event.secure_enabled()) {
       state_disabled_.erase(org);
     } else {
@@ -232,7 +230,7 @@ absl::Status LocalVerifier::ApplyOrganizationState(
               (it == jwks_sha256_.end() || it->second != event.jwks_sha256());
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     ++state_events_;
   }
   if (refetch && client_ != nullptr) return RefreshKeys(org);
@@ -249,20 +247,20 @@ absl::Status LocalVerifier::RefreshKeys(const std::string& organization_id) {
   absl::StatusOr<v1::GetJwksResponse> response = client_->GetJwks(request);
   if (!response.ok()) {
     if (MarksDisabled(response.status())) {
-      std::unique_lock lock(keys_mu_);
+      WriterLock lock(&keys_mu_);
       disabled_.insert(organization_id);
     }
     return response.status();
   }
   TA_RETURN_IF_ERROR(InstallJwks(organization_id, response->jwks_json()));
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   ++jwks_refreshes_;
   return absl::OkStatus();
 }
 
 std::shared_ptr<const token::KeySet> LocalVerifier::KeysFor(
     const std::string& organization_id) const {
-  std::shared_lock lock(keys_mu_);
+  ReaderLock lock(&keys_mu_);
   auto it = keys_.find(organization_id);
   return it == keys_.end() ? nullptr : it->second;
 }
@@ -270,13 +268,13 @@ std::shared_ptr<const token::KeySet> LocalVerifier::KeysFor(
 void LocalVerifier::RequestRefresh(const std::string& organization_id) const {
   if (client_ == nullptr) return;
   const absl::Time now = Clock::Real().Now();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto [it, inserted] =
       refresh_requested_.try_emplace(organization_id, absl::InfinitePast());
   if (now - it->second < options_.unknown_key_refresh_interval) return;
   it->second = now;
   pending_refresh_.insert(organization_id);
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 absl::StatusOr<token::VerifyResult> LocalVerifier::Verify(
@@ -332,7 +330,7 @@ void LocalVerifier::ApplyRevocation(const v1::RevocationEvent& event) {
       event.has_expires_at() ? convert::FromProtoTimestamp(event.expires_at())
                              : absl::InfiniteFuture();
   const bool expired = expires + options_.leeway <= clock_.Now();
-  std::unique_lock lock(revoked_mu_);
+  WriterLock lock(&revoked_mu_);
   if (!expired) {
     revoked_[RevocationKey(event.organization_id(), event.token_id())] =
         expires;
@@ -342,7 +340,7 @@ void LocalVerifier::ApplyRevocation(const v1::RevocationEvent& event) {
 
 size_t LocalVerifier::PruneRevocations() {
   const absl::Time now = clock_.Now();
-  std::unique_lock lock(revoked_mu_);
+  WriterLock lock(&revoked_mu_);
   size_t pruned = 0;
   for (auto it = revoked_.begin(); it != revoked_.end();) {
     if (it->second + options_.leeway <= now) {
@@ -358,11 +356,11 @@ size_t LocalVerifier::PruneRevocations() {
 LocalVerifierStats LocalVerifier::stats() const {
   LocalVerifierStats s;
   {
-    std::shared_lock lock(revoked_mu_);
+    ReaderLock lock(&revoked_mu_);
     s.last_sequence = last_sequence_;
     s.revocations = revoked_.size();
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   s.stream_connects = stream_connects_;
   s.stream_open = stream_ != nullptr;
   s.jwks_refreshes = jwks_refreshes_;
@@ -380,9 +378,11 @@ LocalVerifierStats LocalVerifier::stats() const {
 }
 
 bool LocalVerifier::WaitOrStop(absl::Duration d) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, absl::ToChronoNanoseconds(d),
-               [this] { return stopping_; });
+  const absl::Time deadline = absl::Now() + d;
+  MutexLock lock(&mu_);
+  while (!stopping_) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
   return !stopping_;
 }
 
@@ -400,7 +400,7 @@ void LocalVerifier::WatchLoop() {
   while (true) {
     v1::WatchRevocationsRequest request;
     {
-      std::shared_lock lock(revoked_mu_);
+      ReaderLock lock(&revoked_mu_);
       request.set_since_sequence(last_sequence_);
     }
     absl::StatusOr<std::unique_ptr<RevocationStream>> opened =
@@ -410,7 +410,7 @@ void LocalVerifier::WatchLoop() {
     if (opened.ok()) {
       std::unique_ptr<RevocationStream> stream = *std::move(opened);
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(&mu_);
         if (stopping_) return;  // the stream's destructor cancels it
         stream_ = stream.get();
         ++stream_connects_;
@@ -424,13 +424,13 @@ void LocalVerifier::WatchLoop() {
       ended = stream->Finish();
       // A stream that stayed up a while was healthy even without events.
       if (Clock::Real().Now() - opened_at > absl::Seconds(10)) healthy = true;
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       stream_ = nullptr;
       last_stream_error_ = ended.ToString();
       if (stopping_) return;
     } else {
       ended = opened.status();
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       last_stream_error_ = ended.ToString();
     }
     if (healthy) backoff = options_.reconnect_initial_backoff;
@@ -448,7 +448,7 @@ void LocalVerifier::StateLoop() {
     // for the whole stream if one of them does not exist.
     std::vector<std::string> orgs;
     {
-      std::shared_lock lock(keys_mu_);
+      ReaderLock lock(&keys_mu_);
       for (const std::string& org : organizations_) {
         if (keys_.contains(org)) orgs.push_back(org);
       }
@@ -465,7 +465,7 @@ void LocalVerifier::StateLoop() {
       if (opened.ok()) {
         std::unique_ptr<OrganizationStateStream> stream = *std::move(opened);
         {
-          std::lock_guard lock(mu_);
+          MutexLock lock(&mu_);
           if (stopping_) return;  // the stream's destructor cancels it
           state_stream_ = stream.get();
           state_watched_ = {orgs.begin(), orgs.end()};
@@ -474,7 +474,7 @@ void LocalVerifier::StateLoop() {
         // Fetched while the stream was being opened: not in its request.
         bool missed = false;
         {
-          std::shared_lock lock(keys_mu_);
+          ReaderLock lock(&keys_mu_);
           for (const std::string& org : organizations_) {
             if (keys_.contains(org) &&
                 std::find(orgs.begin(), orgs.end(), org) == orgs.end()) {
@@ -483,7 +483,7 @@ void LocalVerifier::StateLoop() {
           }
         }
         if (missed) {
-          std::lock_guard lock(mu_);
+          MutexLock lock(&mu_);
           state_rewatch_ = true;
           stream->Cancel();
         }
@@ -498,7 +498,7 @@ void LocalVerifier::StateLoop() {
         }
         ended = stream->Finish();
         if (Clock::Real().Now() - opened_at > absl::Seconds(10)) healthy = true;
-        std::lock_guard lock(mu_);
+        MutexLock lock(&mu_);
         state_stream_ = nullptr;
         state_watched_.clear();
         last_state_stream_error_ = ended.ToString();
@@ -508,7 +508,7 @@ void LocalVerifier::StateLoop() {
       }
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       last_state_stream_error_ = ended.ToString();
       // Cancelled to add an organisation: reconnect without backing off.
       if (state_rewatch_) healthy = true;
@@ -529,13 +529,12 @@ void LocalVerifier::RefreshLoop() {
   while (true) {
     std::vector<std::string> todo;
     {
-      std::unique_lock lock(mu_);
+      MutexLock lock(&mu_);
       const absl::Time wake =
           std::min(next_full, Clock::Real().Now() + absl::Minutes(1));
-      cv_.wait_for(lock,
-                   absl::ToChronoNanoseconds(std::max(
-                       wake - Clock::Real().Now(), absl::ZeroDuration())),
-                   [this] { return stopping_ || !pending_refresh_.empty(); });
+      while (!stopping_ && pending_refresh_.empty()) {
+        if (cv_.WaitWithDeadline(&mu_, wake)) break;
+      }
       if (stopping_) return;
       if (!pending_refresh_.empty()) {
         todo.assign(pending_refresh_.begin(), pending_refresh_.end());
