@@ -14,6 +14,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -22,7 +23,6 @@
 #include "server/blocking_executor.h"
 #include "server/call_log_interceptor.h"
 #include "server/grpc_services.h"
-#include "base/status_macros.h"
 
 namespace token_authority::server {
 namespace {
@@ -168,6 +168,58 @@ int ToMillis(absl::Duration d) {
   return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
 }
 
+// What can be checked without touching the disk: the TLS options, the data
+// directory's name, the address (and that it can be bound). The address.
+absl::StatusOr<HostPort> CheckOptions(const AuthorityServerOptions& options) {
+  const bool tls =
+      !options.tls_cert_pem.empty() || !options.tls_key_pem.empty();
+  if (tls && (options.tls_cert_pem.empty() || options.tls_key_pem.empty())) {
+    return absl::InvalidArgumentError(
+        "tls-cert, tls-key: give both or neither");
+  }
+  if (!options.client_ca_pem.empty() && !tls) {
+    return absl::InvalidArgumentError(
+        "client-ca: mutual TLS needs tls-cert and tls-key");
+  }
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("data-dir: required");
+  }
+  TA_ASSIGN_OR_RETURN(HostPort hp, SplitListen(options.listen));
+  TA_RETURN_IF_ERROR(CheckCanBind(hp, options.listen));
+  return hp;
+}
+
+// Plaintext, TLS, or mutual TLS when a client CA is given.
+std::shared_ptr<grpc::ServerCredentials> Credentials(
+    const AuthorityServerOptions& options) {
+  if (options.tls_cert_pem.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      options.client_ca_pem.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = options.client_ca_pem;
+  ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
+// The request size limit, no port sharing, keepalive enforcement.
+void SetLimits(const AuthorityServerOptions& options,
+               grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // A port in use must fail, not be shared.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      ToMillis(options.min_client_ping_interval));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES,
+                             options.max_ping_strikes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             ToMillis(options.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             ToMillis(options.keepalive_timeout));
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
@@ -203,21 +255,7 @@ bool AuthorityServer::admin_key_file_exists() const {
 
 absl::Status AuthorityServer::StartInternal(AuthorityServerOptions options) {
   // 1. Everything that can be checked without touching the disk.
-  const bool tls =
-      !options.tls_cert_pem.empty() || !options.tls_key_pem.empty();
-  if (tls && (options.tls_cert_pem.empty() || options.tls_key_pem.empty())) {
-    return absl::InvalidArgumentError(
-        "tls-cert, tls-key: give both or neither");
-  }
-  if (!options.client_ca_pem.empty() && !tls) {
-    return absl::InvalidArgumentError(
-        "client-ca: mutual TLS needs tls-cert and tls-key");
-  }
-  if (options.data_dir.empty()) {
-    return absl::InvalidArgumentError("data-dir: required");
-  }
-  TA_ASSIGN_OR_RETURN(HostPort hp, SplitListen(options.listen));
-  TA_RETURN_IF_ERROR(CheckCanBind(hp, options.listen));
+  TA_ASSIGN_OR_RETURN(HostPort hp, CheckOptions(options));
 
   if (options.call_log == nullptr) {
     owned_log_ = FdCallLog::Create(2);
@@ -247,6 +285,18 @@ absl::Status AuthorityServer::StartInternal(AuthorityServerOptions options) {
       TokenAuthority::Create(options.authority, store_.get(), clock, random));
 
   // 4. gRPC.
+  TA_RETURN_IF_ERROR(StartGrpc(options, hp.host));
+
+  // 5. The bootstrap admin key, once everything else works.
+  admin_key_path_ = absl::StrCat(options.data_dir, "/", kAdminKeyFile);
+  if (options.create_admin_key) {
+    TA_RETURN_IF_ERROR(EnsureAdminKey(options.data_dir));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuthorityServer::StartGrpc(const AuthorityServerOptions& options,
+                                        const std::string& host) {
   executor_ = BlockingExecutor::Create(options.blocking_threads);
   deps_ = std::make_unique<ServiceDeps>();
   deps_->authority = authority_.get();
@@ -260,34 +310,9 @@ absl::Status AuthorityServer::StartInternal(AuthorityServerOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  std::shared_ptr<grpc::ServerCredentials> credentials;
-  if (tls) {
-    grpc::SslServerCredentialsOptions ssl(
-        options.client_ca_pem.empty()
-            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    ssl.pem_root_certs = options.client_ca_pem;
-    ssl.pem_key_cert_pairs.push_back(
-        {options.tls_key_pem, options.tls_cert_pem});
-    credentials = grpc::SslServerCredentials(ssl);
-  } else {
-    credentials = grpc::InsecureServerCredentials();
-  }
-  builder.AddListeningPort(options.listen, credentials, &port_);
+  builder.AddListeningPort(options.listen, Credentials(options), &port_);
   for (auto& service : services_) builder.RegisterService(service.get());
-  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  // A port in use must fail, not be shared.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-      ToMillis(options.min_client_ping_interval));
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES,
-                             options.max_ping_strikes);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             ToMillis(options.keepalive_time));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                             ToMillis(options.keepalive_timeout));
+  SetLimits(options, builder);
   if (log_ != nullptr) {
     // Health and reflection run no handler of ours: their log lines.
     std::vector<
@@ -303,18 +328,12 @@ absl::Status AuthorityServer::StartInternal(AuthorityServerOptions options) {
         absl::StrCat("cannot listen on ", options.listen,
                      ": the address is in use or cannot be bound"));
   }
-  address_ = hp.host.find(':') != std::string::npos
-                 ? absl::StrCat("[", hp.host, "]:", port_)
-                 : absl::StrCat(hp.host, ":", port_);
+  address_ = host.find(':') != std::string::npos
+                 ? absl::StrCat("[", host, "]:", port_)
+                 : absl::StrCat(host, ":", port_);
   if (grpc::HealthCheckServiceInterface* health =
           server_->GetHealthCheckService()) {
     health->SetServingStatus(true);
-  }
-
-  // 5. The bootstrap admin key, once everything else works.
-  admin_key_path_ = absl::StrCat(options.data_dir, "/", kAdminKeyFile);
-  if (options.create_admin_key) {
-    TA_RETURN_IF_ERROR(EnsureAdminKey(options.data_dir));
   }
   return absl::OkStatus();
 }
@@ -331,7 +350,7 @@ absl::Status AuthorityServer::EnsureAdminKey(const std::string& data_dir) {
 }
 
 void AuthorityServer::Shutdown(absl::Duration grace) {
-  std::lock_guard<std::mutex> lock(shutdown_mu_);
+  MutexLock lock(&shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
   if (server_ != nullptr) {

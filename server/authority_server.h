@@ -8,17 +8,18 @@
 #define SERVER_AUTHORITY_SERVER_H_
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/mutex.h"
+#include "base/random.h"
 #include "server/call_log.h"
 #include "server/token_authority.h"
 #include "storage/sqlite_token_store.h"
-#include "base/clock.h"
-#include "base/random.h"
 
 namespace grpc {
 class Server;
@@ -109,6 +110,9 @@ class AuthorityServer {
  private:
   AuthorityServer() = default;
   absl::Status StartInternal(AuthorityServerOptions options);
+  // Starts serving the services on options.listen (`host` is its host part).
+  absl::Status StartGrpc(const AuthorityServerOptions& options,
+                         const std::string& host);
   absl::Status EnsureAdminKey(const std::string& data_dir);
 
   std::unique_ptr<CallLog> owned_log_;
@@ -124,8 +128,9 @@ class AuthorityServer {
   std::string admin_key_path_;
   bool admin_key_created_ = false;
 
-  std::mutex shutdown_mu_;
-  bool shut_down_ = false;
+  // Held for the whole of Shutdown (a second caller waits for the first).
+  Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
 // Reads a whole (small) file, e.g. a PEM file named by a flag.

@@ -5,13 +5,14 @@
 #ifndef SERVER_BLOCKING_EXECUTOR_H_
 #define SERVER_BLOCKING_EXECUTOR_H_
 
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "base/mutex.h"
 
 namespace token_authority::server {
 
@@ -40,11 +41,12 @@ class BlockingExecutor {
   explicit BlockingExecutor(int threads);
   void Run();
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
-  std::vector<std::thread> workers_;
+  mutable Mutex mu_;
+  CondVar cv_;  // signalled when a task is queued or stopping_ is set
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Started by the constructor; taken (and joined) by the first Shutdown.
+  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace token_authority::server

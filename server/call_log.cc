@@ -3,10 +3,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "base/thread_name.h"
 
 namespace token_authority::server {
 namespace {
@@ -51,21 +49,16 @@ std::string FormatCallRecord(const CallRecord& record) {
 
 std::unique_ptr<FdCallLog> FdCallLog::Create(int fd,
                                              absl::Duration flush_interval) {
-  return std::unique_ptr<FdCallLog>(new FdCallLog(fd, flush_interval));
+  std::unique_ptr<FdCallLog> log(new FdCallLog(fd));
+  FdCallLog* self = log.get();
+  log->flusher_.Start("ta-call-log", flush_interval, [self] { self->Flush(); });
+  return log;
 }
 
-FdCallLog::FdCallLog(int fd, absl::Duration flush_interval)
-    : fd_(fd), flush_interval_(flush_interval) {
-  thread_ = StartNamedThread("ta-call-log", [this] { Run(); });
-}
+FdCallLog::FdCallLog(int fd) : fd_(fd) {}
 
 FdCallLog::~FdCallLog() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
+  flusher_.Stop();
   Flush();
 }
 
@@ -74,25 +67,25 @@ void FdCallLog::Record(const CallRecord& record) {
   line.push_back('\n');
   bool wake = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     buffer_ += line;
     wake = buffer_.size() >= kFlushThreshold;
   }
-  if (wake) cv_.notify_one();
+  if (wake) flusher_.Wake();
 }
 
 void FdCallLog::Flush() {
   // write_mu_ is taken first so that chunks reach the descriptor in order.
-  std::lock_guard<std::mutex> write_lock(write_mu_);
+  MutexLock write_lock(&write_mu_);
   std::string chunk;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     chunk.swap(buffer_);
   }
   WriteOut(chunk);
 }
 
-void FdCallLog::WriteOut(std::string& chunk) {
+void FdCallLog::WriteOut(const std::string& chunk) {
   size_t done = 0;
   while (done < chunk.size()) {
     const ssize_t n = ::write(fd_, chunk.data() + done, chunk.size() - done);
@@ -104,28 +97,15 @@ void FdCallLog::WriteOut(std::string& chunk) {
   }
 }
 
-void FdCallLog::Run() {
-  const auto interval =
-      std::chrono::microseconds(absl::ToInt64Microseconds(flush_interval_));
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
-    cv_.wait_for(lock, interval,
-                 [this] { return stop_ || buffer_.size() >= kFlushThreshold; });
-    lock.unlock();
-    Flush();
-    lock.lock();
-  }
-}
-
 void MemoryCallLog::Record(const CallRecord& record) {
   std::string line = FormatCallRecord(record);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   lines_ += line;
   lines_.push_back('\n');
 }
 
 std::string MemoryCallLog::Contents() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return lines_;
 }
 

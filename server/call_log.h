@@ -4,16 +4,16 @@
 #ifndef SERVER_CALL_LOG_H_
 #define SERVER_CALL_LOG_H_
 
-#include <condition_variable>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/background_loop.h"
+#include "base/mutex.h"
 
 namespace token_authority::server {
 
@@ -42,8 +42,9 @@ class CallLog {
 };
 
 // A CallLog that buffers lines and writes them to a file descriptor (stderr by
-// default) from a background thread at least every `flush_interval`, and on
-// Flush() / destruction. The descriptor is not owned.
+// default) from a background thread ("ta-call-log") at least every
+// `flush_interval` and as soon as 64 KiB are buffered, and on Flush() /
+// destruction. The descriptor is not owned.
 class FdCallLog : public CallLog {
  public:
   static std::unique_ptr<FdCallLog> Create(
@@ -54,18 +55,17 @@ class FdCallLog : public CallLog {
   void Flush() override;
 
  private:
-  FdCallLog(int fd, absl::Duration flush_interval);
-  void Run();
-  void WriteOut(std::string& chunk);  // requires write_mu_ held
+  explicit FdCallLog(int fd);
+  void WriteOut(const std::string& chunk)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const int fd_;
-  const absl::Duration flush_interval_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string buffer_;   // guarded by mu_
-  bool stop_ = false;    // guarded by mu_
-  std::mutex write_mu_;  // serialises writes to fd_
-  std::thread thread_;
+  // Serialises writes to fd_; taken before mu_.
+  Mutex write_mu_;
+  Mutex mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  std::string buffer_ ABSL_GUARDED_BY(mu_);
+  // Flushes every flush_interval, and when woken by Record.
+  BackgroundLoop flusher_;
 };
 
 // A CallLog that keeps every line in memory (for tests and benchmarks).
@@ -77,8 +77,8 @@ class MemoryCallLog : public CallLog {
   std::string Contents() const;
 
  private:
-  mutable std::mutex mu_;
-  std::string lines_;
+  mutable Mutex mu_;
+  std::string lines_ ABSL_GUARDED_BY(mu_);
 };
 
 // A CallLog that drops everything.

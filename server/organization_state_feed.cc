@@ -5,7 +5,7 @@
 namespace token_authority::server {
 
 bool OrganizationStateFeed::Publish(OrganizationState state) {
-  std::lock_guard<std::mutex> lock(state_mu_);
+  MutexLock lock(&state_mu_);
   auto it = states_.find(state.organization_id);
   if (it != states_.end() &&
       it->second.secure_enabled == state.secure_enabled &&
@@ -22,7 +22,7 @@ void OrganizationStateFeed::WakeAll() { subscribers_.WakeAll(); }
 
 std::optional<OrganizationState> OrganizationStateFeed::Get(
     absl::string_view organization_id) const {
-  std::lock_guard<std::mutex> lock(state_mu_);
+  MutexLock lock(&state_mu_);
   auto it = states_.find(organization_id);
   if (it == states_.end()) return std::nullopt;
   return it->second;
@@ -32,7 +32,7 @@ std::vector<OrganizationState> OrganizationStateFeed::ReadChanged(
     const std::vector<std::string>& organization_ids,
     absl::flat_hash_map<std::string, uint64_t>* sent_versions) const {
   std::vector<OrganizationState> out;
-  std::lock_guard<std::mutex> lock(state_mu_);
+  MutexLock lock(&state_mu_);
   for (const std::string& id : organization_ids) {
     auto it = states_.find(id);
     if (it == states_.end()) continue;

@@ -20,16 +20,16 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "server/wake_list.h"
 
 namespace token_authority::server {
@@ -91,10 +91,10 @@ class OrganizationStateFeed {
   void Close();
 
  private:
-  mutable std::mutex state_mu_;
-  absl::flat_hash_map<std::string, OrganizationState>
-      states_;                 // guarded by state_mu_
-  uint64_t last_version_ = 0;  // guarded by state_mu_
+  mutable Mutex state_mu_;
+  absl::flat_hash_map<std::string, OrganizationState> states_
+      ABSL_GUARDED_BY(state_mu_);
+  uint64_t last_version_ ABSL_GUARDED_BY(state_mu_) = 0;
 
   WakeList subscribers_;
 };

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "base/status_macros.h"
-#include "base/thread_name.h"
 
 namespace token_authority::server {
 
@@ -34,7 +33,10 @@ RevocationFeed::RevocationFeed(storage::TokenStore* store,
       floor_(start_sequence),
       tail_(start_sequence) {
   if (options_.poll_interval > absl::ZeroDuration()) {
-    poll_thread_ = StartNamedThread("ta-revoke-feed", [this] { PollLoop(); });
+    poll_.Start("ta-revoke-feed", options_.poll_interval, [this] {
+      // A failure here (store busy or closed) is retried at the next tick.
+      (void)CatchUp();
+    });
   }
 }
 
@@ -43,11 +45,11 @@ RevocationFeed::~RevocationFeed() { Close(); }
 absl::Status RevocationFeed::CatchUp() {
   bool published = false;
   {
-    std::lock_guard<std::mutex> catch_up(catch_up_mu_);
+    MutexLock catch_up(&catch_up_mu_);
     for (;;) {
       int64_t after;
       {
-        std::lock_guard<std::mutex> lock(buffer_mu_);
+        MutexLock lock(&buffer_mu_);
         after = tail_;
       }
       TA_ASSIGN_OR_RETURN(
@@ -56,7 +58,7 @@ absl::Status RevocationFeed::CatchUp() {
       if (events.empty()) break;
       if (listener_) listener_(events);
       {
-        std::lock_guard<std::mutex> lock(buffer_mu_);
+        MutexLock lock(&buffer_mu_);
         for (storage::RevocationEvent& e : events) {
           if (e.sequence <= tail_) continue;  // defensive: never go back
           tail_ = e.sequence;
@@ -81,7 +83,7 @@ absl::StatusOr<std::vector<storage::RevocationEvent>> RevocationFeed::Read(
     return absl::InvalidArgumentError("limit: must be 1..10000");
   }
   {
-    std::lock_guard<std::mutex> lock(buffer_mu_);
+    MutexLock lock(&buffer_mu_);
     if (after >= floor_) {
       std::vector<storage::RevocationEvent> out;
       // The buffer is ascending by sequence: find the first event > after.
@@ -103,7 +105,7 @@ absl::StatusOr<std::vector<storage::RevocationEvent>> RevocationFeed::Read(
 }
 
 int64_t RevocationFeed::last_sequence() const {
-  std::lock_guard<std::mutex> lock(buffer_mu_);
+  MutexLock lock(&buffer_mu_);
   return tail_;
 }
 
@@ -116,26 +118,8 @@ void RevocationFeed::Unsubscribe(uint64_t id) { subscribers_.Unsubscribe(id); }
 void RevocationFeed::WakeAll() { subscribers_.WakeAll(); }
 
 void RevocationFeed::Close() {
-  {
-    std::lock_guard<std::mutex> lock(poll_mu_);
-    stop_poll_ = true;
-  }
-  poll_cv_.notify_all();
-  if (poll_thread_.joinable()) poll_thread_.join();
+  poll_.Stop();
   subscribers_.Close();
-}
-
-void RevocationFeed::PollLoop() {
-  const auto interval = absl::ToChronoMicroseconds(options_.poll_interval);
-  std::unique_lock<std::mutex> lock(poll_mu_);
-  while (!stop_poll_) {
-    poll_cv_.wait_for(lock, interval, [this] { return stop_poll_; });
-    if (stop_poll_) break;
-    lock.unlock();
-    // A failure here (store busy or closed) is retried at the next tick.
-    (void)CatchUp();
-    lock.lock();
-  }
 }
 
 }  // namespace token_authority::server

@@ -14,18 +14,17 @@
 #ifndef SERVER_REVOCATION_FEED_H_
 #define SERVER_REVOCATION_FEED_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/background_loop.h"
+#include "base/mutex.h"
 #include "server/wake_list.h"
 #include "storage/token_store.h"
 
@@ -34,8 +33,8 @@ namespace token_authority::server {
 struct RevocationFeedOptions {
   // Events kept in memory (older ones are re-read from the store).
   size_t buffer_capacity = 65536;
-  // How often the background thread looks for events nobody announced;
-  // absl::ZeroDuration() disables the thread.
+  // How often the background thread ("ta-revoke-feed") looks for events
+  // nobody announced; absl::ZeroDuration() disables the thread.
   absl::Duration poll_interval = absl::Seconds(1);
   // Events read from the store per query.
   int batch_size = 1000;
@@ -87,29 +86,26 @@ class RevocationFeed {
  private:
   RevocationFeed(storage::TokenStore* store, int64_t start_sequence,
                  RevocationFeedOptions options, Listener listener);
-  void PollLoop();
   void WakeAll();
 
   storage::TokenStore* const store_;
   const RevocationFeedOptions options_;
   const Listener listener_;
 
-  // std::mutex (not absl::Mutex): ThreadSanitizer sees pthread locking, and
-  // Debian's abseil is not instrumented.
-  std::mutex catch_up_mu_;  // serialises CatchUp
+  // Serialises CatchUp; held while the listener runs. Taken before
+  // buffer_mu_.
+  Mutex catch_up_mu_;
 
-  mutable std::mutex buffer_mu_;
+  mutable Mutex buffer_mu_ ABSL_ACQUIRED_AFTER(catch_up_mu_);
   // Events with sequence in (floor_, tail_], ascending.
-  std::deque<storage::RevocationEvent> buffer_;  // guarded by buffer_mu_
-  int64_t floor_;                                // guarded by buffer_mu_
-  int64_t tail_;                                 // guarded by buffer_mu_
+  std::deque<storage::RevocationEvent> buffer_ ABSL_GUARDED_BY(buffer_mu_);
+  int64_t floor_ ABSL_GUARDED_BY(buffer_mu_);
+  int64_t tail_ ABSL_GUARDED_BY(buffer_mu_);
 
   WakeList subscribers_;
 
-  std::mutex poll_mu_;
-  std::condition_variable poll_cv_;
-  bool stop_poll_ = false;  // guarded by poll_mu_
-  std::thread poll_thread_;
+  // CatchUp every poll_interval (when positive).
+  BackgroundLoop poll_;
 };
 
 }  // namespace token_authority::server

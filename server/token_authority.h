@@ -7,16 +7,23 @@
 //
 // State kept in memory, in step with the store (this process is the store's
 // only writer; every mutation goes to the store first and is applied to
-// memory after its COMMIT):
+// memory after its COMMIT), each in a part of its own (internal headers):
 //  - each organisation's record (the `secure` flag) and KeySet, loaded at
-//    start, replaced on rotation and retirement;
+//    start, replaced on rotation and retirement (OrganizationRegistry,
+//    organization_registry.h);
 //  - every API key's id, role, organisation, secret hash and revocation, so
-//    that authentication reads no database;
+//    that authentication reads no database (ApiKeyRegistry,
+//    api_key_registry.h);
 //  - the ids of revoked, unexpired tokens (fed by the RevocationFeed), so that
-//    VerifyToken reads no database;
+//    VerifyToken reads no database (RevokedTokenSet, revoked_token_set.h);
 //  - each organisation's verifier-facing state (secure flag, digest of its
-//    JWK Set), published to the OrganizationStateFeed whenever an entry is
-//    replaced, for WatchOrganizationStates.
+//    JWK Set), published by the OrganizationRegistry to its
+//    OrganizationStateFeed whenever an entry is replaced, for
+//    WatchOrganizationStates.
+// Background maintenance retires old signing keys (KeyRetirement,
+// key_retirement.h) and forgets expired revocations. The methods are defined
+// in token_authority.cc, token_authority_tokens.cc (TokenService) and
+// token_authority_admin.cc (AdminService).
 //
 // Rules: roles (admin: everything, every organisation; issuer: its own
 // organisation's tokens, audit and keys; verifier: VerifyToken, GetJwks,
@@ -30,49 +37,31 @@
 #ifndef SERVER_TOKEN_AUTHORITY_H_
 #define SERVER_TOKEN_AUTHORITY_H_
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/background_loop.h"
+#include "base/clock.h"
+#include "base/random.h"
+#include "server/caller.h"
 #include "server/organization_state_feed.h"
 #include "server/revocation_feed.h"
 #include "server/wake_list.h"
 #include "storage/token_store.h"
 #include "token/algorithm.h"
-#include "base/clock.h"
 #include "token/decoder.h"
-#include "token/key_set.h"
-#include "base/random.h"
 #include "token/token_spec.h"
 #include "token/verifier.h"
 
 namespace token_authority::server {
-
-using storage::ApiKeyRole;
-
-// Who is calling, as established by Authenticate.
-struct Caller {
-  // The API key's id ("" only for the service itself, e.g. bootstrap).
-  std::string api_key_id;
-  ApiKeyRole role = ApiKeyRole::kVerifier;
-  // The organisation the call acts for: the key's own organisation, or, for
-  // an admin key, the x-organization-id header ("" when absent). Verifier
-  // keys may carry their organisation here; it does not restrict them.
-  std::string organization_id;
-};
 
 // The largest TokenAuthorityOptions::verify_cache_entries accepted.
 inline constexpr int64_t kMaxVerifyCacheEntries = 10'000'000;
@@ -142,6 +131,12 @@ struct CreatedApiKey {
   storage::ApiKey key;  // secret_hash cleared
   std::string secret;   // shown once
 };
+
+class ApiKeyRegistry;
+class KeyRetirement;
+class OrganizationRegistry;
+class RevokedTokenSet;
+struct OrgEntry;
 
 class TokenAuthority {
  public:
@@ -240,7 +235,7 @@ class TokenAuthority {
       const Caller& caller,
       const std::vector<std::string>& organization_ids) const;
   // Every organisation's latest state; the stream is served from here.
-  OrganizationStateFeed& organization_state_feed() { return org_states_; }
+  OrganizationStateFeed& organization_state_feed();
 
   // --- KeyService -------------------------------------------------------
 
@@ -323,40 +318,17 @@ class TokenAuthority {
   const TokenAuthorityOptions& options() const { return options_; }
 
  private:
-  struct OrgEntry;
-  struct ApiKeyEntry;
-  class Hooks;
+  struct PreparedIssue;
 
   TokenAuthority(TokenAuthorityOptions options, storage::TokenStore* store,
                  const Clock& clock, RandomSource& random);
 
+  // Fills the registries from the store and starts the revocation feed.
   absl::Status Load();
-  absl::Status LoadOrganizationKeys(const storage::Organization& org,
-                                    std::vector<storage::SigningKey> rows);
-  absl::Status EnsurePrimaryKey(const storage::Organization& org,
-                                std::vector<storage::SigningKey>& rows,
-                                const storage::AuditContext& audit);
-  absl::StatusOr<std::shared_ptr<const OrgEntry>> BuildOrgEntry(
-      storage::Organization org, std::vector<storage::SigningKey> rows) const;
-  std::shared_ptr<const OrgEntry> FindOrg(absl::string_view id) const;
-  // Installs `entry` and publishes its state (changed_at: `changed_at`, or
-  // the clock's now when unset). Callers hold org_write_mu_ (or run before
-  // the authority is shared, in Load).
-  void PutOrg(std::shared_ptr<const OrgEntry> entry,
-              std::optional<absl::Time> changed_at = std::nullopt);
+  // The organisation the caller acts for: INVALID_ARGUMENT when it names
+  // none, NOT_FOUND when it does not exist.
   absl::StatusOr<std::shared_ptr<const OrgEntry>> ResolveOrg(
       const Caller& caller) const;
-  absl::Status ReloadKeys(const std::string& organization_id);
-  absl::Status RetireKeys(const OrgEntry& entry, absl::Time now);
-  absl::StatusOr<bool> HasLiveTokenOfKey(const std::string& organization_id,
-                                         const std::string& kid,
-                                         storage::TokenFilter filter);
-  void ApplyRevocations(const std::vector<storage::RevocationEvent>& events);
-  void ForgetExpiredRevocations(absl::Time now);
-  bool IsRevoked(absl::string_view token_id) const;
-  absl::Status CheckRateLimit(ApiKeyEntry& entry, absl::Time now);
-  void PutApiKey(const storage::ApiKey& key);
-  struct PreparedIssue;
   // IssueToken's work before the store: role, organisation, validation,
   // claims, signature, the row.
   absl::StatusOr<PreparedIssue> PrepareIssue(
@@ -364,15 +336,14 @@ class TokenAuthority {
       absl::string_view request_id,
       std::vector<token::FieldViolation> conversion_violations);
   // IssueToken's answer from the store's. May run on the store's
-  // completion thread (IssueTokenAsync); takes only orgs_mu_, shared, and
-  // calls no store method.
+  // completion thread (IssueTokenAsync); takes only the organisation map's
+  // lock, shared, and calls no store method.
   absl::StatusOr<IssuedToken> CompleteIssue(
       const PreparedIssue& prepared,
       absl::StatusOr<storage::InsertTokenResult> inserted);
   // The token of an earlier call with the same request id, signed again.
   absl::StatusOr<IssuedToken> ReissueExisting(absl::string_view organization_id,
                                               storage::Token row);
-  void MaintenanceLoop();
 
   const TokenAuthorityOptions options_;
   storage::TokenStore* const store_;
@@ -380,40 +351,18 @@ class TokenAuthority {
   RandomSource& random_;
   const token::TokenVerifier verifier_;  // with the verify cache, if any
 
-  // Locks are std:: (pthread) rather than absl::Mutex so that
-  // ThreadSanitizer sees them (Debian's abseil is not instrumented).
-  // Order: org_write_mu_ -> key_change_mu_ -> orgs_mu_; the others are
-  // leaves.
-  // Organisations: copy-on-write entries.
-  mutable std::shared_mutex orgs_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const OrgEntry>>
-      orgs_;  // guarded by orgs_mu_
-  // Serialises every change of an organisation entry (creation, update,
-  // rotation, retirement) so that none is lost. Taken before key_change_mu_.
-  std::mutex org_write_mu_;
-  // Held shared by IssueToken while it reads the clock and picks the key,
-  // exclusively by rotation and retirement around their store call: a token
-  // signed by a key that is no longer primary was issued before the next
-  // key's creation time (what retirement relies on).
-  std::shared_mutex key_change_mu_;
-
-  mutable std::shared_mutex api_keys_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<ApiKeyEntry>>
-      api_keys_;  // guarded by api_keys_mu_
-
-  mutable std::shared_mutex revoked_mu_;
-  // Revoked token id -> its expiry.
-  absl::flat_hash_map<std::string, absl::Time>
-      revoked_;  // guarded by revoked_mu_
-
-  std::unique_ptr<RevocationFeed> feed_;
-  OrganizationStateFeed org_states_;
+  // The parts, each with its own locks (see their headers). Lock order
+  // across them: the organisation registry's before its state feed's (and
+  // the watch streams' woken by it); the revocation feed's catch-up lock
+  // before the revoked set's (the feed's listener).
+  const std::unique_ptr<OrganizationRegistry> orgs_;
+  const std::unique_ptr<ApiKeyRegistry> api_keys_;
+  const std::unique_ptr<RevokedTokenSet> revoked_;
+  const std::unique_ptr<KeyRetirement> key_retirement_;
+  std::unique_ptr<RevocationFeed> feed_;  // set by Load
   WakeList api_key_revocations_;
-
-  std::mutex maintenance_mu_;
-  std::condition_variable maintenance_cv_;
-  bool stop_ = false;  // guarded by maintenance_mu_
-  std::thread maintenance_thread_;
+  // "ta-maintenance": RunMaintenance every maintenance_interval.
+  BackgroundLoop maintenance_;
 };
 
 }  // namespace token_authority::server

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "base/mutex.h"
 
 namespace token_authority::server {
 
@@ -22,7 +24,7 @@ class WakeList {
   // Registers `wake` and returns its id (never 0). After Close(), calls
   // wake(true) at once and returns 0.
   uint64_t Subscribe(WakeFn wake) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closed_) {
       wake(true);
       return 0;
@@ -34,13 +36,13 @@ class WakeList {
 
   // Forgets `id`; unknown ids (and 0) are ignored.
   void Unsubscribe(uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     subscribers_.erase(id);
   }
 
   // Calls every wake function with closing = false; nothing after Close().
   void WakeAll() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closed_) return;
     for (auto& [id, wake] : subscribers_) wake(false);
   }
@@ -48,7 +50,7 @@ class WakeList {
   // Calls every wake function with closing = true and forgets them all.
   // Idempotent.
   void Close() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (closed_) return;
     closed_ = true;
     for (auto& [id, wake] : subscribers_) wake(true);
@@ -56,12 +58,11 @@ class WakeList {
   }
 
  private:
-  // std::mutex (not absl::Mutex): ThreadSanitizer sees pthread locking, and
-  // Debian's abseil is not instrumented.
-  std::mutex mu_;
-  std::map<uint64_t, WakeFn> subscribers_;  // guarded by mu_
-  uint64_t next_id_ = 1;                    // guarded by mu_
-  bool closed_ = false;                     // guarded by mu_
+  // Held while wake functions run.
+  Mutex mu_;
+  std::map<uint64_t, WakeFn> subscribers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace token_authority::server

@@ -1,0 +1,259 @@
+#include "server/server_flags.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "token/time_util.h"
+
+namespace token_authority::server {
+namespace {
+
+// Payloads of a ParseFlags error from CLI11: its exit code and its text.
+constexpr absl::string_view kExitCodePayload =
+    "token-authority/server-flags/exit-code";
+constexpr absl::string_view kTextPayload = "token-authority/server-flags/text";
+
+constexpr char kDescription[] =
+    "token-authority: issues, tracks, verifies and revokes secure playback "
+    "tokens (JWT) over gRPC. Durations are written 90s, 15m, 36h, 14d, 2w.";
+
+// The flags as CLI11 fills them, with their defaults.
+struct FlagValues {
+  std::string listen = "127.0.0.1:50051";
+  std::string data_dir = "./var";
+  std::string tls_cert, tls_key, client_ca;
+  std::string leeway = "60s", default_lifetime = "14d", max_lifetime = "365d";
+  std::string issuer = "token-authority";
+  double rate_limit = 0, rate_burst = 0;
+  std::string shutdown_grace = "10s";
+  int blocking_threads = 64;
+  int64_t verify_cache = 10000;
+};
+
+// CLI11's help, with each option's environment variable written as CLI11
+// writes an Option::envname ("(Env:TA_LISTEN)", after the default). The
+// options carry no envname themselves, since CLI11 would then read the
+// process environment instead of ParseFlags' `env`.
+class EnvFormatter : public CLI::Formatter {
+ public:
+  void SetEnv(const CLI::Option* option, std::string name) {
+    env_[option] = std::move(name);
+  }
+
+  std::string make_option_opts(const CLI::Option* option) const override {
+    std::string out = CLI::Formatter::make_option_opts(option);
+    auto it = env_.find(option);
+    if (it != env_.end()) {
+      absl::StrAppend(&out, " (", get_label("Env"), ":", it->second, ")");
+    }
+    return out;
+  }
+
+ private:
+  absl::flat_hash_map<const CLI::Option*, std::string> env_;
+};
+
+// The CLI11 app of token-authority, bound to a FlagValues.
+class CommandLine {
+ public:
+  explicit CommandLine(FlagValues& v);
+
+  // Parses `argv`, then takes each flag not given there from its environment
+  // variable. Throws CLI::ParseError (CLI11's errors, --help).
+  void Parse(int argc, const char* const* argv, const Environment& env);
+
+  // CLI11's report of `e`: what it prints on stdout and stderr, and its exit
+  // code (0 for --help).
+  int Report(const CLI::ParseError& e, std::string* out,
+             std::string* err) const;
+
+ private:
+  template <typename T>
+  CLI::Option* Add(const std::string& name, T& value,
+                   const std::string& description, std::string env_name) {
+    CLI::Option* option = app_.add_option(name, value, description);
+    formatter_->SetEnv(option, env_name);
+    env_.emplace_back(option, std::move(env_name));
+    return option;
+  }
+
+  CLI::App app_{kDescription};
+  std::shared_ptr<EnvFormatter> formatter_ = std::make_shared<EnvFormatter>();
+  std::vector<std::pair<CLI::Option*, std::string>> env_;
+};
+
+CommandLine::CommandLine(FlagValues& v) {
+  app_.formatter(formatter_);
+  Add("--listen", v.listen, "host:port to listen on; port 0 picks a free port",
+      "TA_LISTEN")
+      ->capture_default_str();
+  Add("--data-dir", v.data_dir,
+      "directory for token-authority.db, kek.key and admin.key", "TA_DATA_DIR")
+      ->capture_default_str();
+  Add("--tls-cert", v.tls_cert, "server certificate chain (PEM file)",
+      "TA_TLS_CERT");
+  Add("--tls-key", v.tls_key, "server private key (PEM file)", "TA_TLS_KEY");
+  Add("--client-ca", v.client_ca,
+      "CA certificates (PEM file) for mutual TLS: clients must present a "
+      "certificate signed by one of them",
+      "TA_CLIENT_CA");
+  Add("--leeway", v.leeway, "tolerated clock skew for exp/nbf", "TA_LEEWAY")
+      ->capture_default_str();
+  Add("--default-lifetime", v.default_lifetime,
+      "lifetime of tokens whose spec sets none", "TA_DEFAULT_LIFETIME")
+      ->capture_default_str();
+  Add("--max-lifetime", v.max_lifetime, "longest lifetime allowed",
+      "TA_MAX_LIFETIME")
+      ->capture_default_str();
+  Add("--issuer", v.issuer, "the iss claim of issued tokens", "TA_ISSUER")
+      ->capture_default_str();
+  Add("--rate-limit", v.rate_limit,
+      "requests per second per API key (0: unlimited)", "TA_RATE_LIMIT")
+      ->capture_default_str();
+  Add("--rate-burst", v.rate_burst, "burst per API key (0: one second's worth)",
+      "TA_RATE_BURST")
+      ->capture_default_str();
+  Add("--shutdown-grace", v.shutdown_grace,
+      "how long calls in flight may take after SIGTERM/SIGINT",
+      "TA_SHUTDOWN_GRACE")
+      ->capture_default_str();
+  Add("--verify-cache", v.verify_cache,
+      "tokens whose signature check VerifyToken remembers (by SHA-256; "
+      "expiry, revocation and the request are checked every time); 0: none",
+      "TA_VERIFY_CACHE")
+      ->check(CLI::Range(int64_t{0}, kMaxVerifyCacheEntries))
+      ->capture_default_str();
+  Add("--blocking-threads", v.blocking_threads,
+      "threads serving calls that touch the database", "TA_BLOCKING_THREADS")
+      ->capture_default_str();
+}
+
+void CommandLine::Parse(int argc, const char* const* argv,
+                        const Environment& env) {
+  app_.parse(argc, argv);
+  // What CLI11 does for an Option::envname: a flag not given takes a
+  // non-empty variable as its value, converted and checked like one given.
+  for (const auto& [option, name] : env_) {
+    if (option->count() != 0) continue;
+    std::optional<std::string> value = env(name);
+    if (!value.has_value() || value->empty()) continue;
+    option->add_result(*value);
+    option->run_callback();
+  }
+}
+
+int CommandLine::Report(const CLI::ParseError& e, std::string* out,
+                        std::string* err) const {
+  std::ostringstream out_stream, err_stream;
+  const int code = app_.exit(e, out_stream, err_stream);
+  *out = out_stream.str();
+  *err = err_stream.str();
+  return code;
+}
+
+// The values CLI11 cannot check: durations and PEM files.
+absl::StatusOr<ServerFlags> ToServerFlags(const FlagValues& v) {
+  ServerFlags flags;
+  AuthorityServerOptions& options = flags.server;
+  options.listen = v.listen;
+  options.data_dir = v.data_dir;
+  options.blocking_threads = v.blocking_threads;
+  options.authority.issuer = v.issuer;
+  options.authority.rate_limit_per_second = v.rate_limit;
+  options.authority.rate_limit_burst = v.rate_burst;
+  options.authority.verify_cache_entries = static_cast<size_t>(v.verify_cache);
+  struct DurationFlag {
+    const char* name;
+    const std::string* text;
+    absl::Duration* out;
+  };
+  for (const DurationFlag& f : {
+           DurationFlag{"leeway", &v.leeway, &options.authority.leeway},
+           DurationFlag{"default-lifetime", &v.default_lifetime,
+                        &options.authority.limits.default_lifetime},
+           DurationFlag{"max-lifetime", &v.max_lifetime,
+                        &options.authority.limits.max_lifetime},
+           DurationFlag{"shutdown-grace", &v.shutdown_grace,
+                        &flags.shutdown_grace},
+       }) {
+    absl::StatusOr<absl::Duration> d = token::ParseDuration(*f.text);
+    if (!d.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", f.name, ": ", d.status().message()));
+    }
+    *f.out = *d;
+  }
+  for (const auto& [flag, path, out] :
+       {std::make_tuple("tls-cert", &v.tls_cert, &options.tls_cert_pem),
+        std::make_tuple("tls-key", &v.tls_key, &options.tls_key_pem),
+        std::make_tuple("client-ca", &v.client_ca, &options.client_ca_pem)}) {
+    if (path->empty()) continue;
+    absl::StatusOr<std::string> pem = ReadSmallFile(*path);
+    if (!pem.ok()) {
+      return absl::Status(
+          pem.status().code(),
+          absl::StrCat("--", flag, ": ", pem.status().message()));
+    }
+    *out = std::move(*pem);
+  }
+  return flags;
+}
+
+}  // namespace
+
+Environment ProcessEnvironment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::StatusOr<ServerFlags> ParseFlags(int argc, const char* const* argv,
+                                       const Environment& env) {
+  FlagValues values;
+  CommandLine command_line(values);
+  try {
+    command_line.Parse(argc, argv, env);
+  } catch (const CLI::ParseError& e) {
+    std::string out, err;
+    const int code = command_line.Report(e, &out, &err);
+    if (code == 0) {
+      ServerFlags help;
+      help.help = std::move(out);
+      return help;
+    }
+    absl::Status status = absl::InvalidArgumentError(e.what());
+    status.SetPayload(kExitCodePayload, absl::Cord(absl::StrCat(code)));
+    status.SetPayload(kTextPayload, absl::Cord(err));
+    return status;
+  }
+  return ToServerFlags(values);
+}
+
+FlagErrorReport ReportFlagError(const absl::Status& error) {
+  FlagErrorReport report;
+  const auto code = error.GetPayload(kExitCodePayload);  // absl::optional
+  const auto text = error.GetPayload(kTextPayload);
+  if (code.has_value() && text.has_value() &&
+      absl::SimpleAtoi(std::string(*code), &report.exit_code)) {
+    report.text = std::string(*text);
+    return report;
+  }
+  report.exit_code = 1;
+  report.text = absl::StrCat("token-authority: ", error.message(), "\n");
+  return report;
+}
+
+}  // namespace token_authority::server

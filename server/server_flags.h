@@ -1,0 +1,60 @@
+// The command line of the token-authority binary: every flag, its
+// environment variable and its default (README "Flags of token-authority"),
+// parsed into the options AuthorityServer::Start takes. main.cc only prints
+// what this returns.
+#ifndef SERVER_SERVER_FLAGS_H_
+#define SERVER_SERVER_FLAGS_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/authority_server.h"
+
+namespace token_authority::server {
+
+// What the command line asks for.
+struct ServerFlags {
+  // What to start; the PEM options hold the files' contents.
+  AuthorityServerOptions server;
+  // --shutdown-grace: how long calls in flight may take after SIGTERM/SIGINT.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // Not empty when --help was given: the text for stdout. Then nothing else
+  // is set and the binary exits 0 without starting.
+  std::string help;
+};
+
+// An environment variable's value, nullopt when it is not set.
+using Environment =
+    std::function<std::optional<std::string>(const std::string& name)>;
+
+// The process environment (getenv).
+Environment ProcessEnvironment();
+
+// Parses `argv` (argv[0] is the program's name, shown by --help) and, for
+// each flag not given there, its environment variable from `env` (an empty
+// value counts as unset). Reads the PEM files the TLS flags name; writes
+// nothing. Errors, each naming the flag ("--leeway: ..."):
+//  - InvalidArgument for an unknown flag, a missing or unconvertible value or
+//    a value out of range (CLI11's checks), and for a malformed duration;
+//  - FailedPrecondition for a PEM file that cannot be read.
+// ReportFlagError says how the binary reports each. Thread-compatible.
+absl::StatusOr<ServerFlags> ParseFlags(int argc, const char* const* argv,
+                                       const Environment& env);
+
+// How the binary reports a ParseFlags error: `text` for stderr and the exit
+// code. CLI11's checks keep CLI11's wording (its message and a "Run with
+// --help" line) and exit code (105 out of range, 109 unexpected argument,
+// ...); the others are one line "token-authority: <message>" and exit 1.
+struct FlagErrorReport {
+  std::string text;
+  int exit_code = 1;
+};
+FlagErrorReport ReportFlagError(const absl::Status& error);
+
+}  // namespace token_authority::server
+
+#endif  // SERVER_SERVER_FLAGS_H_
