@@ -5,9 +5,18 @@
 # (a call not answered OK, a set-up failure) does not.
 # Usage: BUILD_DIR=<build dir> h2load_ratios_smoke.sh
 set -u
-"$(dirname "$0")/h2load_ratios.sh" 600 2
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$(dirname "$0")/h2load_ratios.sh" 600 2 >"$out"
 rc=$?
+cat "$out"
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
-  echo "h2load_ratios_smoke: h2load_ratios.sh exited with $rc" >&2
+  echo "h2load_ratios_smoke: h2load_ratios exited with $rc" >&2
+  exit 1
+fi
+# Exit status 2 also comes from a tool that stopped early: only the closing
+# line says that every phase was measured.
+if ! grep -q '^h2load_ratios: all [0-9]* phases measured' "$out"; then
+  echo "h2load_ratios_smoke: h2load_ratios did not measure every phase (exit $rc)" >&2
   exit 1
 fi

@@ -10,8 +10,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "token/base64url.h"
 #include "base/status_macros.h"
+#include "token/base64url.h"
 
 namespace token_authority::server {
 namespace {

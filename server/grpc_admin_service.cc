@@ -2,9 +2,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
-#include "base/status_macros.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
 
 namespace token_authority::server {

@@ -1,9 +1,9 @@
 // AuditService adapter.
 #include <utility>
 
+#include "base/status_macros.h"
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
-#include "base/status_macros.h"
 #include "tokenauthority/v1/audit_service.grpc.pb.h"
 
 namespace token_authority::server {

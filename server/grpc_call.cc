@@ -5,7 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/status_conversion.h"
+#include "convert/status.h"
 
 namespace token_authority::server {
 namespace {
@@ -87,7 +87,7 @@ void Answer(const ServiceDeps& deps, grpc::ServerUnaryReactor* reactor,
             std::chrono::steady_clock::time_point start,
             const absl::Status& status) {
   LogCall(deps, method, info, status.code(), start);
-  reactor->Finish(ToGrpcStatus(status));
+  reactor->Finish(convert::ToGrpcStatus(status));
 }
 
 // The Respond of a call answered later.

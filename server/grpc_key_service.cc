@@ -2,9 +2,10 @@
 #include <utility>
 #include <vector>
 
+#include "base/status_macros.h"
+#include "convert/proto_convert.h"
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
-#include "base/status_macros.h"
 #include "tokenauthority/v1/key_service.grpc.pb.h"
 
 namespace token_authority::server {
@@ -41,8 +42,8 @@ class KeyServiceImpl final : public v1::KeyService::CallbackService {
         deps_, context, "KeyService/RotateSigningKey", Execution::kBlocking,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
-          TA_ASSIGN_OR_RETURN(token::Algorithm alg,
-                              FromProto(request->algorithm()));
+          TA_ASSIGN_OR_RETURN(token::Algorithm alg, convert::FromProtoAlgorithm(
+                                                        request->algorithm()));
           TA_ASSIGN_OR_RETURN(storage::SigningKey key,
                               deps_.authority->RotateSigningKey(caller, alg));
           ToProto(key, response->mutable_key());

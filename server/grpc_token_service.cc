@@ -4,9 +4,10 @@
 #include <vector>
 
 #include "base/status_macros.h"
+#include "convert/proto_convert.h"
+#include "convert/status.h"
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
-#include "server/status_conversion.h"
 #include "server/watch_reactors.h"
 #include "tokenauthority/v1/token_service.grpc.pb.h"
 
@@ -32,7 +33,8 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
             info.request_id = request->request_id();
           }
           std::vector<token::FieldViolation> violations;
-          token::TokenSpec spec = FromProto(request->spec(), &violations);
+          token::TokenSpec spec =
+              convert::FromProtoSpec(request->spec(), &violations);
           deps_.authority->IssueTokenAsync(
               caller, spec, request->request_id(), std::move(violations),
               [response, respond = std::move(respond)](

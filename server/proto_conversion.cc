@@ -5,30 +5,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "convert/proto_convert.h"
 #include "token/target.h"
 
 namespace token_authority::server {
 namespace {
 
-// google.protobuf.Timestamp's documented range.
-constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01T00:00:00Z
-constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31T23:59:59Z
-constexpr int64_t kMaxDurationSeconds = 315576000000;   // 10000 years
-
-void TargetToProto(const token::Target& target, v1::Target* out) {
-  switch (target.kind()) {
-    case token::Target::Kind::kStreamGroup:
-      out->set_stream_group_id(target.stream_group_id());
-      break;
-    case token::Target::Kind::kStreams:
-      for (const std::string& n : target.stream_names()) {
-        out->mutable_stream_names()->add_names(n);
-      }
-      break;
-    case token::Target::Kind::kOrganization:
-      out->set_organization(true);
-      break;
-  }
+// The store keeps the algorithm by its JOSE name; unknown names are
+// ALGORITHM_UNSPECIFIED.
+v1::Algorithm AlgorithmNameToProto(absl::string_view jose_name) {
+  const std::optional<token::Algorithm> alg =
+      token::AlgorithmFromName(jose_name);
+  return alg.has_value() ? convert::ToProtoAlgorithm(*alg)
+                         : v1::ALGORITHM_UNSPECIFIED;
 }
 
 void RowTargetToProto(const storage::Token& t, v1::Target* out) {
@@ -49,41 +38,6 @@ void RowTargetToProto(const storage::Token& t, v1::Target* out) {
 }
 
 }  // namespace
-
-// --- Times -------------------------------------------------------------
-
-void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  const absl::Duration rest = t - absl::FromUnixSeconds(seconds);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rest)));
-}
-
-absl::StatusOr<absl::Time> FromProto(const google::protobuf::Timestamp& ts,
-                                     absl::string_view field) {
-  if (ts.seconds() < kMinTimestampSeconds ||
-      ts.seconds() > kMaxTimestampSeconds) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": outside 0001-01-01..9999-12-31"));
-  }
-  if (ts.nanos() < 0 || ts.nanos() >= 1000000000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": nanos must be in [0, 999999999]"));
-  }
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
-                                         absl::string_view field) {
-  if (d.seconds() < -kMaxDurationSeconds || d.seconds() > kMaxDurationSeconds ||
-      d.nanos() <= -1000000000 || d.nanos() >= 1000000000 ||
-      (d.seconds() > 0 && d.nanos() < 0) ||
-      (d.seconds() < 0 && d.nanos() > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": not a valid duration"));
-  }
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 // --- Enumerations ------------------------------------------------------
 
@@ -156,98 +110,7 @@ absl::StatusOr<std::optional<storage::TokenState>> FromProto(
       absl::StrCat("state: unknown value ", static_cast<int>(state)));
 }
 
-v1::Algorithm AlgorithmToProto(absl::string_view jose_name) {
-  std::optional<token::Algorithm> alg = token::AlgorithmFromName(jose_name);
-  if (!alg.has_value()) return v1::ALGORITHM_UNSPECIFIED;
-  // The numeric values are equal by design (token/algorithm.h).
-  return static_cast<v1::Algorithm>(static_cast<int>(*alg));
-}
-
-absl::StatusOr<token::Algorithm> FromProto(v1::Algorithm algorithm) {
-  switch (algorithm) {
-    case v1::ALGORITHM_UNSPECIFIED:
-      return token::kDefaultAlgorithm;
-    case v1::ALGORITHM_ES256:
-      return token::Algorithm::kEs256;
-    case v1::ALGORITHM_RS256:
-      return token::Algorithm::kRs256;
-    case v1::ALGORITHM_EDDSA:
-      return token::Algorithm::kEdDsa;
-    case v1::ALGORITHM_HS256:
-      return token::Algorithm::kHs256;
-    default:
-      break;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("algorithm: unknown value ", static_cast<int>(algorithm)));
-}
-
-v1::DenyReason ToProto(token::DenyReason reason) {
-  const int value = static_cast<int>(reason);
-  if (value < 0 || value > token::kMaxDenyReason) {
-    return v1::DENY_REASON_UNSPECIFIED;
-  }
-  // The numeric values are equal by design (token/deny_reason.h).
-  return static_cast<v1::DenyReason>(value);
-}
-
 // --- Requests ----------------------------------------------------------
-
-token::TokenSpec FromProto(const v1::TokenSpec& spec,
-                           std::vector<token::FieldViolation>* violations) {
-  token::TokenSpec out;
-  if (spec.has_target()) {
-    const v1::Target& t = spec.target();
-    switch (t.kind_case()) {
-      case v1::Target::kStreamGroupId:
-        out.target = token::Target::StreamGroup(t.stream_group_id());
-        break;
-      case v1::Target::kStreamNames:
-        out.target = token::Target::Streams(std::vector<std::string>(
-            t.stream_names().names().begin(), t.stream_names().names().end()));
-        break;
-      case v1::Target::kOrganization:
-        if (t.organization()) {
-          out.target = token::Target::Organization();
-        } else {
-          violations->push_back(
-              {"target", "organization must be true when it is the target"});
-        }
-        break;
-      case v1::Target::KIND_NOT_SET:
-        break;
-    }
-  }
-  if (spec.has_lifetime()) {
-    absl::StatusOr<absl::Duration> d = FromProto(spec.lifetime(), "lifetime");
-    if (d.ok()) {
-      out.lifetime = *d;
-    } else {
-      violations->push_back({"lifetime", "not a valid duration"});
-    }
-  }
-  if (spec.has_expires_at()) {
-    absl::StatusOr<absl::Time> t = FromProto(spec.expires_at(), "expires_at");
-    if (t.ok()) {
-      out.expires_at = *t;
-    } else {
-      violations->push_back({"expires_at", "not a valid timestamp"});
-    }
-  }
-  if (spec.has_not_before()) {
-    absl::StatusOr<absl::Time> t = FromProto(spec.not_before(), "not_before");
-    if (t.ok()) {
-      out.not_before = *t;
-    } else {
-      violations->push_back({"not_before", "not a valid timestamp"});
-    }
-  }
-  out.client_ip = spec.client_ip();
-  out.domain = spec.domain();
-  out.user_id = spec.user_id();
-  out.tag = spec.tag();
-  return out;
-}
 
 absl::StatusOr<storage::TokenFilter> FromProto(
     const v1::ListTokensRequest& request) {
@@ -258,12 +121,14 @@ absl::StatusOr<storage::TokenFilter> FromProto(
   filter.stream_group_id = request.stream_group_id();
   TA_ASSIGN_OR_RETURN(filter.state, FromProto(request.state()));
   if (request.has_issued_after()) {
-    TA_ASSIGN_OR_RETURN(filter.issued_after,
-                        FromProto(request.issued_after(), "issued_after"));
+    TA_ASSIGN_OR_RETURN(
+        filter.issued_after,
+        convert::FromProtoTimestamp(request.issued_after(), "issued_after"));
   }
   if (request.has_issued_before()) {
-    TA_ASSIGN_OR_RETURN(filter.issued_before,
-                        FromProto(request.issued_before(), "issued_before"));
+    TA_ASSIGN_OR_RETURN(
+        filter.issued_before,
+        convert::FromProtoTimestamp(request.issued_before(), "issued_before"));
   }
   return filter;
 }
@@ -298,10 +163,12 @@ absl::StatusOr<storage::AuditFilter> FromProto(
                         storage::ParseAuditAction(request.action(), "action"));
   }
   if (request.has_since()) {
-    TA_ASSIGN_OR_RETURN(filter.since, FromProto(request.since(), "since"));
+    TA_ASSIGN_OR_RETURN(filter.since,
+                        convert::FromProtoTimestamp(request.since(), "since"));
   }
   if (request.has_until()) {
-    TA_ASSIGN_OR_RETURN(filter.until, FromProto(request.until(), "until"));
+    TA_ASSIGN_OR_RETURN(filter.until,
+                        convert::FromProtoTimestamp(request.until(), "until"));
   }
   return filter;
 }
@@ -374,18 +241,18 @@ void ToProto(const TokenRecord& record, v1::Token* out) {
   out->set_id(t.id);
   out->set_organization_id(t.organization_id);
   RowTargetToProto(t, out->mutable_target());
-  ToProto(t.issued_at, out->mutable_issued_at());
-  ToProto(t.not_before, out->mutable_not_before());
-  ToProto(t.expires_at, out->mutable_expires_at());
+  *out->mutable_issued_at() = convert::ToProtoTimestamp(t.issued_at);
+  *out->mutable_not_before() = convert::ToProtoTimestamp(t.not_before);
+  *out->mutable_expires_at() = convert::ToProtoTimestamp(t.expires_at);
   out->set_client_ip(t.client_ip);
   out->set_domain(t.domain);
   out->set_user_id(t.user_id);
   out->set_tag(t.tag);
   out->set_key_id(t.key_id);
-  out->set_algorithm(AlgorithmToProto(t.algorithm));
+  out->set_algorithm(AlgorithmNameToProto(t.algorithm));
   out->set_state(ToProto(record.state));
   if (t.revoked_at.has_value())
-    ToProto(*t.revoked_at, out->mutable_revoked_at());
+    *out->mutable_revoked_at() = convert::ToProtoTimestamp(*t.revoked_at);
   out->set_revocation_reason(t.revocation_reason);
   out->set_issued_by(t.issued_by);
   out->set_request_id(t.request_id);
@@ -407,7 +274,7 @@ void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out) {
     t->set_organization_id(ValidUtf8(*c.organization_id));
   }
   if (c.target.has_value()) {
-    TargetToProto(*c.target, t->mutable_target());
+    *t->mutable_target() = convert::ToProtoTarget(*c.target);
     v1::Target* target = t->mutable_target();
     if (target->has_stream_group_id()) {
       target->set_stream_group_id(ValidUtf8(target->stream_group_id()));
@@ -420,13 +287,16 @@ void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out) {
     }
   }
   if (c.issued_at.has_value()) {
-    ToProto(absl::FromUnixSeconds(*c.issued_at), t->mutable_issued_at());
+    *t->mutable_issued_at() =
+        convert::ToProtoTimestamp(absl::FromUnixSeconds(*c.issued_at));
   }
   if (c.not_before.has_value()) {
-    ToProto(absl::FromUnixSeconds(*c.not_before), t->mutable_not_before());
+    *t->mutable_not_before() =
+        convert::ToProtoTimestamp(absl::FromUnixSeconds(*c.not_before));
   }
   if (c.expires_at.has_value()) {
-    ToProto(absl::FromUnixSeconds(*c.expires_at), t->mutable_expires_at());
+    *t->mutable_expires_at() =
+        convert::ToProtoTimestamp(absl::FromUnixSeconds(*c.expires_at));
   }
   if (c.client_ip.has_value()) t->set_client_ip(ValidUtf8(*c.client_ip));
   if (c.domain.has_value()) t->set_domain(ValidUtf8(*c.domain));
@@ -434,12 +304,12 @@ void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out) {
   if (c.tag.has_value()) t->set_tag(ValidUtf8(*c.tag));
   if (d.header.has_value()) {
     t->set_key_id(ValidUtf8(d.header->kid));
-    t->set_algorithm(AlgorithmToProto(d.header->alg));
+    t->set_algorithm(AlgorithmNameToProto(d.header->alg));
   }
   if (result.record.has_value()) {
     const storage::Token& r = *result.record;
     if (r.revoked_at.has_value()) {
-      ToProto(*r.revoked_at, t->mutable_revoked_at());
+      *t->mutable_revoked_at() = convert::ToProtoTimestamp(*r.revoked_at);
     }
     t->set_revocation_reason(r.revocation_reason);
     t->set_issued_by(r.issued_by);
@@ -459,7 +329,7 @@ void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out) {
 void ToProto(const token::VerifyResult& result, v1::VerifyTokenResponse* out) {
   out->set_allowed(result.allowed);
   out->set_reason(result.allowed ? v1::DENY_REASON_UNSPECIFIED
-                                 : ToProto(result.reason));
+                                 : convert::ToProtoDenyReason(result.reason));
   out->set_detail(ValidUtf8(result.detail));
   out->set_token_id(ValidUtf8(result.token_id));
 }
@@ -468,32 +338,32 @@ void ToProto(const storage::RevocationEvent& event, v1::RevocationEvent* out) {
   out->set_sequence(event.sequence);
   out->set_token_id(event.token_id);
   out->set_organization_id(event.organization_id);
-  ToProto(event.revoked_at, out->mutable_revoked_at());
-  ToProto(event.expires_at, out->mutable_expires_at());
+  *out->mutable_revoked_at() = convert::ToProtoTimestamp(event.revoked_at);
+  *out->mutable_expires_at() = convert::ToProtoTimestamp(event.expires_at);
 }
 
 void ToProto(const OrganizationState& state, v1::OrganizationStateEvent* out) {
   out->set_organization_id(state.organization_id);
   out->set_secure_enabled(state.secure_enabled);
   out->set_jwks_sha256(state.jwks_sha256);
-  ToProto(state.changed_at, out->mutable_changed_at());
+  *out->mutable_changed_at() = convert::ToProtoTimestamp(state.changed_at);
 }
 
 void ToProto(const storage::SigningKey& key, v1::SigningKey* out) {
   out->set_key_id(key.kid);
   out->set_organization_id(key.organization_id);
-  out->set_algorithm(AlgorithmToProto(key.algorithm));
+  out->set_algorithm(AlgorithmNameToProto(key.algorithm));
   // The numeric values are equal by design.
   out->set_state(static_cast<v1::SigningKeyState>(static_cast<int>(key.state)));
-  ToProto(key.created_at, out->mutable_created_at());
+  *out->mutable_created_at() = convert::ToProtoTimestamp(key.created_at);
   if (key.retired_at.has_value()) {
-    ToProto(*key.retired_at, out->mutable_retired_at());
+    *out->mutable_retired_at() = convert::ToProtoTimestamp(*key.retired_at);
   }
 }
 
 void ToProto(const storage::AuditEvent& event, v1::AuditEvent* out) {
   out->set_id(event.id);
-  ToProto(event.time, out->mutable_time());
+  *out->mutable_time() = convert::ToProtoTimestamp(event.time);
   out->set_action(std::string(storage::AuditActionName(event.action)));
   out->set_actor(event.actor);
   out->set_organization_id(event.organization_id);
@@ -508,20 +378,20 @@ void ToProto(const storage::Organization& org, v1::Organization* out) {
   out->set_id(org.id);
   out->set_name(org.name);
   out->set_secure_enabled(org.secure_enabled);
-  ToProto(org.created_at, out->mutable_created_at());
-  ToProto(org.updated_at, out->mutable_updated_at());
+  *out->mutable_created_at() = convert::ToProtoTimestamp(org.created_at);
+  *out->mutable_updated_at() = convert::ToProtoTimestamp(org.updated_at);
 }
 
 void ToProto(const storage::ApiKey& key, v1::ApiKey* out) {
   out->set_id(key.id);
   out->set_organization_id(key.organization_id);
   out->set_role(ToProto(key.role));
-  ToProto(key.created_at, out->mutable_created_at());
+  *out->mutable_created_at() = convert::ToProtoTimestamp(key.created_at);
   if (key.revoked_at.has_value()) {
-    ToProto(*key.revoked_at, out->mutable_revoked_at());
+    *out->mutable_revoked_at() = convert::ToProtoTimestamp(*key.revoked_at);
   }
   if (key.last_used_at.has_value()) {
-    ToProto(*key.last_used_at, out->mutable_last_used_at());
+    *out->mutable_last_used_at() = convert::ToProtoTimestamp(*key.last_used_at);
   }
 }
 

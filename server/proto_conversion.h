@@ -29,18 +29,6 @@ namespace token_authority::server {
 
 namespace v1 = ::tokenauthority::v1;
 
-// --- Times -------------------------------------------------------------
-
-void ToProto(absl::Time t, google::protobuf::Timestamp* out);
-// InvalidArgument "<field>: ..." for a timestamp outside
-// 0001-01-01..9999-12-31 or nanos outside [0, 1e9).
-absl::StatusOr<absl::Time> FromProto(const google::protobuf::Timestamp& ts,
-                                     absl::string_view field);
-// InvalidArgument "<field>: ..." for seconds/nanos of different signs or
-// nanos out of range.
-absl::StatusOr<absl::Duration> FromProto(const google::protobuf::Duration& d,
-                                         absl::string_view field);
-
 // --- Enumerations ------------------------------------------------------
 
 v1::ApiKeyRole ToProto(storage::ApiKeyRole role);
@@ -50,21 +38,8 @@ v1::TokenState ToProto(storage::TokenState state);
 // nullopt for UNSPECIFIED; InvalidArgument "state: ..." for unknown values.
 absl::StatusOr<std::optional<storage::TokenState>> FromProto(
     v1::TokenState state);
-// ALGORITHM_UNSPECIFIED for names the core does not know.
-v1::Algorithm AlgorithmToProto(absl::string_view jose_name);
-// UNSPECIFIED means ES256; InvalidArgument "algorithm: ..." for unknown
-// values.
-absl::StatusOr<token::Algorithm> FromProto(v1::Algorithm algorithm);
-v1::DenyReason ToProto(token::DenyReason reason);
-
 // --- Requests ----------------------------------------------------------
 
-// The spec as given. Problems the domain type cannot carry (an
-// "organization" target set to false, a bad timestamp) are returned in
-// `violations` (field names as in token/validation.h) so that the caller can
-// report them together with ValidateTokenSpec's.
-token::TokenSpec FromProto(const v1::TokenSpec& spec,
-                           std::vector<token::FieldViolation>* violations);
 absl::StatusOr<storage::TokenFilter> FromProto(
     const v1::ListTokensRequest& request);
 storage::PageRequest PageFromProto(int32_t page_size,

@@ -14,6 +14,7 @@
 #include "token/base64url.h"
 #include "token/claims.h"
 #include "token/jws.h"
+#include "token/player_config.h"
 #include "token/target.h"
 #include "token/time_util.h"
 #include "token/validation.h"
@@ -106,9 +107,9 @@ IssuedToken Issued(storage::Token row, std::string jwt, absl::Time now,
   IssuedToken out;
   out.record.state = storage::TokenStateAt(row, now);
   out.record.token = std::move(row);
-  out.security_config = absl::StrCat("security: { jwtoken: \"", jwt, "\" }");
-  out.entry_security_config =
-      absl::StrCat("h5live: { security: { jwtoken: \"", jwt, "\" } }");
+  token::SecurityConfig config = token::MakeSecurityConfig(jwt);
+  out.security_config = std::move(config.group_js);
+  out.entry_security_config = std::move(config.entry_js);
   out.jwt = std::move(jwt);
   out.created = created;
   return out;
@@ -337,6 +338,14 @@ absl::StatusOr<TokenAuthority::PreparedIssue> TokenAuthority::PrepareIssue(
                             entry->org.id, random_));
   TA_ASSIGN_OR_RETURN(token::SignedToken signed_token,
                       entry->key_set->Sign(claims));
+  // ValidateTokenSpec bounds the token for any key; this catches a key whose
+  // header or signature is larger than that bound assumes.
+  if (signed_token.jwt.size() > token::kMaxTokenBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stream_names: the token would be ", signed_token.jwt.size(),
+        " bytes long, more than the ", token::kMaxTokenBytes,
+        " a verifier accepts; give fewer or shorter stream names"));
+  }
 
   PreparedIssue out;
   out.row = RowFromClaims(claims);

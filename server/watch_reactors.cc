@@ -143,7 +143,7 @@ class FeedWatchReactor : public grpc::ServerWriteReactor<Event> {
     if (finished_) return;
     finished_ = true;
     final_code_ = status.code();
-    this->Finish(ToGrpcStatus(status));
+    this->Finish(convert::ToGrpcStatus(status));
   }
 
   const ServiceDeps deps_;

@@ -18,9 +18,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "convert/status.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/grpc_call.h"
-#include "server/status_conversion.h"
 #include "server/token_authority.h"
 #include "tokenauthority/v1/token_service.pb.h"
 
@@ -52,7 +52,7 @@ class FailedWatch : public grpc::ServerWriteReactor<Event> {
               const CallInfo& info, const absl::Status& status,
               std::chrono::steady_clock::time_point start) {
     LogCall(deps, method, info, status.code(), start);
-    this->Finish(ToGrpcStatus(status));
+    this->Finish(convert::ToGrpcStatus(status));
   }
   void OnDone() override { delete this; }
 };

@@ -9,8 +9,8 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "convert/status.h"
 #include "grpcpp/client_context.h"
-#include "server/status_conversion.h"
 #include "tests/testing/test_server.h"
 
 namespace token_authority::testing {
@@ -32,7 +32,7 @@ absl::StatusOr<Response> Call(Stub& stub,
   }
   Response response;
   grpc::Status status = (stub.*method)(&context, request, &response);
-  if (!status.ok()) return server::FromGrpcStatus(status);
+  if (!status.ok()) return convert::FromGrpcStatus(status);
   return response;
 }
 

@@ -39,7 +39,7 @@ absl::Status Probe(const std::shared_ptr<grpc::Channel>& channel,
   if (!api_key.empty()) TestServer::Authorize(&context, api_key);
   v1::ListSigningKeysRequest req;
   v1::ListSigningKeysResponse resp;
-  return server::FromGrpcStatus(stub->ListSigningKeys(&context, req, &resp));
+  return convert::FromGrpcStatus(stub->ListSigningKeys(&context, req, &resp));
 }
 
 class TlsE2eTest : public ::testing::Test {

@@ -12,13 +12,13 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/support/sync_stream.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_util.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
-#include "base/clock.h"
 
 namespace token_authority::testing {
 namespace {

@@ -17,12 +17,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "convert/status.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
-#include "server/status_conversion.h"
 #include "tests/testing/status_matchers.h"
 #include "tokenauthority/v1/key_service.grpc.pb.h"
 
@@ -89,7 +89,7 @@ absl::StatusOr<std::string> GenericUnary(const std::string& address,
   void* tag;
   bool ok;
   if (!cq.Next(&tag, &ok) || !ok) return absl::InternalError("cq");
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return convert::FromGrpcStatus(status);
   std::vector<grpc::Slice> slices;
   if (!resp.Dump(&slices).ok()) return absl::InternalError("dump");
   std::string out;

@@ -16,43 +16,6 @@ using ::testing::IsEmpty;
 using token_authority::testing::IsOkAndHolds;
 using token_authority::testing::StatusIs;
 
-TEST(ProtoConversionTest, TimestampsRoundTripAndAreRangeChecked) {
-  const absl::Time t = absl::FromUnixSeconds(1767225600) + absl::Nanoseconds(5);
-  google::protobuf::Timestamp ts;
-  ToProto(t, &ts);
-  EXPECT_EQ(ts.seconds(), 1767225600);
-  EXPECT_EQ(ts.nanos(), 5);
-  EXPECT_THAT(FromProto(ts, "x"), IsOkAndHolds(t));
-  // Before the epoch: nanos stay non-negative.
-  ToProto(absl::FromUnixSeconds(-1) + absl::Milliseconds(250), &ts);
-  EXPECT_EQ(ts.seconds(), -1);
-  EXPECT_EQ(ts.nanos(), 250000000);
-  ts.set_nanos(-1);
-  EXPECT_THAT(
-      FromProto(ts, "not_before"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not_before")));
-  ts.set_nanos(0);
-  ts.set_seconds(253402300800);  // 10000-01-01
-  EXPECT_THAT(
-      FromProto(ts, "expires_at"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expires_at")));
-}
-
-TEST(ProtoConversionTest, Durations) {
-  google::protobuf::Duration d;
-  d.set_seconds(90);
-  d.set_nanos(500);
-  EXPECT_THAT(FromProto(d, "lifetime"),
-              IsOkAndHolds(absl::Seconds(90) + absl::Nanoseconds(500)));
-  d.set_seconds(-1);
-  d.set_nanos(0);
-  EXPECT_THAT(FromProto(d, "lifetime"), IsOkAndHolds(absl::Seconds(-1)));
-  d.set_nanos(5);  // mixed signs
-  EXPECT_THAT(
-      FromProto(d, "lifetime"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lifetime")));
-}
-
 TEST(ProtoConversionTest, Enumerations) {
   for (auto role :
        {storage::ApiKeyRole::kAdmin, storage::ApiKeyRole::kIssuer,
@@ -75,59 +38,6 @@ TEST(ProtoConversionTest, Enumerations) {
       FromProto(v1::TOKEN_STATE_UNSPECIFIED);
   ASSERT_OK(any.status());
   EXPECT_FALSE(any->has_value());
-  EXPECT_THAT(FromProto(v1::ALGORITHM_UNSPECIFIED),
-              IsOkAndHolds(token::Algorithm::kEs256));
-  EXPECT_THAT(FromProto(v1::ALGORITHM_EDDSA),
-              IsOkAndHolds(token::Algorithm::kEdDsa));
-  EXPECT_THAT(
-      FromProto(static_cast<v1::Algorithm>(9)),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("algorithm")));
-  EXPECT_EQ(AlgorithmToProto("RS256"), v1::ALGORITHM_RS256);
-  EXPECT_EQ(AlgorithmToProto("HS256"), v1::ALGORITHM_HS256);
-  EXPECT_EQ(AlgorithmToProto("none"), v1::ALGORITHM_UNSPECIFIED);
-  EXPECT_EQ(ToProto(token::DenyReason::kRevoked), v1::DENY_REASON_REVOKED);
-  EXPECT_EQ(ToProto(token::DenyReason::kOrganizationDisabled),
-            v1::DENY_REASON_ORGANIZATION_DISABLED);
-}
-
-TEST(ProtoConversionTest, TokenSpecFromProto) {
-  v1::TokenSpec spec;
-  spec.mutable_target()->mutable_stream_names()->add_names("a");
-  spec.mutable_target()->mutable_stream_names()->add_names("b");
-  spec.mutable_lifetime()->set_seconds(3600);
-  spec.mutable_not_before()->set_seconds(1767225600);
-  spec.set_client_ip("10.0.0.0/8");
-  spec.set_domain("*.example.com");
-  spec.set_user_id("u");
-  spec.set_tag("t");
-  std::vector<token::FieldViolation> violations;
-  token::TokenSpec out = FromProto(spec, &violations);
-  EXPECT_THAT(violations, IsEmpty());
-  ASSERT_TRUE(out.target.has_value());
-  EXPECT_THAT(out.target->stream_names(), ElementsAre("a", "b"));
-  EXPECT_EQ(out.lifetime, absl::Hours(1));
-  EXPECT_FALSE(out.expires_at.has_value());
-  EXPECT_EQ(out.not_before, absl::FromUnixSeconds(1767225600));
-  EXPECT_EQ(out.client_ip, "10.0.0.0/8");
-  EXPECT_EQ(out.domain, "*.example.com");
-  EXPECT_EQ(out.user_id, "u");
-  EXPECT_EQ(out.tag, "t");
-
-  v1::TokenSpec group;
-  group.mutable_target()->set_stream_group_id("g");
-  out = FromProto(group, &violations);
-  EXPECT_EQ(out.target->kind(), token::Target::Kind::kStreamGroup);
-  EXPECT_EQ(out.target->stream_group_id(), "g");
-  EXPECT_FALSE(out.lifetime.has_value());
-
-  v1::TokenSpec bad;
-  bad.mutable_target()->set_organization(false);
-  bad.mutable_expires_at()->set_nanos(-3);
-  out = FromProto(bad, &violations);
-  EXPECT_FALSE(out.target.has_value());
-  ASSERT_EQ(violations.size(), 2u);
-  EXPECT_EQ(violations[0].field, "target");
-  EXPECT_EQ(violations[1].field, "expires_at");
 }
 
 TEST(ProtoConversionTest, Filters) {

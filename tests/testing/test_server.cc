@@ -7,10 +7,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "convert/status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "server/status_conversion.h"
-#include "base/status_macros.h"
 
 namespace token_authority::testing {
 namespace {
@@ -155,7 +155,7 @@ absl::StatusOr<v1::Organization> TestServer::CreateOrganization(
   request.set_name(name);
   request.set_secure_enabled(secure);
   v1::Organization org;
-  TA_RETURN_IF_ERROR(server::FromGrpcStatus(
+  TA_RETURN_IF_ERROR(convert::FromGrpcStatus(
       AdminStub()->CreateOrganization(&context, request, &org)));
   return org;
 }
@@ -170,7 +170,7 @@ absl::StatusOr<OrgCredentials> TestServer::CreateApiKey(
   request.set_organization_id(organization_id);
   request.set_role(RoleToProto(role));
   v1::CreateApiKeyResponse response;
-  TA_RETURN_IF_ERROR(server::FromGrpcStatus(
+  TA_RETURN_IF_ERROR(convert::FromGrpcStatus(
       AdminStub()->CreateApiKey(&context, request, &response)));
   OrgCredentials out;
   out.organization_id = organization_id;
