@@ -68,7 +68,7 @@ struct ApiKeyRegistry::Entry {
 
 ApiKeyRegistry::ApiKeyRegistry(ApiKeyRegistryOptions options,
                                storage::TokenStore* store, const Clock& clock)
-    : options_(std::move(options)), store_(store), clock_(clock) {}
+    : options_(options), store_(store), clock_(clock) {}
 
 ApiKeyRegistry::~ApiKeyRegistry() = default;
 

@@ -237,9 +237,9 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<AuthorityServer>> AuthorityServer::Start(
-    AuthorityServerOptions options) {
+    const AuthorityServerOptions& options) {
   std::unique_ptr<AuthorityServer> server(new AuthorityServer());
-  absl::Status s = server->StartInternal(std::move(options));
+  absl::Status s = server->StartInternal(options);
   if (!s.ok()) {
     server->Shutdown(absl::ZeroDuration());
     return s;
@@ -253,7 +253,8 @@ bool AuthorityServer::admin_key_file_exists() const {
   return FileExists(admin_key_path_);
 }
 
-absl::Status AuthorityServer::StartInternal(AuthorityServerOptions options) {
+absl::Status AuthorityServer::StartInternal(
+    const AuthorityServerOptions& options) {
   // 1. Everything that can be checked without touching the disk.
   TA_ASSIGN_OR_RETURN(HostPort hp, CheckOptions(options));
 

@@ -81,7 +81,7 @@ class AuthorityServer {
   // database, a missing or wrong key-encryption key), the store's and the
   // core's errors. On failure nothing is left running.
   static absl::StatusOr<std::unique_ptr<AuthorityServer>> Start(
-      AuthorityServerOptions options);
+      const AuthorityServerOptions& options);
 
   // Shutdown(absl::Seconds(5)) if not done yet.
   ~AuthorityServer();
@@ -109,7 +109,7 @@ class AuthorityServer {
 
  private:
   AuthorityServer() = default;
-  absl::Status StartInternal(AuthorityServerOptions options);
+  absl::Status StartInternal(const AuthorityServerOptions& options);
   // Starts serving the services on options.listen (`host` is its host part).
   absl::Status StartGrpc(const AuthorityServerOptions& options,
                          const std::string& host);

@@ -10,7 +10,7 @@ namespace token_authority::server {
 namespace {
 
 constexpr size_t kMaxFieldLength = 128;
-constexpr size_t kFlushThreshold = 64 * 1024;
+constexpr size_t kFlushThreshold = size_t{64} * 1024;
 
 // Keeps printable ASCII other than space and '=' (so the line stays
 // machine-readable), replaces the rest with '?', caps the length.

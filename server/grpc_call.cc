@@ -136,7 +136,7 @@ grpc::ServerUnaryReactor* RunUnary(
 grpc::ServerUnaryReactor* RunUnaryAsync(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
     absl::string_view method,
-    std::function<void(const Caller&, CallInfo&, Respond)> handler) {
+    const std::function<void(const Caller&, CallInfo&, Respond)>& handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
   auto info = std::make_shared<CallInfo>();

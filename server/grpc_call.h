@@ -86,7 +86,7 @@ using Respond = std::function<void(const absl::Status&)>;
 grpc::ServerUnaryReactor* RunUnaryAsync(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
     absl::string_view method,
-    std::function<void(const Caller&, CallInfo&, Respond)> handler);
+    const std::function<void(const Caller&, CallInfo&, Respond)>& handler);
 
 // Writes the log line of a call that started at `start`.
 void LogCall(const ServiceDeps& deps, absl::string_view method,

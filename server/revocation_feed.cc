@@ -20,15 +20,15 @@ absl::StatusOr<std::unique_ptr<RevocationFeed>> RevocationFeed::Create(
   if (options.buffer_capacity < 1) {
     return absl::InvalidArgumentError("buffer_capacity: must be positive");
   }
-  return std::unique_ptr<RevocationFeed>(new RevocationFeed(
-      store, start_sequence, std::move(options), std::move(listener)));
+  return std::unique_ptr<RevocationFeed>(
+      new RevocationFeed(store, start_sequence, options, std::move(listener)));
 }
 
 RevocationFeed::RevocationFeed(storage::TokenStore* store,
                                int64_t start_sequence,
                                RevocationFeedOptions options, Listener listener)
     : store_(store),
-      options_(std::move(options)),
+      options_(options),
       listener_(std::move(listener)),
       floor_(start_sequence),
       tail_(start_sequence) {
