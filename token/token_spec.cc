@@ -22,7 +22,7 @@ absl::Time FloorSeconds(absl::Time t) {
 constexpr size_t kMaxHeaderJsonBytes = 160;
 constexpr size_t kMaxSignatureBytes = 512;
 constexpr size_t kFixedClaimsBytes =
-    3 * 12 + kMaxIssuerLength + kMaxOrganizationIdLength + 22 + 160;
+    size_t{3} * 12 + kMaxIssuerLength + kMaxOrganizationIdLength + 22 + 160;
 
 size_t Base64UrlLength(size_t n) { return (n * 4 + 2) / 3; }
 
