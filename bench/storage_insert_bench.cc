@@ -33,10 +33,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "storage/record_validation.h"
-#include "storage/sqlite_token_store.h"
 #include "base/clock.h"
 #include "base/random.h"
+#include "storage/record_validation.h"
+#include "storage/sqlite_token_store.h"
 
 namespace token_authority::storage {
 namespace {

@@ -28,11 +28,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/random.h"
 #include "storage/record_validation.h"
 #include "storage/sqlite_token_store.h"
 #include "token/claims.h"
-#include "base/clock.h"
-#include "base/random.h"
 
 namespace token_authority::storage {
 namespace {

@@ -23,12 +23,12 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "base/random.h"
 #include "benchmark/benchmark.h"
 #include "token/base64url.h"
 #include "token/claims.h"
 #include "token/jws.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/verifier.h"
 
 namespace ta = token_authority;

@@ -46,7 +46,7 @@ std::string AdminKeyNote(const AuthorityServer& server) {
 
 // Starts the server, prints the start line, serves until SIGTERM or SIGINT,
 // then shuts down within the grace period. The exit code.
-int Serve(ServerFlags flags) {
+int Serve(const ServerFlags& flags) {
   // Signals are taken synchronously by this thread (sigwait); every thread
   // started from here on inherits the mask.
   sigset_t signals;
@@ -56,7 +56,7 @@ int Serve(ServerFlags flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<AuthorityServer>> server =
-      AuthorityServer::Start(std::move(flags.server));
+      AuthorityServer::Start(flags.server);
   if (!server.ok()) return Fail(std::string(server.status().message()));
 
   std::printf("%s%s (%s)\n",
@@ -92,5 +92,5 @@ int main(int argc, char** argv) {
     std::fputs(flags->help.c_str(), stdout);
     return 0;
   }
-  return Serve(*std::move(flags));
+  return Serve(*flags);
 }

@@ -20,10 +20,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "storage/key_encryption_key.h"
-#include "storage/token_store.h"
 #include "base/clock.h"
 #include "base/random.h"
+#include "storage/key_encryption_key.h"
+#include "storage/token_store.h"
 
 namespace token_authority::storage {
 

@@ -6,11 +6,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "token/base64url.h"
 #include "token/domain.h"
 #include "token/ip_address.h"
 #include "token/json.h"
-#include "base/status_macros.h"
 #include "token/validation.h"
 
 namespace token_authority::token {

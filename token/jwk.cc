@@ -4,10 +4,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "token/base64url.h"
 #include "token/json.h"
 #include "token/openssl_util.h"
-#include "base/status_macros.h"
 
 namespace token_authority::token {
 

@@ -3,9 +3,9 @@
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "token/jwk.h"
 #include "token/jws.h"
-#include "base/status_macros.h"
 #include "token/validation.h"
 
 namespace token_authority::token {

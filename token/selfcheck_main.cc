@@ -6,9 +6,9 @@
 
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/random.h"
 #include "token/deny_reason.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/time_util.h"
 #include "token/token_spec.h"
 #include "token/verifier.h"

@@ -15,10 +15,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "token/base64url.h"
 #include "token/json.h"
 #include "token/openssl_util.h"
-#include "base/status_macros.h"
 
 namespace token_authority::token {
 

@@ -20,8 +20,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "token/algorithm.h"
 #include "base/random.h"
+#include "token/algorithm.h"
 
 namespace token_authority::token {
 

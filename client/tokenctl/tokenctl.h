@@ -22,8 +22,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/client.h"
 #include "base/clock.h"
+#include "client/client.h"
 
 namespace token_authority::client::tokenctl {
 

@@ -26,12 +26,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "gtest/gtest.h"
 #include "storage/sqlite_token_store.h"
 #include "tests/faults/powerloss_vfs.h"
 #include "tests/faults/store_fault_util.h"
 #include "tests/testing/status_matchers.h"
-#include "base/clock.h"
 
 namespace token_authority::faults {
 namespace {

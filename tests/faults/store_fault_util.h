@@ -19,11 +19,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
 #include "gtest/gtest.h"
 #include "storage/key_encryption_key.h"
 #include "storage/sqlite_token_store.h"
 #include "storage/token_store.h"
-#include "base/clock.h"
 
 namespace token_authority::faults {
 

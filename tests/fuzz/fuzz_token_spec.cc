@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
+#include "base/random.h"
 #include "google/protobuf/stubs/logging.h"
 #include "server/proto_conversion.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "token/claims.h"
-#include "base/random.h"
 #include "token/token_spec.h"
 #include "token/verifier.h"
 #include "tokenauthority/v1/types.pb.h"

@@ -13,13 +13,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/random.h"
 #include "storage/page_token.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "token/base64url.h"
 #include "token/claims.h"
 #include "token/jwk.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/target.h"
 #include "tokenauthority/v1/types.pb.h"
 

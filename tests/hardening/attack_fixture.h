@@ -21,13 +21,13 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/random.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_server.h"
 #include "token/algorithm.h"
 #include "token/decoder.h"
 #include "token/deny_reason.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/signing_key.h"
 #include "token/verifier.h"
 

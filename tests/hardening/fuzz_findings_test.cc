@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/random.h"
 #include "client/dialog.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,7 +14,6 @@
 #include "token/base64url.h"
 #include "token/jwk.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/signing_key.h"
 #include "token/verifier.h"
 

@@ -23,13 +23,13 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "base/random.h"
 #include "nlohmann/json.hpp"
 #include "token/base64url.h"
-#include "base/clock.h"
 #include "token/deny_reason.h"
 #include "token/jwk.h"
 #include "token/key_set.h"
-#include "base/random.h"
 #include "token/token_spec.h"
 #include "token/verifier.h"
 

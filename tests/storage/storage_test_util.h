@@ -12,11 +12,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/random.h"
 #include "gtest/gtest.h"
 #include "storage/record_validation.h"
 #include "storage/sqlite_token_store.h"
-#include "base/clock.h"
-#include "base/random.h"
 
 namespace token_authority::storage::testing {
 

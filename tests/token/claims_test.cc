@@ -4,11 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "token/base64url.h"
-#include "base/random.h"
 
 namespace token_authority::token {
 namespace {

@@ -2,10 +2,10 @@
 
 #include <string>
 
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
-#include "base/random.h"
 
 namespace token_authority::token {
 namespace {

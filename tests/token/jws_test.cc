@@ -162,7 +162,7 @@ TEST(TrimPastedTokenTest, WhitespaceAndBearer) {
   EXPECT_EQ(TrimPastedToken("  a.b.c\n"), "a.b.c");
   EXPECT_EQ(TrimPastedToken("Bearer a.b.c"), "a.b.c");
   EXPECT_EQ(TrimPastedToken(" bEaReR   a.b.c "), "a.b.c");
-  EXPECT_EQ(TrimPastedToken("Bearer"), "Bearer");  // no token after it
+  EXPECT_EQ(TrimPastedToken("Bearer"), "Bearer");   // no token after it
   EXPECT_EQ(TrimPastedToken("Bearer "), "Bearer");  // the word alone
   EXPECT_EQ(TrimPastedToken("Bearerx.y.z"), "Bearerx.y.z");
   EXPECT_EQ(TrimPastedToken(""), "");

@@ -2,11 +2,11 @@
 
 #include <string>
 
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "token/jws.h"
-#include "base/random.h"
 
 namespace token_authority::token {
 namespace {

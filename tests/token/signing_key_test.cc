@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "base/random.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
 #include "token/base64url.h"
-#include "base/random.h"
 
 namespace token_authority::token {
 namespace {
