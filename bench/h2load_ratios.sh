@@ -167,7 +167,7 @@ if [ "$not_ok" != 0 ]; then
 fi
 for run in "${runs[@]}"; do
   set -- $run
-  logged=$(grep -c "code=OK .*request_id=$1\$" "$work/calls.log" || true)
+  logged=$(grep -c "code=OK .*request_id=$1 " "$work/calls.log" || true)
   if [ "$logged" != "$2" ]; then
     echo "h2load_ratios: run $1 sent $2 calls, the call log has $logged answered OK" >&2
     exit 1

@@ -182,7 +182,7 @@ int Run(int argc, char** argv) {
     SigningKey key;
     key.organization_id = "acme";
     key.kid = "acme-k1";
-    key.algorithm = "ES256";
+    key.algorithm = token::Algorithm::kEs256;
     key.private_key = std::string(121, 'p');
     Organization org;
     org.id = "acme";
@@ -214,7 +214,7 @@ int Run(int argc, char** argv) {
           t.id = random_ids ? EncodeTokenId(*random.Bytes(16))
                             : TimeOrderedTokenId(random, Clock::Real().Now());
           t.organization_id = "acme";
-          t.target_kind = TargetKind::kStreams;
+          t.target_kind = token::Target::Kind::kStreams;
           t.streams = {absl::StrCat("stream-", i % 1000),
                        absl::StrCat("stream-", (i + 1) % 1000)};
           t.issued_at = absl::FromUnixSeconds(1700000000 + i / 100);
@@ -223,7 +223,7 @@ int Run(int argc, char** argv) {
           t.user_id = absl::StrCat("user-", w, "-", i % 5000);
           t.tag = absl::StrCat("tag-", i % 100);
           t.key_id = "acme-k1";
-          t.algorithm = "ES256";
+          t.algorithm = token::Algorithm::kEs256;
           t.jwt_sha256 = *random.Bytes(32);
           t.issued_by = "issuer-1";
           t.request_id = absl::StrCat("req-", t.id);

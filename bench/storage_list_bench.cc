@@ -72,7 +72,7 @@ SqliteTokenStoreOptions Options(const std::string& dir, SyncMode sync) {
 Token MakeToken(int64_t i, RandomSource& random, std::mt19937_64& rng) {
   Token t;
   t.organization_id = std::string(kOrg);
-  t.target_kind = TargetKind::kStreams;
+  t.target_kind = token::Target::Kind::kStreams;
   const uint64_t s = rng() % 10000;
   t.streams = {absl::StrCat("cam-", s), absl::StrCat("cam-", (s + 1) % 10000)};
   t.issued_at = absl::FromUnixSeconds(1700000000 + i * 9 / 10);
@@ -87,7 +87,7 @@ Token MakeToken(int64_t i, RandomSource& random, std::mt19937_64& rng) {
     t.domain = "*.example.com";
   }
   t.key_id = "acme-k1";
-  t.algorithm = "ES256";
+  t.algorithm = token::Algorithm::kEs256;
   t.jwt_sha256 = *random.Bytes(32);
   t.issued_by = "issuer-1";
   t.request_id = absl::StrFormat(
@@ -175,7 +175,7 @@ int Run(int argc, char** argv) {
     SigningKey key;
     key.organization_id = std::string(kOrg);
     key.kid = "acme-k1";
-    key.algorithm = "ES256";
+    key.algorithm = token::Algorithm::kEs256;
     key.private_key = std::string(121, 'p');
     ApiKey issuer;
     issuer.id = "issuer-1";

@@ -230,20 +230,32 @@ absl::Status CheckStreamName(absl::string_view name, absl::string_view field) {
   return CheckIdentifier(name, field, kMaxTextLength);
 }
 
+// One of the token core's algorithms.
+absl::Status CheckAlgorithm(token::Algorithm alg) {
+  switch (alg) {
+    case token::Algorithm::kEs256:
+    case token::Algorithm::kRs256:
+    case token::Algorithm::kEdDsa:
+    case token::Algorithm::kHs256:
+      return absl::OkStatus();
+  }
+  return Invalid("algorithm", "unknown value");
+}
+
 }  // namespace
 
 absl::Status CheckToken(const Token& token) {
   TA_RETURN_IF_ERROR(DecodeTokenId(token.id, "id").status());
   TA_RETURN_IF_ERROR(CheckOrganizationId(token.organization_id));
   switch (token.target_kind) {
-    case TargetKind::kStreamGroup:
+    case token::Target::Kind::kStreamGroup:
       TA_RETURN_IF_ERROR(
           CheckStreamName(token.stream_group_id, "stream_group_id"));
       if (!token.streams.empty()) {
         return Invalid("streams", "must be empty for a stream_group target");
       }
       break;
-    case TargetKind::kStreams: {
+    case token::Target::Kind::kStreams: {
       if (!token.stream_group_id.empty()) {
         return Invalid("stream_group_id", "must be empty for a streams target");
       }
@@ -260,7 +272,7 @@ absl::Status CheckToken(const Token& token) {
       }
       break;
     }
-    case TargetKind::kOrganization:
+    case token::Target::Kind::kOrganization:
       if (!token.stream_group_id.empty() || !token.streams.empty()) {
         return Invalid("target",
                        "an organization target names no group or streams");
@@ -281,7 +293,7 @@ absl::Status CheckToken(const Token& token) {
   TA_RETURN_IF_ERROR(CheckText(token.user_id, "user_id", kMaxTextLength));
   TA_RETURN_IF_ERROR(CheckText(token.tag, "tag", kMaxTextLength));
   TA_RETURN_IF_ERROR(CheckToken68(token.key_id, "key_id", kMaxKidLength));
-  TA_RETURN_IF_ERROR(CheckToken68(token.algorithm, "algorithm", 16));
+  TA_RETURN_IF_ERROR(CheckAlgorithm(token.algorithm));
   TA_RETURN_IF_ERROR(CheckBytes(token.jwt_sha256, "jwt_sha256", kSha256Length));
   if (!token.issued_by.empty()) {
     TA_RETURN_IF_ERROR(
@@ -298,11 +310,11 @@ absl::Status CheckToken(const Token& token) {
 absl::Status CheckSigningKey(const SigningKey& key) {
   TA_RETURN_IF_ERROR(CheckOptionalOrganizationId(key.organization_id));
   TA_RETURN_IF_ERROR(CheckToken68(key.kid, "kid", kMaxKidLength));
-  TA_RETURN_IF_ERROR(CheckToken68(key.algorithm, "algorithm", 16));
+  TA_RETURN_IF_ERROR(CheckAlgorithm(key.algorithm));
   switch (key.state) {
-    case SigningKeyState::kPrimary:
-    case SigningKeyState::kActive:
-    case SigningKeyState::kRetired:
+    case token::KeyState::kPrimary:
+    case token::KeyState::kActive:
+    case token::KeyState::kRetired:
       break;
     default:
       return Invalid("state", "unknown value");

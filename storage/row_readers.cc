@@ -1,6 +1,8 @@
 #include "storage/row_readers.h"
 
 #include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "storage/column_codes.h"
 #include "storage/record_validation.h"
 
 namespace token_authority::storage::sqlite {
@@ -15,26 +17,26 @@ int64_t FloorSeconds(absl::Time t) {
       absl::Floor(t - absl::UnixEpoch(), absl::Seconds(1)));
 }
 
-Token ReadToken(const Statement& s) {
+absl::StatusOr<Token> ReadToken(const Statement& s) {
   Token t;
   t.id = EncodeTokenId(s.Blob(1));
   t.organization_id = s.String(2);
-  t.target_kind = static_cast<TargetKind>(s.Int64(3));
+  TA_ASSIGN_OR_RETURN(t.target_kind, TargetKindFromColumn(s.Int64(3)));
   switch (t.target_kind) {
-    case TargetKind::kStreamGroup:
+    case token::Target::Kind::kStreamGroup:
       t.stream_group_id = s.String(4);
       break;
-    case TargetKind::kStreams:
+    case token::Target::Kind::kStreams:
       t.streams = absl::StrSplit(s.Text(4), ',', absl::SkipEmpty());
       break;
-    case TargetKind::kOrganization:
+    case token::Target::Kind::kOrganization:
       break;
   }
   t.issued_at = absl::FromUnixSeconds(s.Int64(5));
   t.not_before = absl::FromUnixSeconds(s.IsNull(6) ? s.Int64(5) : s.Int64(6));
   t.expires_at = absl::FromUnixSeconds(s.Int64(7));
   t.key_id = s.String(8);
-  t.algorithm = s.String(9);
+  TA_ASSIGN_OR_RETURN(t.algorithm, AlgorithmFromColumn(s.Text(9)));
   t.jwt_sha256 = std::string(s.Blob(10));
   t.issued_by = s.String(11);
   t.user_id = s.String(12);
@@ -87,11 +89,11 @@ ApiKey ReadApiKey(const Statement& s) {
   return k;
 }
 
-std::string ReadSigningKey(const Statement& s, SigningKey* k) {
+absl::StatusOr<std::string> ReadSigningKey(const Statement& s, SigningKey* k) {
   k->organization_id = s.String(0);
   k->kid = s.String(1);
-  k->algorithm = s.String(2);
-  k->state = static_cast<SigningKeyState>(s.Int64(3));
+  TA_ASSIGN_OR_RETURN(k->algorithm, AlgorithmFromColumn(s.Text(2)));
+  TA_ASSIGN_OR_RETURN(k->state, KeyStateFromColumn(s.Int64(3)));
   k->created_at = FromMicros(s.Int64(4));
   k->retired_at = OptionalMicros(s, 5);
   return std::string(s.Blob(6));

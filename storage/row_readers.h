@@ -1,8 +1,8 @@
 // Row readers of the SQLite store: each turns the current row of a Statement
 // into a record, reading the columns in the order of the column list named
-// beside it; plus the conversions between stored integers and times. Pure
-// functions of the row: no I/O, no locking; a Statement is used by one
-// thread at a time.
+// beside it; plus the conversions between stored integers and times (stored
+// enumerations: column_codes.h). Pure functions of the row: no I/O, no
+// locking; a Statement is used by one thread at a time.
 #ifndef STORAGE_ROW_READERS_H_
 #define STORAGE_ROW_READERS_H_
 
@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "storage/sqlite_db.h"
 #include "storage/token_store.h"
@@ -24,8 +25,9 @@ std::optional<absl::Time> OptionalMicros(const Statement& s, int col);
 // Seconds since the Unix epoch, rounded towards the past.
 int64_t FloorSeconds(absl::Time t);
 
-// Columns of kTokenColumns (token_queries.h).
-Token ReadToken(const Statement& s);
+// Columns of kTokenColumns (token_queries.h). DataLoss for a kind or an
+// algorithm no writer stores (column_codes.h).
+absl::StatusOr<Token> ReadToken(const Statement& s);
 
 // Columns of kAuditColumns (token_queries.h).
 AuditEvent ReadAudit(const Statement& s);
@@ -50,7 +52,8 @@ inline constexpr char kSigningKeyColumns[] =
     "k.org_no";
 // Columns of kSigningKeyColumns. Fills every field but private_key and
 // returns the sealed private key (to open with the key-encryption key).
-std::string ReadSigningKey(const Statement& s, SigningKey* k);
+// DataLoss for a state or an algorithm no writer stores (column_codes.h).
+absl::StatusOr<std::string> ReadSigningKey(const Statement& s, SigningKey* k);
 
 // Columns of kRevocationsSinceSql and kActiveRevocationsSql
 // (token_queries.h).

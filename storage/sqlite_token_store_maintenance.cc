@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
+#include "storage/column_codes.h"
 #include "storage/row_readers.h"
 #include "storage/sqlite_token_store_impl.h"
 #include "storage/token_queries.h"
@@ -68,7 +69,7 @@ absl::StatusOr<int64_t> SqliteTokenStoreImpl::SweepBatch() {
         c.Prepare("DELETE FROM token_streams WHERE org_no = ?1 AND stream = ?2 "
                   "AND issued_at = ?3 AND token_no = ?4"));
     for (const Row& r : rows) {
-      if (r.kind == static_cast<int64_t>(TargetKind::kStreams)) {
+      if (r.kind == kStoredStreams) {
         for (absl::string_view stream :
              absl::StrSplit(r.target, ',', absl::SkipEmpty())) {
           del_stream.BindInt64(1, r.org_no);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/random.h"
 #include "base/status_macros.h"
+#include "storage/column_codes.h"
 #include "storage/key_encryption_key.h"
 #include "storage/record_validation.h"
 #include "storage/row_readers.h"
@@ -27,7 +28,7 @@ absl::StatusOr<SigningKey> InsertKeyRow(WriteCtx& ctx,
                                         const KeyEncryptionKey& kek,
                                         RandomSource& random,
                                         const SigningKey& key, int64_t org_no,
-                                        SigningKeyState state) {
+                                        token::KeyState state) {
   TA_ASSIGN_OR_RETURN(
       std::string sealed,
       kek.Seal(key.private_key, SigningKeyAad(key.organization_id, key.kid),
@@ -39,10 +40,10 @@ absl::StatusOr<SigningKey> InsertKeyRow(WriteCtx& ctx,
                        "?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"));
   s.BindInt64(1, org_no);
   s.BindText(2, key.kid);
-  s.BindText(3, key.algorithm);
-  s.BindInt64(4, static_cast<int64_t>(state));
+  s.BindText(3, AlgorithmColumn(key.algorithm));
+  s.BindInt64(4, KeyStateColumn(state));
   s.BindInt64(5, ctx.NowMicros());
-  if (state == SigningKeyState::kRetired) {
+  if (state == token::KeyState::kRetired) {
     s.BindInt64(6, ctx.NowMicros());
   } else {
     s.BindNull(6);
@@ -57,7 +58,7 @@ absl::StatusOr<SigningKey> InsertKeyRow(WriteCtx& ctx,
   out.state = state;
   out.created_at = FromMicros(ctx.NowMicros());
   out.retired_at.reset();
-  if (state == SigningKeyState::kRetired) out.retired_at = out.created_at;
+  if (state == token::KeyState::kRetired) out.retired_at = out.created_at;
   return out;
 }
 
@@ -77,7 +78,7 @@ absl::StatusOr<SigningKey> ReadSigningKeyRow(Connection& c,
     return absl::NotFoundError(absl::StrCat("signing key ", kid, " not found"));
   }
   SigningKey k;
-  const std::string sealed = ReadSigningKey(s, &k);
+  TA_ASSIGN_OR_RETURN(const std::string sealed, ReadSigningKey(s, &k));
   TA_ASSIGN_OR_RETURN(
       k.private_key, kek.Open(sealed, SigningKeyAad(k.organization_id, k.kid)));
   return k;
@@ -91,7 +92,7 @@ absl::StatusOr<std::vector<SigningKey>> ReadSigningKeys(
     TA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
     SigningKey k;
-    const std::string sealed = ReadSigningKey(s, &k);
+    TA_ASSIGN_OR_RETURN(const std::string sealed, ReadSigningKey(s, &k));
     TA_ASSIGN_OR_RETURN(
         k.private_key,
         kek.Open(sealed, SigningKeyAad(k.organization_id, k.kid)));
@@ -109,11 +110,12 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
   SigningKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
-    if (key.state == SigningKeyState::kPrimary) {
+    if (key.state == token::KeyState::kPrimary) {
       TA_ASSIGN_OR_RETURN(Statement s,
                           ctx.conn.Prepare("SELECT kid FROM signing_keys WHERE "
-                                           "org_no = ?1 AND state = 1"));
+                                           "org_no = ?1 AND state = ?2"));
       s.BindInt64(1, org_no);
+      s.BindInt64(2, kStoredPrimary);
       TA_ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) {
         return absl::FailedPreconditionError(
@@ -124,8 +126,9 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
     TA_ASSIGN_OR_RETURN(
         out, InsertKeyRow(ctx, kek_, random_, key, org_no, key.state));
     AuditRow row{AuditAction::kKeyCreated, org_no};
-    row.detail = absl::StrCat("kid=", key.kid, " algorithm=", key.algorithm,
-                              " state=", SigningKeyStateName(key.state));
+    row.detail = absl::StrCat(
+        "kid=", key.kid, " algorithm=", token::AlgorithmName(key.algorithm),
+        " state=", token::KeyStateName(key.state));
     TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
     return InsertAudit(ctx, row);
   }));
@@ -135,7 +138,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
 absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RotateSigningKey(
     const SigningKey& new_key, const AuditContext& audit) {
   SigningKey key = new_key;
-  key.state = SigningKeyState::kPrimary;
+  key.state = token::KeyState::kPrimary;
   TA_RETURN_IF_ERROR(CheckSigningKey(key));
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
   SigningKey out;
@@ -145,23 +148,27 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RotateSigningKey(
     {
       TA_ASSIGN_OR_RETURN(Statement s,
                           ctx.conn.Prepare("SELECT kid FROM signing_keys WHERE "
-                                           "org_no = ?1 AND state = 1"));
+                                           "org_no = ?1 AND state = ?2"));
       s.BindInt64(1, org_no);
+      s.BindInt64(2, kStoredPrimary);
       TA_ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) previous = s.String(0);
     }
     {
       TA_ASSIGN_OR_RETURN(
           Statement s,
-          ctx.conn.Prepare("UPDATE signing_keys SET state = 2 WHERE org_no = "
-                           "?1 AND state = 1"));
+          ctx.conn.Prepare("UPDATE signing_keys SET state = ?2 WHERE org_no = "
+                           "?1 AND state = ?3"));
       s.BindInt64(1, org_no);
+      s.BindInt64(2, kStoredActive);
+      s.BindInt64(3, kStoredPrimary);
       TA_RETURN_IF_ERROR(s.Run());
     }
     TA_ASSIGN_OR_RETURN(out, InsertKeyRow(ctx, kek_, random_, key, org_no,
-                                          SigningKeyState::kPrimary));
+                                          token::KeyState::kPrimary));
     AuditRow row{AuditAction::kKeyRotated, org_no};
-    row.detail = absl::StrCat("kid=", key.kid, " algorithm=", key.algorithm);
+    row.detail = absl::StrCat(
+        "kid=", key.kid, " algorithm=", token::AlgorithmName(key.algorithm));
     if (!previous.empty()) absl::StrAppend(&row.detail, " previous=", previous);
     TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
     return InsertAudit(ctx, row);
@@ -179,22 +186,24 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RetireSigningKey(
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(organization_id));
     TA_ASSIGN_OR_RETURN(out, ReadSigningKeyRow(ctx.conn, kek_, org_no, kid));
-    if (out.state == SigningKeyState::kRetired) return absl::OkStatus();
-    if (out.state == SigningKeyState::kPrimary) {
+    if (out.state == token::KeyState::kRetired) return absl::OkStatus();
+    if (out.state == token::KeyState::kPrimary) {
       return absl::FailedPreconditionError(absl::StrCat(
           "kid: ", kid, " is the primary key; rotate before retiring it"));
     }
     {
       TA_ASSIGN_OR_RETURN(
           Statement s,
-          ctx.conn.Prepare("UPDATE signing_keys SET state = 3, retired_at = ?3 "
-                           "WHERE org_no = ?1 AND kid = ?2"));
+          ctx.conn.Prepare(
+              "UPDATE signing_keys SET state = ?4, retired_at = ?3 "
+              "WHERE org_no = ?1 AND kid = ?2"));
       s.BindInt64(1, org_no);
       s.BindText(2, kid);
       s.BindInt64(3, ctx.NowMicros());
+      s.BindInt64(4, kStoredRetired);
       TA_RETURN_IF_ERROR(s.Run());
     }
-    out.state = SigningKeyState::kRetired;
+    out.state = token::KeyState::kRetired;
     out.retired_at = FromMicros(ctx.NowMicros());
     AuditRow row{AuditAction::kKeyRetired, org_no};
     row.detail = absl::StrCat("kid=", kid);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "storage/column_codes.h"
 #include "storage/page_token.h"
 #include "storage/record_validation.h"
 #include "storage/row_readers.h"
@@ -37,9 +38,9 @@ absl::StatusOr<std::unique_ptr<TokenInsert>> PrepareTokenInsert(
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
   auto ins = std::make_unique<TokenInsert>();
   TA_ASSIGN_OR_RETURN(ins->id_bytes, DecodeTokenId(token.id, "id"));
-  if (token.target_kind == TargetKind::kStreamGroup) {
+  if (token.target_kind == token::Target::Kind::kStreamGroup) {
     ins->target = token.stream_group_id;
-  } else if (token.target_kind == TargetKind::kStreams) {
+  } else if (token.target_kind == token::Target::Kind::kStreams) {
     ins->target = absl::StrJoin(token.streams, ",");
   }
   ins->iat = absl::ToUnixSeconds(token.issued_at);
@@ -97,15 +98,18 @@ absl::StatusOr<int64_t> SigningKeyNo(WriteCtx& ctx, int64_t org_no,
           absl::StrCat("key_id: no signing key ", token.key_id,
                        " for organization ", token.organization_id));
     }
+    TA_ASSIGN_OR_RETURN(token::Algorithm key_alg,
+                        AlgorithmFromColumn(s.Text(1)));
     cached = ctx.cache()
                  .signing_keys
-                 .emplace(cache_key, std::make_pair(s.Int64(0), s.String(1)))
+                 .emplace(cache_key, std::make_pair(s.Int64(0), key_alg))
                  .first;
   }
   if (cached->second.second != token.algorithm) {
     return absl::InvalidArgumentError(
-        absl::StrCat("algorithm: ", token.algorithm, " does not match key ",
-                     token.key_id, " (", cached->second.second, ")"));
+        absl::StrCat("algorithm: ", token::AlgorithmName(token.algorithm),
+                     " does not match key ", token.key_id, " (",
+                     token::AlgorithmName(cached->second.second), ")"));
   }
   return cached->second.first;
 }
@@ -127,7 +131,7 @@ absl::StatusOr<int64_t> InsertTokenRow(Connection& c, int64_t org_no,
                 "?17)"));
   s.BindBlob(1, ins.id_bytes);
   s.BindInt64(2, org_no);
-  s.BindInt64(3, static_cast<int64_t>(token.target_kind));
+  s.BindInt64(3, TargetKindColumn(token.target_kind));
   s.BindTextOrNull(4, ins.target);
   s.BindInt64(5, ins.iat);
   // not_before is NULL when it equals issued_at (the common case).
@@ -189,7 +193,7 @@ absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
                       ctx.ApiKeyNo(token.issued_by, "issued_by"));
   TA_ASSIGN_OR_RETURN(int64_t no,
                       InsertTokenRow(ctx.conn, org_no, key_no, issued_by, ins));
-  if (token.target_kind == TargetKind::kStreams) {
+  if (token.target_kind == token::Target::Kind::kStreams) {
     TA_RETURN_IF_ERROR(InsertTokenStreams(ctx.conn, org_no, no, ins));
   }
   AuditRow row{AuditAction::kTokenIssued, org_no};
@@ -334,7 +338,8 @@ absl::StatusOr<Page<Token>> SqliteTokenStoreImpl::ListTokens(
     }
     last_no = s.Int64(0);
     last_iat = s.Int64(5);
-    out.items.push_back(ReadToken(s));
+    TA_ASSIGN_OR_RETURN(Token token, ReadToken(s));
+    out.items.push_back(std::move(token));
   }
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "storage/column_codes.h"
 
 namespace token_authority::storage::sqlite {
 
@@ -208,7 +209,9 @@ void AddCommonTokenTerms(Where& w, int64_t org_no, const std::string& tag,
   if (!tag.empty()) w.Add("t.tag = ?", {SqlValue::Text(tag)});
   if (!user_id.empty()) w.Add("t.user_id = ?", {SqlValue::Text(user_id)});
   if (!group.empty()) {
-    w.Add("t.kind = 1");
+    // A literal, not a parameter: the partial index tokens_group is
+    // "WHERE kind = 1" and the planner only uses it for the same literal.
+    w.Add(absl::StrCat("t.kind = ", kStoredStreamGroup));
     w.Add("t.target = ?", {SqlValue::Text(group)});
   }
 }

@@ -38,17 +38,6 @@ constexpr std::array<std::pair<ApiKeyRole, absl::string_view>, 4> kRoles = {{
     {ApiKeyRole::kVerifier, "verifier"},
     {ApiKeyRole::kAuditor, "auditor"},
 }};
-constexpr std::array<std::pair<TargetKind, absl::string_view>, 3> kKinds = {{
-    {TargetKind::kStreamGroup, "stream_group"},
-    {TargetKind::kStreams, "streams"},
-    {TargetKind::kOrganization, "organization"},
-}};
-constexpr std::array<std::pair<SigningKeyState, absl::string_view>, 3>
-    kKeyStates = {{
-        {SigningKeyState::kPrimary, "primary"},
-        {SigningKeyState::kActive, "active"},
-        {SigningKeyState::kRetired, "retired"},
-    }};
 constexpr std::array<std::pair<TokenState, absl::string_view>, 4> kTokenStates =
     {{
         {TokenState::kActive, "active"},
@@ -78,20 +67,6 @@ absl::string_view ApiKeyRoleName(ApiKeyRole role) {
 absl::StatusOr<ApiKeyRole> ParseApiKeyRole(absl::string_view name,
                                            absl::string_view field) {
   return ParseName(kRoles, name, field);
-}
-absl::string_view TargetKindName(TargetKind kind) {
-  return NameOf(kKinds, kind);
-}
-absl::StatusOr<TargetKind> ParseTargetKind(absl::string_view name,
-                                           absl::string_view field) {
-  return ParseName(kKinds, name, field);
-}
-absl::string_view SigningKeyStateName(SigningKeyState state) {
-  return NameOf(kKeyStates, state);
-}
-absl::StatusOr<SigningKeyState> ParseSigningKeyState(absl::string_view name,
-                                                     absl::string_view field) {
-  return ParseName(kKeyStates, name, field);
 }
 absl::string_view TokenStateName(TokenState state) {
   return NameOf(kTokenStates, state);

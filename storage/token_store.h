@@ -34,6 +34,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "token/algorithm.h"
+#include "token/signing_key.h"
+#include "token/target.h"
 
 namespace token_authority::storage {
 
@@ -57,12 +60,12 @@ inline constexpr int kMaxPageSize = 1000;
 inline constexpr int kDefaultPageSize = 100;
 
 // ---------------------------------------------------------------------------
-// Enumerations. Each has a stable lowercase name used at rest, in the audit
-// log and on the wire; Parse* gives InvalidArgument naming `field`.
+// Enumerations. Each has a stable lowercase name used in the audit log and
+// on the wire; Parse* gives InvalidArgument naming `field`. A token's target
+// kind, a signing key's state and algorithm are the token core's own
+// (token::Target::Kind, token::KeyState, token::Algorithm).
 // ---------------------------------------------------------------------------
 enum class ApiKeyRole { kAdmin = 1, kIssuer = 2, kVerifier = 3, kAuditor = 4 };
-enum class TargetKind { kStreamGroup = 1, kStreams = 2, kOrganization = 3 };
-enum class SigningKeyState { kPrimary = 1, kActive = 2, kRetired = 3 };
 enum class TokenState {
   kActive = 1,
   kNotYetValid = 2,
@@ -86,14 +89,6 @@ enum class AuditAction {
 absl::string_view ApiKeyRoleName(ApiKeyRole role);
 absl::StatusOr<ApiKeyRole> ParseApiKeyRole(absl::string_view name,
                                            absl::string_view field = "role");
-// "stream_group", "streams", "organization".
-absl::string_view TargetKindName(TargetKind kind);
-absl::StatusOr<TargetKind> ParseTargetKind(absl::string_view name,
-                                           absl::string_view field = "target");
-// "primary", "active", "retired".
-absl::string_view SigningKeyStateName(SigningKeyState state);
-absl::StatusOr<SigningKeyState> ParseSigningKeyState(
-    absl::string_view name, absl::string_view field = "state");
 // "active", "not_yet_valid", "expired", "revoked".
 absl::string_view TokenStateName(TokenState state);
 absl::StatusOr<TokenState> ParseTokenState(absl::string_view name,
@@ -146,7 +141,7 @@ struct Token {
   // canonical. Unique across the store.
   std::string id;
   std::string organization_id;
-  TargetKind target_kind = TargetKind::kStreams;
+  token::Target::Kind target_kind = token::Target::Kind::kStreams;
   // kStreamGroup: 1-128 characters of [A-Za-z0-9._-]; otherwise empty.
   std::string stream_group_id;
   // kStreams: 1-100 distinct names of 1-128 characters of [A-Za-z0-9._-],
@@ -164,7 +159,7 @@ struct Token {
   // service-wide key). `algorithm` must equal the key's algorithm; on output
   // both come from the key row.
   std::string key_id;
-  std::string algorithm;
+  token::Algorithm algorithm = token::kDefaultAlgorithm;
   // SHA-256 of the compact JWT, exactly 32 bytes (never the JWT itself).
   std::string jwt_sha256;
   // Revocation: set by RevokeToken / RevokeTokens; ignored on input.
@@ -191,8 +186,8 @@ struct SigningKey {
   std::string organization_id;
   // 1-128 printable ASCII characters without spaces; unique per organisation.
   std::string kid;
-  std::string algorithm;  // 1-16 characters, e.g. "ES256", "EdDSA".
-  SigningKeyState state = SigningKeyState::kActive;
+  token::Algorithm algorithm = token::kDefaultAlgorithm;
+  token::KeyState state = token::KeyState::kActive;
   // Set by the store; ignored on input.
   absl::Time created_at = absl::UnixEpoch();
   std::optional<absl::Time> retired_at;

@@ -19,6 +19,7 @@
 #include "base/status_macros.h"
 #include "storage/sqlite_db.h"
 #include "storage/token_store.h"
+#include "token/algorithm.h"
 
 namespace token_authority::storage::sqlite {
 
@@ -38,7 +39,8 @@ absl::StatusOr<std::optional<int64_t>> LookupApiKeyNo(Connection& c,
 struct WriterCache {
   std::unordered_map<std::string, int64_t> orgs;
   std::unordered_map<std::string, int64_t> api_keys;
-  std::map<std::pair<int64_t, std::string>, std::pair<int64_t, std::string>>
+  std::map<std::pair<int64_t, std::string>,
+           std::pair<int64_t, token::Algorithm>>
       signing_keys;  // (org_no, kid) -> (no, algorithm)
 
   void Clear() {

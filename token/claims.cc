@@ -58,143 +58,162 @@ std::string Got(const Node& n) {
                                                         : "a boolean");
 }
 
-// Reads the claims of `payload` into `out`. With `strict`, stops at the first
-// problem (returns false); otherwise records every problem and continues.
-bool ReadClaims(absl::string_view payload, bool strict, PartialClaims* out) {
-  auto problem = [&](std::string p) {
-    out->problems.push_back(std::move(p));
-    return !strict;  // continue?
-  };
-  auto doc = json::Document::Parse(payload);
-  if (!doc.ok()) {
-    problem(absl::StrCat("the payload is not valid JSON: ",
-                         doc.status().message()));
-    return false;
-  }
-  const Node& root = doc->root();
-  if (root.type != Type::kObject) {
-    problem(absl::StrCat("the payload must be a JSON object, ", Got(root)));
-    return false;
-  }
-  int targets = 0;
-  std::vector<absl::string_view> bad;  // claims already reported as wrong
-  auto string_claim = [&](const Node& n, std::optional<std::string>* dst,
-                          bool non_empty) -> bool {
-    if (n.type != Type::kString || (non_empty && n.text.empty())) {
-      bad.push_back(n.key);
-      return problem(absl::StrCat(
-          "claim \"", n.key, "\" must be a ", non_empty ? "non-empty " : "",
-          "string, ",
-          n.type == Type::kString ? "got an empty string" : Got(n)));
+// Reads the members of one claims object into `out`. With `strict`, stops
+// at the first problem; otherwise records every problem and reads on. Every
+// Read/Check method returns whether to go on.
+class ClaimsReader {
+ public:
+  ClaimsReader(const json::Document& doc, bool strict, PartialClaims* out)
+      : doc_(doc), strict_(strict), out_(out) {}
+
+  // Every member of the root object, in document order.
+  bool ReadMembers() {
+    for (uint32_t i = doc_.root().first_child; i != 0; i = doc_.node(i).next) {
+      if (!ReadMember(doc_.node(i))) return false;
     }
-    *dst = std::string(n.text);
     return true;
-  };
-  auto time_claim = [&](const Node& n, std::optional<int64_t>* dst) -> bool {
-    int64_t v;
-    if (!json::GetInt64(n, &v)) {
-      bad.push_back(n.key);
-      return problem(absl::StrCat(
-          "claim \"", n.key,
-          "\" must be an integer NumericDate (seconds since 1970), ",
-          n.type == Type::kNumber ? "got a non-integer number" : Got(n)));
-    }
-    if (v < 0 || v > kMaxNumericDate) {
-      bad.push_back(n.key);
-      return problem(absl::StrCat("claim \"", n.key, "\" (", v,
-                                  ") is outside 1970..9999"));
-    }
-    *dst = v;
-    return true;
-  };
-  for (uint32_t i = root.first_child; i != 0; i = doc->node(i).next) {
-    const Node& n = doc->node(i);
-    const absl::string_view k = n.key;
-    bool go = true;
-    // Every claim the core reads has a 2-8 character name; skip others fast.
-    if (k.size() < 2 || k.size() > 8) continue;
-    if (k == "iss") {
-      go = string_claim(n, &out->issuer, true);
-    } else if (k == "jti") {
-      go = string_claim(n, &out->token_id, true);
-    } else if (k == "org") {
-      go = string_claim(n, &out->organization_id, true);
-    } else if (k == "iat") {
-      go = time_claim(n, &out->issued_at);
-    } else if (k == "nbf") {
-      go = time_claim(n, &out->not_before);
-    } else if (k == "exp") {
-      go = time_claim(n, &out->expires_at);
-    } else if (k == "groupid") {
-      ++targets;
-      std::optional<std::string> g;
-      go = string_claim(n, &g, true);
-      if (g) out->target = Target::StreamGroup(std::move(*g));
-    } else if (k == "streams") {
-      ++targets;
-      if (n.type != Type::kArray) {
-        go = problem(absl::StrCat(
-            "claim \"streams\" must be an array of stream names, ", Got(n)));
-      } else if (n.size == 0) {
-        go = problem("claim \"streams\" must name at least one stream");
-      } else {
-        std::vector<std::string> names;
-        names.reserve(n.size);
-        for (uint32_t j = n.first_child; j != 0; j = doc->node(j).next) {
-          const Node& e = doc->node(j);
-          if (e.type != Type::kString || e.text.empty()) {
-            go = problem(absl::StrCat(
-                "claim \"streams\" must hold non-empty strings, element ",
-                names.size() + 1, " is ",
-                e.type == Type::kString ? "empty" : Got(e).substr(4)));
-            names.clear();
-            break;
-          }
-          names.emplace_back(e.text);
-        }
-        if (!names.empty()) out->target = Target::Streams(std::move(names));
-      }
-    } else if (k == "orgawide") {
-      ++targets;
-      if (n.type != Type::kTrue) {
-        go = problem(
-            absl::StrCat("claim \"orgawide\" must be true, ",
-                         n.type == Type::kFalse ? "got false" : Got(n)));
-      } else {
-        out->target = Target::Organization();
-      }
-    } else if (k == "ip") {
-      go = string_claim(n, &out->client_ip, true);
-      if (go && out->client_ip) {
-        auto p = IpPrefix::Parse(*out->client_ip);
-        if (!p.ok()) {
-          go = problem(absl::StrCat(
-              "claim \"ip\" is not an IPv4/IPv6 address or CIDR network: ",
-              QuoteClaimValue(*out->client_ip)));
-          out->client_ip.reset();
-        }
-      }
-    } else if (k == "domain") {
-      go = string_claim(n, &out->domain, true);
-      if (go && out->domain) {
-        absl::Status st = ValidateDomainPattern(*out->domain);
-        if (!st.ok()) {
-          go = problem(absl::StrCat(
-              "claim \"domain\" is not a host name or *.host name: ",
-              QuoteClaimValue(*out->domain)));
-          out->domain.reset();
-        }
-      }
-    } else if (k == "user") {
-      go = string_claim(n, &out->user_id, false);
-    } else if (k == "tag") {
-      go = string_claim(n, &out->tag, false);
-    }
-    if (!go) return false;
   }
-  if (targets > 1) {
-    out->target.reset();
-    if (!problem("the token must have exactly one of the claims \"groupid\", "
+
+  // What needs the whole object: one target, the required claims, an expiry
+  // after the not-before time.
+  bool CheckWhole();
+
+ private:
+  bool Problem(std::string p) {
+    out_->problems.push_back(std::move(p));
+    return !strict_;
+  }
+  bool ReadMember(const Node& n);
+  bool StringClaim(const Node& n, std::optional<std::string>* dst,
+                   bool non_empty);
+  bool TimeClaim(const Node& n, std::optional<int64_t>* dst);
+  bool StreamsClaim(const Node& n);
+  bool OrgawideClaim(const Node& n);
+  bool IpClaim(const Node& n);
+  bool DomainClaim(const Node& n);
+
+  const json::Document& doc_;
+  const bool strict_;
+  PartialClaims* const out_;
+  int targets_ = 0;
+  std::vector<absl::string_view> bad_;  // claims already reported as wrong
+};
+
+bool ClaimsReader::ReadMember(const Node& n) {
+  const absl::string_view k = n.key;
+  // Every claim the core reads has a 2-8 character name; skip others fast.
+  if (k.size() < 2 || k.size() > 8) return true;
+  if (k == "iss") return StringClaim(n, &out_->issuer, true);
+  if (k == "jti") return StringClaim(n, &out_->token_id, true);
+  if (k == "org") return StringClaim(n, &out_->organization_id, true);
+  if (k == "iat") return TimeClaim(n, &out_->issued_at);
+  if (k == "nbf") return TimeClaim(n, &out_->not_before);
+  if (k == "exp") return TimeClaim(n, &out_->expires_at);
+  if (k == "groupid") {
+    ++targets_;
+    std::optional<std::string> g;
+    const bool go = StringClaim(n, &g, true);
+    if (g) out_->target = Target::StreamGroup(std::move(*g));
+    return go;
+  }
+  if (k == "streams") return StreamsClaim(n);
+  if (k == "orgawide") return OrgawideClaim(n);
+  if (k == "ip") return IpClaim(n);
+  if (k == "domain") return DomainClaim(n);
+  if (k == "user") return StringClaim(n, &out_->user_id, false);
+  if (k == "tag") return StringClaim(n, &out_->tag, false);
+  return true;
+}
+
+bool ClaimsReader::StringClaim(const Node& n, std::optional<std::string>* dst,
+                               bool non_empty) {
+  if (n.type != Type::kString || (non_empty && n.text.empty())) {
+    bad_.push_back(n.key);
+    return Problem(absl::StrCat(
+        "claim \"", n.key, "\" must be a ", non_empty ? "non-empty " : "",
+        "string, ", n.type == Type::kString ? "got an empty string" : Got(n)));
+  }
+  *dst = std::string(n.text);
+  return true;
+}
+
+bool ClaimsReader::TimeClaim(const Node& n, std::optional<int64_t>* dst) {
+  int64_t v;
+  if (!json::GetInt64(n, &v)) {
+    bad_.push_back(n.key);
+    return Problem(absl::StrCat(
+        "claim \"", n.key,
+        "\" must be an integer NumericDate (seconds since 1970), ",
+        n.type == Type::kNumber ? "got a non-integer number" : Got(n)));
+  }
+  if (v < 0 || v > kMaxNumericDate) {
+    bad_.push_back(n.key);
+    return Problem(
+        absl::StrCat("claim \"", n.key, "\" (", v, ") is outside 1970..9999"));
+  }
+  *dst = v;
+  return true;
+}
+
+bool ClaimsReader::StreamsClaim(const Node& n) {
+  ++targets_;
+  if (n.type != Type::kArray) {
+    return Problem(absl::StrCat(
+        "claim \"streams\" must be an array of stream names, ", Got(n)));
+  }
+  if (n.size == 0) {
+    return Problem("claim \"streams\" must name at least one stream");
+  }
+  std::vector<std::string> names;
+  names.reserve(n.size);
+  for (uint32_t j = n.first_child; j != 0; j = doc_.node(j).next) {
+    const Node& e = doc_.node(j);
+    if (e.type != Type::kString || e.text.empty()) {
+      return Problem(absl::StrCat(
+          "claim \"streams\" must hold non-empty strings, element ",
+          names.size() + 1, " is ",
+          e.type == Type::kString ? "empty" : Got(e).substr(4)));
+    }
+    names.emplace_back(e.text);
+  }
+  out_->target = Target::Streams(std::move(names));
+  return true;
+}
+
+bool ClaimsReader::OrgawideClaim(const Node& n) {
+  ++targets_;
+  if (n.type != Type::kTrue) {
+    return Problem(absl::StrCat("claim \"orgawide\" must be true, ",
+                                n.type == Type::kFalse ? "got false" : Got(n)));
+  }
+  out_->target = Target::Organization();
+  return true;
+}
+
+bool ClaimsReader::IpClaim(const Node& n) {
+  if (!StringClaim(n, &out_->client_ip, true)) return false;
+  if (!out_->client_ip || IpPrefix::Parse(*out_->client_ip).ok()) return true;
+  const bool go = Problem(
+      absl::StrCat("claim \"ip\" is not an IPv4/IPv6 address or CIDR network: ",
+                   QuoteClaimValue(*out_->client_ip)));
+  out_->client_ip.reset();
+  return go;
+}
+
+bool ClaimsReader::DomainClaim(const Node& n) {
+  if (!StringClaim(n, &out_->domain, true)) return false;
+  if (!out_->domain || ValidateDomainPattern(*out_->domain).ok()) return true;
+  const bool go = Problem(
+      absl::StrCat("claim \"domain\" is not a host name or *.host name: ",
+                   QuoteClaimValue(*out_->domain)));
+  out_->domain.reset();
+  return go;
+}
+
+bool ClaimsReader::CheckWhole() {
+  if (targets_ > 1) {
+    out_->target.reset();
+    if (!Problem("the token must have exactly one of the claims \"groupid\", "
                  "\"streams\" and \"orgawide\", it has several")) {
       return false;
     }
@@ -204,33 +223,53 @@ bool ReadClaims(absl::string_view payload, bool strict, PartialClaims* out) {
     const char* name;
   };
   for (const Required& r :
-       {Required{out->issuer.has_value(), "iss"},
-        Required{out->token_id.has_value(), "jti"},
-        Required{out->issued_at.has_value(), "iat"},
-        Required{out->not_before.has_value(), "nbf"},
-        Required{out->expires_at.has_value(), "exp"},
-        Required{out->organization_id.has_value(), "org"}}) {
+       {Required{out_->issuer.has_value(), "iss"},
+        Required{out_->token_id.has_value(), "jti"},
+        Required{out_->issued_at.has_value(), "iat"},
+        Required{out_->not_before.has_value(), "nbf"},
+        Required{out_->expires_at.has_value(), "exp"},
+        Required{out_->organization_id.has_value(), "org"}}) {
     if (!r.present) {
       // A claim of the wrong type has its own problem already.
       bool reported = false;
-      for (absl::string_view b : bad) reported = reported || b == r.name;
+      for (absl::string_view b : bad_) reported = reported || b == r.name;
       if (!reported &&
-          !problem(absl::StrCat("claim \"", r.name, "\" is missing"))) {
+          !Problem(absl::StrCat("claim \"", r.name, "\" is missing"))) {
         return false;
       }
     }
   }
-  if (targets == 0 &&
-      !problem("the token has no target claim (\"groupid\", \"streams\" or "
+  if (targets_ == 0 &&
+      !Problem("the token has no target claim (\"groupid\", \"streams\" or "
                "\"orgawide\")")) {
     return false;
   }
-  if (out->expires_at && out->not_before &&
-      *out->expires_at <= *out->not_before &&
-      !problem(
+  if (out_->expires_at && out_->not_before &&
+      *out_->expires_at <= *out_->not_before &&
+      !Problem(
           "claim \"exp\" is not after \"nbf\": the token is never valid")) {
     return false;
   }
+  return true;
+}
+
+// Reads the claims of `payload` into `out`. With `strict`, stops at the first
+// problem (returns false); otherwise records every problem and continues.
+bool ReadClaims(absl::string_view payload, bool strict, PartialClaims* out) {
+  auto doc = json::Document::Parse(payload);
+  if (!doc.ok()) {
+    out->problems.push_back(absl::StrCat("the payload is not valid JSON: ",
+                                         doc.status().message()));
+    return false;
+  }
+  const Node& root = doc->root();
+  if (root.type != Type::kObject) {
+    out->problems.push_back(
+        absl::StrCat("the payload must be a JSON object, ", Got(root)));
+    return false;
+  }
+  ClaimsReader reader(*doc, strict, out);
+  if (!reader.ReadMembers() || !reader.CheckWhole()) return false;
   return out->problems.empty();
 }
 

@@ -48,23 +48,13 @@ size_t MaxTokenBytes(const TokenSpec& spec) {
          1 + Base64UrlLength(kMaxSignatureBytes);
 }
 
-std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
-                                              const TokenLimits& limits,
-                                              absl::Time now) {
-  std::vector<FieldViolation> v;
-  const absl::Time iat = FloorSeconds(now);
+namespace {
+
+// The lifetime, expiry and not-before of `spec` for a token issued at `iat`:
+// problems go to `v` (fields "lifetime", "expires_at", "not_before").
+void ValidateTimes(const TokenSpec& spec, const TokenLimits& limits,
+                   absl::Time iat, std::vector<FieldViolation>& v) {
   const std::string max_text = token::FormatDuration(limits.max_lifetime);
-
-  if (!spec.target.has_value()) {
-    v.push_back({"target",
-                 "exactly one target is required: a stream group id, stream "
-                 "names or the whole organisation"});
-  } else {
-    for (FieldViolation& t : ValidateTarget(*spec.target)) {
-      v.push_back(std::move(t));
-    }
-  }
-
   // A lifetime (given or the default) counts from the not-before time when
   // there is one ("valid for 2 weeks from Jan 1"), else from now.
   const absl::Time start =
@@ -120,6 +110,12 @@ std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
                         "), got ", FormatRfc3339(*spec.not_before))});
     }
   }
+}
+
+// The optional restrictions and labels of `spec`: problems go to `v`
+// (fields "client_ip", "domain", "user_id", "tag").
+void ValidateRestrictions(const TokenSpec& spec,
+                          std::vector<FieldViolation>& v) {
   if (!spec.client_ip.empty()) {
     auto p = IpPrefix::Parse(spec.client_ip);
     if (!p.ok()) {
@@ -141,6 +137,25 @@ std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
     absl::Status st = ValidatePrintableText(spec.tag, kMaxTextLength);
     if (!st.ok()) v.push_back({"tag", std::string(st.message())});
   }
+}
+
+}  // namespace
+
+std::vector<FieldViolation> ValidateTokenSpec(const TokenSpec& spec,
+                                              const TokenLimits& limits,
+                                              absl::Time now) {
+  std::vector<FieldViolation> v;
+  if (!spec.target.has_value()) {
+    v.push_back({"target",
+                 "exactly one target is required: a stream group id, stream "
+                 "names or the whole organisation"});
+  } else {
+    for (FieldViolation& t : ValidateTarget(*spec.target)) {
+      v.push_back(std::move(t));
+    }
+  }
+  ValidateTimes(spec, limits, FloorSeconds(now), v);
+  ValidateRestrictions(spec, v);
   // Each field within its limit, the token may still be longer than a
   // verifier accepts: only many long stream names can make it so.
   if (v.empty() && MaxTokenBytes(spec) > kMaxTokenBytes) {

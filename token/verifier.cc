@@ -1,6 +1,8 @@
 #include "token/verifier.h"
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +16,80 @@
 #include "token/time_util.h"
 
 namespace token_authority::token {
+
+namespace {
+
+// Rule 16: the token's target covers the stream of `request`.
+std::optional<TokenProblem> TargetProblem(const Claims& c,
+                                          const PlaybackRequest& request) {
+  if (c.target().Covers(request.stream_group_id, request.stream_name)) {
+    return std::nullopt;
+  }
+  std::string asked;
+  if (c.target().kind() == Target::Kind::kStreamGroup) {
+    asked = request.stream_group_id.empty()
+                ? std::string("a request without a stream group id")
+                : absl::StrCat("stream group ",
+                               QuoteUntrusted(request.stream_group_id));
+  } else {
+    asked = request.stream_name.empty()
+                ? std::string("a request without a stream name")
+                : absl::StrCat("stream ", QuoteUntrusted(request.stream_name));
+  }
+  return TokenProblem{DenyReason::kTargetMismatch,
+                      absl::StrCat("The token covers ", c.target().Describe(),
+                                   ", not ", asked, ".")};
+}
+
+// Rule 17: a token bound to an address or network admits only a request
+// from inside it.
+std::optional<TokenProblem> IpProblem(const Claims& c,
+                                      const PlaybackRequest& request) {
+  if (c.client_ip().empty()) return std::nullopt;
+  auto prefix = IpPrefix::Parse(c.client_ip());
+  if (request.client_ip.empty()) {
+    return TokenProblem{
+        DenyReason::kIpMismatch,
+        absl::StrCat("The token is bound to ", c.client_ip(),
+                     " but the request names no client address.")};
+  }
+  auto addr = IpAddress::Parse(request.client_ip);
+  if (!addr.ok()) {
+    return TokenProblem{DenyReason::kIpMismatch,
+                        absl::StrCat("The token is bound to ", c.client_ip(),
+                                     " but the request's client address ",
+                                     QuoteUntrusted(request.client_ip),
+                                     " is not an IP address.")};
+  }
+  if (!prefix.ok() || !prefix->Contains(*addr)) {
+    return TokenProblem{DenyReason::kIpMismatch,
+                        absl::StrCat("The token is bound to ", c.client_ip(),
+                                     ", not to ", addr->ToString(), ".")};
+  }
+  return std::nullopt;
+}
+
+// Rule 18: a token bound to a domain (pattern) admits only a request from
+// a matching domain.
+std::optional<TokenProblem> DomainProblem(const Claims& c,
+                                          const PlaybackRequest& request) {
+  if (c.domain().empty()) return std::nullopt;
+  if (request.domain.empty()) {
+    return TokenProblem{
+        DenyReason::kDomainMismatch,
+        absl::StrCat("The token is bound to domain ", c.domain(),
+                     " but the request names no domain.")};
+  }
+  if (!DomainMatches(c.domain(), request.domain)) {
+    return TokenProblem{
+        DenyReason::kDomainMismatch,
+        absl::StrCat("The token is bound to domain ", c.domain(), ", not to ",
+                     QuoteUntrusted(request.domain), ".")};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 VerifyResult VerifyResult::Deny(DenyReason reason, std::string detail) {
   VerifyResult r;
@@ -149,59 +225,12 @@ VerifyResult TokenVerifier::CheckRequest(VerifyResult result,
     TokenProblem first = findings.TakeFirst();
     return deny(first.reason, std::move(first.detail));
   }
-  // 16: target.
-  if (!c.target().Covers(request.stream_group_id, request.stream_name)) {
-    std::string asked;
-    if (c.target().kind() == Target::Kind::kStreamGroup) {
-      asked = request.stream_group_id.empty()
-                  ? std::string("a request without a stream group id")
-                  : absl::StrCat("stream group ",
-                                 QuoteUntrusted(request.stream_group_id));
-    } else {
-      asked =
-          request.stream_name.empty()
-              ? std::string("a request without a stream name")
-              : absl::StrCat("stream ", QuoteUntrusted(request.stream_name));
-    }
-    return deny(R::kTargetMismatch,
-                absl::StrCat("The token covers ", c.target().Describe(),
-                             ", not ", asked, "."));
-  }
-  // 17: ip.
-  if (!c.client_ip().empty()) {
-    auto prefix = IpPrefix::Parse(c.client_ip());
-    if (request.client_ip.empty()) {
-      return deny(R::kIpMismatch,
-                  absl::StrCat("The token is bound to ", c.client_ip(),
-                               " but the request names no client address."));
-    }
-    auto addr = IpAddress::Parse(request.client_ip);
-    if (!addr.ok()) {
-      return deny(R::kIpMismatch,
-                  absl::StrCat("The token is bound to ", c.client_ip(),
-                               " but the request's client address ",
-                               QuoteUntrusted(request.client_ip),
-                               " is not an IP address."));
-    }
-    if (!prefix.ok() || !prefix->Contains(*addr)) {
-      return deny(R::kIpMismatch,
-                  absl::StrCat("The token is bound to ", c.client_ip(),
-                               ", not to ", addr->ToString(), "."));
-    }
-  }
-  // 18: domain.
-  if (!c.domain().empty()) {
-    if (request.domain.empty()) {
-      return deny(R::kDomainMismatch,
-                  absl::StrCat("The token is bound to domain ", c.domain(),
-                               " but the request names no domain."));
-    }
-    if (!DomainMatches(c.domain(), request.domain)) {
-      return deny(
-          R::kDomainMismatch,
-          absl::StrCat("The token is bound to domain ", c.domain(), ", not to ",
-                       QuoteUntrusted(request.domain), "."));
-    }
+  // 16-18: target, ip, domain.
+  std::optional<TokenProblem> problem = TargetProblem(c, request);
+  if (!problem.has_value()) problem = IpProblem(c, request);
+  if (!problem.has_value()) problem = DomainProblem(c, request);
+  if (problem.has_value()) {
+    return deny(problem->reason, std::move(problem->detail));
   }
   result.allowed = true;
   result.reason = R::kUnspecified;

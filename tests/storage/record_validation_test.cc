@@ -93,15 +93,18 @@ TEST(CheckTokenTest, ChecksEveryField) {
   EXPECT_THAT(with([](Token& t) { t.stream_group_id = "g"; }),
               InvalidField("stream_group_id"));
   EXPECT_THAT(with([](Token& t) {
-                t.target_kind = TargetKind::kStreamGroup;
+                t.target_kind = token::Target::Kind::kStreamGroup;
                 t.streams.clear();
               }),
               InvalidField("stream_group_id"));
-  EXPECT_THAT(with([](Token& t) { t.target_kind = TargetKind::kOrganization; }),
+  EXPECT_THAT(with([](Token& t) {
+                t.target_kind = token::Target::Kind::kOrganization;
+              }),
               InvalidField("target"));
-  EXPECT_THAT(
-      with([](Token& t) { t.target_kind = static_cast<TargetKind>(9); }),
-      InvalidField("target"));
+  EXPECT_THAT(with([](Token& t) {
+                t.target_kind = static_cast<token::Target::Kind>(9);
+              }),
+              InvalidField("target"));
   EXPECT_THAT(with([](Token& t) { t.not_before = absl::InfiniteFuture(); }),
               InvalidField("not_before"));
   EXPECT_THAT(with([](Token& t) { t.expires_at = t.not_before; }),
@@ -112,8 +115,9 @@ TEST(CheckTokenTest, ChecksEveryField) {
               InvalidField("domain"));
   EXPECT_THAT(with([](Token& t) { t.key_id = "has space"; }),
               InvalidField("key_id"));
-  EXPECT_THAT(with([](Token& t) { t.algorithm = ""; }),
-              InvalidField("algorithm"));
+  EXPECT_THAT(
+      with([](Token& t) { t.algorithm = static_cast<token::Algorithm>(9); }),
+      InvalidField("algorithm"));
   EXPECT_THAT(with([](Token& t) { t.jwt_sha256 = "short"; }),
               InvalidField("jwt_sha256"));
   EXPECT_THAT(with([](Token& t) { t.issued_by = "bad id"; }),
@@ -136,6 +140,13 @@ TEST(CheckOtherRecordsTest, ApiKeysKeysFiltersAndPages) {
   EXPECT_THAT(CheckApiKey(k), InvalidField("secret_hash"));
 
   SigningKey sk = testing::MakeKey("acme", "kid");
+  EXPECT_THAT(CheckSigningKey(sk), IsOk());
+  sk.algorithm = static_cast<token::Algorithm>(0);
+  EXPECT_THAT(CheckSigningKey(sk), InvalidField("algorithm"));
+  sk.algorithm = token::Algorithm::kHs256;
+  sk.state = static_cast<token::KeyState>(4);
+  EXPECT_THAT(CheckSigningKey(sk), InvalidField("state"));
+  sk.state = token::KeyState::kRetired;
   EXPECT_THAT(CheckSigningKey(sk), IsOk());
   sk.private_key.clear();
   EXPECT_THAT(CheckSigningKey(sk), InvalidField("private_key"));

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "storage/record_validation.h"
 #include "tests/storage/storage_test_util.h"
+#include "tests/testing/file_access.h"
 #include "tests/testing/status_matchers.h"
 
 namespace token_authority::storage {
@@ -272,9 +273,11 @@ TEST_F(SqliteTokenStoreTest, KekPathThatCannotBeReadIsRefused) {
 }
 
 TEST_F(SqliteTokenStoreTest, UnreadableKekFileIsRefused) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads files regardless of mode";
   store_.reset();
   ASSERT_EQ(::chmod(dir_.File("kek.key").c_str(), 0), 0);
+  // Root, too, is held to the file's mode (tests/testing/file_access.h).
+  ::token_authority::testing::NoFileAccessOverride no_override;
+  ASSERT_OK(no_override.status());
   EXPECT_THAT(SqliteTokenStore::Open(Options()),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("cannot open")));
@@ -415,28 +418,28 @@ TEST_F(SqliteTokenStoreTest, RotateDemotesPrimaryAndRetireRules) {
   clock_.Advance(absl::Hours(1));
   ASSERT_OK_AND_ASSIGN(
       SigningKey k2, store_->RotateSigningKey(MakeKey("acme", "acme-k2"), {}));
-  EXPECT_EQ(k2.state, SigningKeyState::kPrimary);
+  EXPECT_EQ(k2.state, token::KeyState::kPrimary);
   ASSERT_OK_AND_ASSIGN(auto keys, store_->ListSigningKeys("acme"));
   ASSERT_THAT(keys, SizeIs(2));
   EXPECT_EQ(keys[0].kid, "acme-k1");
-  EXPECT_EQ(keys[0].state, SigningKeyState::kActive);
-  EXPECT_EQ(keys[1].state, SigningKeyState::kPrimary);
+  EXPECT_EQ(keys[0].state, token::KeyState::kActive);
+  EXPECT_EQ(keys[1].state, token::KeyState::kPrimary);
 
   EXPECT_THAT(store_->RetireSigningKey("acme", "acme-k2", {}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   ASSERT_OK_AND_ASSIGN(SigningKey retired,
                        store_->RetireSigningKey("acme", "acme-k1", {}));
-  EXPECT_EQ(retired.state, SigningKeyState::kRetired);
+  EXPECT_EQ(retired.state, token::KeyState::kRetired);
   EXPECT_EQ(retired.retired_at, clock_.Now());
   EXPECT_OK(store_->RetireSigningKey("acme", "acme-k1", {}).status());
   EXPECT_THAT(store_->RetireSigningKey("acme", "nope", {}),
               StatusIs(absl::StatusCode::kNotFound));
 
   SigningKey p = MakeKey("acme", "acme-k3");
-  p.state = SigningKeyState::kPrimary;
+  p.state = token::KeyState::kPrimary;
   EXPECT_THAT(store_->InsertSigningKey(p, {}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  p.state = SigningKeyState::kActive;
+  p.state = token::KeyState::kActive;
   ASSERT_OK(store_->InsertSigningKey(p, {}).status());
   EXPECT_THAT(store_->InsertSigningKey(p, {}),
               StatusIs(absl::StatusCode::kAlreadyExists, StartsWith("kid:")));
@@ -475,6 +478,93 @@ TEST_F(SqliteTokenStoreTest, TamperedSealedKeyIsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss));
 }
 
+// The enumerations are stored as they always were (column_codes.h): a
+// database written before the store used the token core's enums reads the
+// same.
+TEST_F(SqliteTokenStoreTest, EnumerationsAreStoredAsBefore) {
+  SetUpOrg("acme");
+  clock_.Advance(absl::Hours(1));
+  ASSERT_OK(store_
+                ->RotateSigningKey(
+                    MakeKey("acme", "acme-k2", token::Algorithm::kEdDsa), {})
+                .status());
+  ASSERT_OK(store_->RetireSigningKey("acme", "acme-k1", {}).status());
+  EXPECT_EQ(RawText(db_path_,
+                    "SELECT group_concat(algorithm || ':' || state) FROM "
+                    "(SELECT algorithm, state FROM signing_keys ORDER BY no)"),
+            "ES256:3,EdDSA:1");
+  SigningKey hs = MakeKey("acme", "acme-k3", token::Algorithm::kHs256);
+  hs.state = token::KeyState::kActive;
+  ASSERT_OK(store_->InsertSigningKey(hs, {}).status());
+  EXPECT_EQ(RawText(db_path_,
+                    "SELECT algorithm || ':' || state FROM signing_keys "
+                    "WHERE kid = 'acme-k3'"),
+            "HS256:2");
+
+  Token streams = NewToken("acme");
+  streams.key_id = "acme-k2";
+  streams.algorithm = token::Algorithm::kEdDsa;
+  Token group = streams;
+  group.id = testing::NewTokenId(random_);
+  group.target_kind = token::Target::Kind::kStreamGroup;
+  group.streams.clear();
+  group.stream_group_id = "g1";
+  Token org = streams;
+  org.id = testing::NewTokenId(random_);
+  org.target_kind = token::Target::Kind::kOrganization;
+  org.streams.clear();
+  for (const Token& t : {streams, group, org}) Insert(t);
+  EXPECT_EQ(RawText(db_path_,
+                    "SELECT group_concat(kind) FROM (SELECT kind FROM tokens "
+                    "ORDER BY no)"),
+            "2,1,3");
+  ASSERT_OK_AND_ASSIGN(Token got, store_->GetToken("acme", group.id));
+  EXPECT_EQ(got.target_kind, token::Target::Kind::kStreamGroup);
+  EXPECT_EQ(got.algorithm, token::Algorithm::kEdDsa);
+}
+
+// A stored value no writer makes is refused by name, never cast.
+TEST_F(SqliteTokenStoreTest, UnknownStoredEnumerationsAreDataLoss) {
+  SetUpOrg("acme");
+  const Token t = Insert(NewToken("acme"));
+  store_.reset();
+  auto raw_exec = [&](const char* sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  };
+  raw_exec("UPDATE tokens SET kind = 7");
+  Reopen();
+  EXPECT_THAT(store_->GetToken("acme", t.id),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "tokens.kind: unknown stored value 7"));
+  EXPECT_THAT(store_->ListTokens("acme", {}, {}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("tokens.kind")));
+  store_.reset();
+  raw_exec("UPDATE tokens SET kind = 2; UPDATE signing_keys SET state = 0");
+  Reopen();
+  EXPECT_OK(store_->GetToken("acme", t.id).status());
+  EXPECT_THAT(store_->ListSigningKeys("acme"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "signing_keys.state: unknown stored value 0"));
+  store_.reset();
+  raw_exec(
+      "UPDATE signing_keys SET state = 1; "
+      "UPDATE signing_keys SET algorithm = 'es256'");
+  Reopen();
+  EXPECT_THAT(store_->ListAllSigningKeys(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "signing_keys.algorithm: unknown stored value "
+                       "\"es256\""));
+  EXPECT_THAT(store_->FindTokenById(t.id),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("signing_keys.algorithm")));
+  EXPECT_THAT(store_->InsertToken(NewToken("acme"), {}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("signing_keys.algorithm")));
+}
+
 // --- Tokens ---
 
 TEST_F(SqliteTokenStoreTest, InsertAndGetRoundTripEveryField) {
@@ -499,7 +589,7 @@ TEST_F(SqliteTokenStoreTest, InsertAndGetRoundTripEveryField) {
   ASSERT_OK_AND_ASSIGN(Token got, store_->GetToken("acme", t.id));
   EXPECT_EQ(got.id, t.id);
   EXPECT_EQ(got.organization_id, "acme");
-  EXPECT_EQ(got.target_kind, TargetKind::kStreams);
+  EXPECT_EQ(got.target_kind, token::Target::Kind::kStreams);
   EXPECT_THAT(got.streams, ElementsAre("cam1", "cam2"));
   EXPECT_EQ(got.issued_at, t.issued_at);
   EXPECT_EQ(got.not_before, t.not_before);
@@ -509,7 +599,7 @@ TEST_F(SqliteTokenStoreTest, InsertAndGetRoundTripEveryField) {
   EXPECT_EQ(got.user_id, t.user_id);
   EXPECT_EQ(got.tag, t.tag);
   EXPECT_EQ(got.key_id, "acme-k1");
-  EXPECT_EQ(got.algorithm, "ES256");
+  EXPECT_EQ(got.algorithm, token::Algorithm::kEs256);
   EXPECT_EQ(got.jwt_sha256, t.jwt_sha256);
   EXPECT_EQ(got.issued_by, "issuer");
   EXPECT_EQ(got.request_id, "req-abc");
@@ -519,7 +609,7 @@ TEST_F(SqliteTokenStoreTest, InsertAndGetRoundTripEveryField) {
   EXPECT_EQ(TokenStateAt(got, clock_.Now()), TokenState::kNotYetValid);
 
   Token g = NewToken("acme");
-  g.target_kind = TargetKind::kStreamGroup;
+  g.target_kind = token::Target::Kind::kStreamGroup;
   g.streams.clear();
   g.stream_group_id = "group-1";
   Insert(g);
@@ -527,11 +617,11 @@ TEST_F(SqliteTokenStoreTest, InsertAndGetRoundTripEveryField) {
   EXPECT_EQ(got.stream_group_id, "group-1");
   EXPECT_TRUE(got.streams.empty());
   Token o = NewToken("acme");
-  o.target_kind = TargetKind::kOrganization;
+  o.target_kind = token::Target::Kind::kOrganization;
   o.streams.clear();
   Insert(o);
   ASSERT_OK_AND_ASSIGN(got, store_->FindTokenById(o.id));
-  EXPECT_EQ(got.target_kind, TargetKind::kOrganization);
+  EXPECT_EQ(got.target_kind, token::Target::Kind::kOrganization);
 
   ASSERT_OK_AND_ASSIGN(auto events, store_->ListAuditEvents("acme", {}, {}));
   ASSERT_GE(events.items.size(), 3u);
@@ -761,7 +851,7 @@ TEST_F(SqliteTokenStoreTest, InsertRejectsUnknownReferences) {
       store_->InsertToken(t, {}),
       StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("key_id:")));
   t = NewToken("acme");
-  t.algorithm = "RS256";
+  t.algorithm = token::Algorithm::kRs256;
   EXPECT_THAT(
       store_->InsertToken(t, {}),
       StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("algorithm:")));
@@ -977,7 +1067,7 @@ TEST_F(SqliteTokenStoreTest, RevokeTokensByStreamAndGroup) {
   s2.streams = {"b", "c"};
   Insert(s2);
   Token g = NewToken("acme");
-  g.target_kind = TargetKind::kStreamGroup;
+  g.target_kind = token::Target::Kind::kStreamGroup;
   g.streams.clear();
   g.stream_group_id = "b";  // a group named like a stream is not a stream
   Insert(g);
@@ -1070,7 +1160,7 @@ TEST_F(SqliteTokenStoreTest, ListTokensFiltersAndStates) {
     x.tag = i < 4 ? "red" : "blue";
     x.user_id = i % 2 ? "u1" : "u2";
     if (i == 5) {
-      x.target_kind = TargetKind::kStreamGroup;
+      x.target_kind = token::Target::Kind::kStreamGroup;
       x.streams.clear();
       x.stream_group_id = "grp";
     }
@@ -1236,7 +1326,7 @@ TEST_F(SqliteTokenStoreTest, OrganizationsNeverSeeEachOthersRows) {
   ta.streams = {"shared"};
   Insert(ta);
   Token tg = NewToken("a");
-  tg.target_kind = TargetKind::kStreamGroup;
+  tg.target_kind = token::Target::Kind::kStreamGroup;
   tg.streams.clear();
   tg.stream_group_id = "shared";
   Insert(tg);

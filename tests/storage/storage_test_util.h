@@ -68,19 +68,19 @@ inline Token MakeToken(RandomSource& random, const std::string& org,
   Token t;
   t.id = NewTokenId(random);
   t.organization_id = org;
-  t.target_kind = TargetKind::kStreams;
+  t.target_kind = token::Target::Kind::kStreams;
   t.streams = {"cam1", "cam2"};
   t.issued_at = iat;
   t.not_before = iat;
   t.expires_at = iat + lifetime;
   t.key_id = kid;
-  t.algorithm = "ES256";
+  t.algorithm = token::Algorithm::kEs256;
   t.jwt_sha256 = Sha('j');
   return t;
 }
 
 inline SigningKey MakeKey(const std::string& org, const std::string& kid,
-                          const std::string& alg = "ES256") {
+                          token::Algorithm alg = token::Algorithm::kEs256) {
   SigningKey k;
   k.organization_id = org;
   k.kid = kid;

@@ -17,14 +17,6 @@ TEST(TokenStoreNamesTest, EveryEnumRoundTripsThroughItsName) {
                        ApiKeyRole::kVerifier, ApiKeyRole::kAuditor}) {
     EXPECT_THAT(ParseApiKeyRole(ApiKeyRoleName(r)), IsOkAndHolds(r));
   }
-  for (TargetKind k : {TargetKind::kStreamGroup, TargetKind::kStreams,
-                       TargetKind::kOrganization}) {
-    EXPECT_THAT(ParseTargetKind(TargetKindName(k)), IsOkAndHolds(k));
-  }
-  for (SigningKeyState s : {SigningKeyState::kPrimary, SigningKeyState::kActive,
-                            SigningKeyState::kRetired}) {
-    EXPECT_THAT(ParseSigningKeyState(SigningKeyStateName(s)), IsOkAndHolds(s));
-  }
   for (TokenState s : {TokenState::kActive, TokenState::kNotYetValid,
                        TokenState::kExpired, TokenState::kRevoked}) {
     EXPECT_THAT(ParseTokenState(TokenStateName(s)), IsOkAndHolds(s));
