@@ -156,15 +156,34 @@ bool ApiKeyRegistry::IsActive(absl::string_view api_key_id) const {
          !it->second->revoked.load(std::memory_order_acquire);
 }
 
+namespace {
+
+template <typename EntryT>
+bool IsActiveServiceAdmin(const EntryT& entry) {
+  return entry.role == ApiKeyRole::kAdmin && entry.organization_id.empty() &&
+         !entry.revoked.load(std::memory_order_acquire);
+}
+
+}  // namespace
+
 bool ApiKeyRegistry::HasActiveAdminKey() const {
   ReaderLock lock(&mu_);
   for (const auto& [id, entry] : keys_) {
-    if (entry->role == ApiKeyRole::kAdmin && entry->organization_id.empty() &&
-        !entry->revoked.load(std::memory_order_acquire)) {
-      return true;
-    }
+    if (IsActiveServiceAdmin(*entry)) return true;
   }
   return false;
+}
+
+bool ApiKeyRegistry::IsLastActiveAdminKey(absl::string_view api_key_id) const {
+  ReaderLock lock(&mu_);
+  auto target = keys_.find(api_key_id);
+  if (target == keys_.end() || !IsActiveServiceAdmin(*target->second)) {
+    return false;
+  }
+  for (const auto& [id, entry] : keys_) {
+    if (id != api_key_id && IsActiveServiceAdmin(*entry)) return false;
+  }
+  return true;
 }
 
 }  // namespace token_authority::server

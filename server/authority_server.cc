@@ -17,19 +17,22 @@
 #include "base/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "openssl/bio.h"
+#include "openssl/err.h"
+#include "openssl/pem.h"
+#include "openssl/x509.h"
 #include "server/blocking_executor.h"
 #include "server/call_log_interceptor.h"
+#include "server/data_dir.h"
 #include "server/grpc_services.h"
+#include "server/reply_backlog.h"
 
 namespace token_authority::server {
 namespace {
-
-constexpr char kDatabaseFile[] = "token-authority.db";
-constexpr char kKekFile[] = "kek.key";
-constexpr char kAdminKeyFile[] = "admin.key";
 
 struct HostPort {
   std::string host;
@@ -95,77 +98,51 @@ absl::Status CheckCanBind(const HostPort& hp, const std::string& listen) {
   return absl::OkStatus();
 }
 
-absl::Status EnsureDirectory(const std::string& dir) {
-  struct stat st;
-  if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("data-dir: ", dir, " is not a directory"));
-    }
-    return absl::OkStatus();
-  }
-  if (errno != ENOENT) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data-dir: cannot access ", dir, ": ", std::strerror(errno)));
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data-dir: cannot create ", dir, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-// Writes `content` to `path` (mode 0600) atomically: a temporary file,
-// fsync, rename, fsync of the directory.
-absl::Status WriteSecretFile(const std::string& dir, const std::string& path,
-                             const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  const int fd =
-      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));
-  }
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot write ", tmp, ": ", std::strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot sync ", tmp, ": ", std::strerror(errno)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot rename ", tmp, ": ", std::strerror(errno)));
-  }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return absl::OkStatus();
-}
-
 int ToMillis(absl::Duration d) {
   const int64_t ms = absl::ToInt64Milliseconds(d);
   return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
+}
+
+struct BioDeleter {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct X509Deleter {
+  void operator()(X509* x) const { X509_free(x); }
+};
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+
+// The certificate (the chain's first) and the key are PEM and belong
+// together; gRPC would only fail later, blaming the address.
+absl::Status CheckTlsPair(const std::string& cert_pem,
+                          const std::string& key_pem) {
+  std::unique_ptr<BIO, BioDeleter> cert_bio(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  std::unique_ptr<BIO, BioDeleter> key_bio(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
+  if (cert_bio == nullptr || key_bio == nullptr) {
+    return absl::ResourceExhaustedError("tls: out of memory");
+  }
+  std::unique_ptr<X509, X509Deleter> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(
+        "tls-cert: not a PEM certificate (chain)");
+  }
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(
+        "tls-key: not a PEM private key (or it is encrypted)");
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        "tls-key: the key does not belong to the certificate of tls-cert");
+  }
+  return absl::OkStatus();
 }
 
 // What can be checked without touching the disk: the TLS options, the data
@@ -181,8 +158,24 @@ absl::StatusOr<HostPort> CheckOptions(const AuthorityServerOptions& options) {
     return absl::InvalidArgumentError(
         "client-ca: mutual TLS needs tls-cert and tls-key");
   }
+  if (tls) {
+    TA_RETURN_IF_ERROR(CheckTlsPair(options.tls_cert_pem, options.tls_key_pem));
+  }
   if (options.data_dir.empty()) {
     return absl::InvalidArgumentError("data-dir: required");
+  }
+  if (options.max_concurrent_streams < 1) {
+    return absl::InvalidArgumentError("max-concurrent-streams: must be >= 1");
+  }
+  if (options.memory_limit_bytes < (int64_t{16} << 20)) {
+    return absl::InvalidArgumentError("memory-limit: must be >= 16 MiB");
+  }
+  if (options.reply_backlog_per_connection_bytes < 1 ||
+      options.reply_backlog_total_bytes <
+          options.reply_backlog_per_connection_bytes) {
+    return absl::InvalidArgumentError(
+        "reply-backlog: per connection must be >= 1 byte and the total at "
+        "least the per-connection limit");
   }
   TA_ASSIGN_OR_RETURN(HostPort hp, SplitListen(options.listen));
   TA_RETURN_IF_ERROR(CheckCanBind(hp, options.listen));
@@ -202,10 +195,21 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-// The request size limit, no port sharing, keepalive enforcement.
+// The request size limit, no port sharing, keepalive enforcement, the
+// transport limits against hostile clients (README "Hostile clients").
 void SetLimits(const AuthorityServerOptions& options,
                grpc::ServerBuilder& builder) {
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options.max_concurrent_streams);
+  grpc::ResourceQuota quota("token-authority");
+  quota.Resize(static_cast<size_t>(options.memory_limit_bytes));
+  builder.SetResourceQuota(quota);
+  // Requests are accepted uncompressed only: a compressed one is refused
+  // (UNIMPLEMENTED) from its headers, before its body is inflated, so that
+  // a small body cannot expand to many times the receive limit.
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_DEFLATE, false);
+  builder.SetCompressionAlgorithmSupportStatus(GRPC_COMPRESS_GZIP, false);
   // A port in use must fail, not be shared.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(
@@ -270,10 +274,10 @@ absl::Status AuthorityServer::StartInternal(
 
   // 2. The data directory and the store.
   TA_RETURN_IF_ERROR(EnsureDirectory(options.data_dir));
+  TA_ASSIGN_OR_RETURN(data_dir_lock_, DataDirLock::Acquire(options.data_dir));
   storage::SqliteTokenStoreOptions store_options;
-  store_options.path = absl::StrCat(options.data_dir, "/", kDatabaseFile);
-  store_options.key_encryption_key_path =
-      absl::StrCat(options.data_dir, "/", kKekFile);
+  store_options.path = DatabasePath(options.data_dir);
+  store_options.key_encryption_key_path = KekPath(options.data_dir);
   store_options.synchronous = options.synchronous;
   store_options.clock = &clock;
   store_options.random = &random;
@@ -289,7 +293,7 @@ absl::Status AuthorityServer::StartInternal(
   TA_RETURN_IF_ERROR(StartGrpc(options, hp.host));
 
   // 5. The bootstrap admin key, once everything else works.
-  admin_key_path_ = absl::StrCat(options.data_dir, "/", kAdminKeyFile);
+  admin_key_path_ = AdminKeyPath(options.data_dir);
   if (options.create_admin_key) {
     TA_RETURN_IF_ERROR(EnsureAdminKey(options.data_dir));
   }
@@ -303,6 +307,10 @@ absl::Status AuthorityServer::StartGrpc(const AuthorityServerOptions& options,
   deps_->authority = authority_.get();
   deps_->executor = executor_.get();
   deps_->log = log_;
+  backlog_ =
+      std::make_unique<ReplyBacklog>(options.reply_backlog_per_connection_bytes,
+                                     options.reply_backlog_total_bytes);
+  deps_->backlog = backlog_.get();
   services_.push_back(NewTokenService(*deps_));
   services_.push_back(NewKeyService(*deps_));
   services_.push_back(NewAuditService(*deps_));
@@ -373,6 +381,7 @@ void AuthorityServer::Shutdown(absl::Duration grace) {
   if (executor_ != nullptr) executor_->Shutdown();
   if (authority_ != nullptr) authority_->Shutdown();
   if (store_ != nullptr) (void)store_->Shutdown();
+  data_dir_lock_.reset();
   if (log_ != nullptr) log_->Flush();
 }
 

@@ -29,6 +29,8 @@ class Service;
 namespace token_authority::server {
 
 class BlockingExecutor;
+class DataDirLock;
+class ReplyBacklog;
 struct ServiceDeps;
 
 struct AuthorityServerOptions {
@@ -60,6 +62,18 @@ struct AuthorityServerOptions {
   // The server pings idle connections this often to find dead peers.
   absl::Duration keepalive_time = absl::Minutes(1);
   absl::Duration keepalive_timeout = absl::Seconds(20);
+
+  // Transport limits against hostile clients (README "Hostile clients").
+  // Calls open at once on one connection; more are refused by HTTP/2.
+  int max_concurrent_streams = 100;
+  // gRPC's memory quota (its read buffers and per-call arenas); under
+  // pressure gRPC shrinks flow-control windows and refuses new streams.
+  int64_t memory_limit_bytes = int64_t{512} << 20;
+  // Serialized replies not yet taken by the client (a slow or stalled
+  // reader): per connection and for the whole server. A call whose reply
+  // would go over either answers RESOURCE_EXHAUSTED instead.
+  int64_t reply_backlog_per_connection_bytes = int64_t{8} << 20;
+  int64_t reply_backlog_total_bytes = int64_t{64} << 20;
 
   // Write <data_dir>/admin.key with a new admin key when the store has no
   // active service-wide admin key and the file does not exist.
@@ -117,9 +131,12 @@ class AuthorityServer {
 
   std::unique_ptr<CallLog> owned_log_;
   CallLog* log_ = nullptr;
+  // Held from the start until Shutdown has closed the store.
+  std::unique_ptr<DataDirLock> data_dir_lock_;
   std::unique_ptr<storage::SqliteTokenStore> store_;
   std::unique_ptr<TokenAuthority> authority_;
   std::unique_ptr<BlockingExecutor> executor_;
+  std::unique_ptr<ReplyBacklog> backlog_;
   std::unique_ptr<ServiceDeps> deps_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;

@@ -37,13 +37,15 @@ std::string CodeName(absl::StatusCode code) {
 
 std::string FormatCallRecord(const CallRecord& record) {
   std::string line = absl::StrCat(
-      "rpc method=", Sanitize(record.method), " org=",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", record.time,
+                       absl::UTCTimeZone()),
+      " rpc method=", Sanitize(record.method), " org=",
       record.organization_id.empty() ? "-" : Sanitize(record.organization_id),
       " code=", CodeName(record.code),
       " latency_us=", absl::ToInt64Microseconds(record.latency));
-  absl::StrAppend(
-      &line, " request_id=",
-      record.request_id.empty() ? "-" : Sanitize(record.request_id));
+  absl::StrAppend(&line, " request_id=",
+                  record.request_id.empty() ? "-" : Sanitize(record.request_id),
+                  " peer=", record.peer.empty() ? "-" : Sanitize(record.peer));
   return line;
 }
 

@@ -19,16 +19,19 @@ namespace token_authority::server {
 
 // What is logged about one call.
 struct CallRecord {
+  absl::Time time;                    // when the call ended
   absl::string_view method;           // e.g. "TokenService/IssueToken"
   absl::string_view organization_id;  // may be empty (unauthenticated calls)
   absl::StatusCode code = absl::StatusCode::kOk;
   absl::Duration latency;
   absl::string_view request_id;  // the caller's x-request-id or request_id
+  absl::string_view peer;        // gRPC's peer, e.g. "ipv4:127.0.0.1:50312"
 };
 
 // Formats `record` as one line without the trailing newline, e.g.
-// `rpc method=TokenService/IssueToken org=o_1 code=OK latency_us=812
-// request_id=r-1`. Pure, thread-safe.
+// `2026-12-02T10:45:01.123Z rpc method=TokenService/IssueToken org=o_1
+// code=OK latency_us=812 request_id=r-1 peer=ipv4:127.0.0.1:50312` (the time
+// in UTC, to the millisecond). Pure, thread-safe.
 std::string FormatCallRecord(const CallRecord& record);
 
 // Receives call lines. Implementations are thread-safe.

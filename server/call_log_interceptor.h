@@ -1,7 +1,11 @@
-// Call log lines for the services gRPC serves by itself (grpc.health.v1.Health
-// and server reflection), which run no handler of ours: a server interceptor
-// writes the same line as every other call (organisation "-"). The project's
-// own services log from their handlers and are not intercepted.
+// The call log lines no handler of ours writes: calls of the services gRPC
+// serves by itself (grpc.health.v1.Health, server reflection), of methods
+// nobody serves, and of our own methods whose request never reached the
+// handler (too large, unparsable, invalid UTF-8 in a string field). A server
+// interceptor writes the same line as every other call (organisation "-").
+// It also gives an unparsable request the status it deserves: gRPC 1.51's
+// callback API answers UNIMPLEMENTED with no message; the interceptor turns
+// that into INVALID_ARGUMENT saying the request could not be parsed.
 #ifndef SERVER_CALL_LOG_INTERCEPTOR_H_
 #define SERVER_CALL_LOG_INTERCEPTOR_H_
 
@@ -12,9 +16,11 @@
 
 namespace token_authority::server {
 
-// Whether calls of `method` (e.g. "/grpc.health.v1.Health/Check") are logged
-// by the interceptor: every method outside package tokenauthority.
-bool LoggedByInterceptor(const char* method);
+// Whether `method` (e.g. "/grpc.health.v1.Health/Check") belongs to a
+// service whose handlers log their calls themselves (package
+// tokenauthority); the interceptor logs those only when the handler did not
+// run.
+bool LoggedByHandler(const char* method);
 
 // The factory to hand to ServerBuilder::experimental().SetInterceptorCreators.
 // `log` is not owned and must outlive the server.

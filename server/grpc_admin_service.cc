@@ -18,77 +18,79 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::CreateOrganizationRequest* request,
       v1::Organization* response) override {
-    return RunUnary(
-        deps_, context, "AdminService/CreateOrganization", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo& info) -> absl::Status {
-          TA_ASSIGN_OR_RETURN(
-              storage::Organization org,
-              deps_.authority->CreateOrganization(caller, request->name(),
-                                                  request->secure_enabled()));
-          info.organization_id = org.id;
-          ToProto(org, response);
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "AdminService/CreateOrganization",
+                    Execution::kBlocking,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo& info) -> absl::Status {
+                      TA_ASSIGN_OR_RETURN(storage::Organization org,
+                                          deps_.authority->CreateOrganization(
+                                              caller, request->name(),
+                                              request->secure_enabled()));
+                      info.organization_id = org.id;
+                      ToProto(org, response);
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerUnaryReactor* UpdateOrganization(
       grpc::CallbackServerContext* context,
       const v1::UpdateOrganizationRequest* request,
       v1::Organization* response) override {
-    return RunUnary(
-        deps_, context, "AdminService/UpdateOrganization", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo& info) -> absl::Status {
-          info.organization_id = request->organization_id();
-          TA_ASSIGN_OR_RETURN(storage::Organization org,
-                              deps_.authority->UpdateOrganization(
-                                  caller, request->organization_id(),
-                                  request->secure_enabled(), request->name()));
-          ToProto(org, response);
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "AdminService/UpdateOrganization",
+                    Execution::kBlocking,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo& info) -> absl::Status {
+                      info.organization_id = request->organization_id();
+                      TA_ASSIGN_OR_RETURN(
+                          storage::Organization org,
+                          deps_.authority->UpdateOrganization(
+                              caller, request->organization_id(),
+                              request->secure_enabled(), request->name()));
+                      ToProto(org, response);
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerUnaryReactor* ListOrganizations(
       grpc::CallbackServerContext* context,
       const v1::ListOrganizationsRequest* request,
       v1::ListOrganizationsResponse* response) override {
-    return RunUnary(
-        deps_, context, "AdminService/ListOrganizations", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo&) -> absl::Status {
-          TA_ASSIGN_OR_RETURN(
-              storage::Page<storage::Organization> page,
-              deps_.authority->ListOrganizations(
-                  caller,
-                  PageFromProto(request->page_size(), request->page_token())));
-          for (const storage::Organization& o : page.items) {
-            ToProto(o, response->add_organizations());
-          }
-          response->set_next_page_token(page.next_page_token);
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "AdminService/ListOrganizations",
+                    Execution::kBlocking,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo&) -> absl::Status {
+                      TA_ASSIGN_OR_RETURN(
+                          storage::Page<storage::Organization> page,
+                          deps_.authority->ListOrganizations(
+                              caller, PageFromProto(request->page_size(),
+                                                    request->page_token())));
+                      for (const storage::Organization& o : page.items) {
+                        ToProto(o, response->add_organizations());
+                      }
+                      response->set_next_page_token(page.next_page_token);
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerUnaryReactor* CreateApiKey(
       grpc::CallbackServerContext* context,
       const v1::CreateApiKeyRequest* request,
       v1::CreateApiKeyResponse* response) override {
-    return RunUnary(
-        deps_, context, "AdminService/CreateApiKey", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo& info) -> absl::Status {
-          info.organization_id = request->organization_id();
-          TA_ASSIGN_OR_RETURN(storage::ApiKeyRole role,
-                              FromProto(request->role()));
-          TA_ASSIGN_OR_RETURN(CreatedApiKey created,
-                              deps_.authority->CreateApiKey(
-                                  caller, request->organization_id(), role));
-          ToProto(created.key, response->mutable_api_key());
-          response->set_secret(std::move(created.secret));
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "AdminService/CreateApiKey",
+                    Execution::kBlocking,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo& info) -> absl::Status {
+                      info.organization_id = request->organization_id();
+                      TA_ASSIGN_OR_RETURN(storage::ApiKeyRole role,
+                                          FromProto(request->role()));
+                      TA_ASSIGN_OR_RETURN(
+                          CreatedApiKey created,
+                          deps_.authority->CreateApiKey(
+                              caller, request->organization_id(), role));
+                      ToProto(created.key, response->mutable_api_key());
+                      response->set_secret(std::move(created.secret));
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerUnaryReactor* ListApiKeys(
@@ -96,7 +98,8 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
       const v1::ListApiKeysRequest* request,
       v1::ListApiKeysResponse* response) override {
     return RunUnary(
-        deps_, context, "AdminService/ListApiKeys", Execution::kBlocking,
+        deps_, context, response, "AdminService/ListApiKeys",
+        Execution::kBlocking,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
           TA_ASSIGN_OR_RETURN(
@@ -113,16 +116,16 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* RevokeApiKey(grpc::CallbackServerContext* context,
                                          const v1::RevokeApiKeyRequest* request,
                                          v1::ApiKey* response) override {
-    return RunUnary(
-        deps_, context, "AdminService/RevokeApiKey", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo&) -> absl::Status {
-          TA_ASSIGN_OR_RETURN(
-              storage::ApiKey key,
-              deps_.authority->RevokeApiKey(caller, request->api_key_id()));
-          ToProto(key, response);
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "AdminService/RevokeApiKey",
+                    Execution::kBlocking,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo&) -> absl::Status {
+                      TA_ASSIGN_OR_RETURN(storage::ApiKey key,
+                                          deps_.authority->RevokeApiKey(
+                                              caller, request->api_key_id()));
+                      ToProto(key, response);
+                      return absl::OkStatus();
+                    });
   }
 
  private:

@@ -18,7 +18,8 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
       const v1::ListAuditEventsRequest* request,
       v1::ListAuditEventsResponse* response) override {
     return RunUnary(
-        deps_, context, "AuditService/ListAuditEvents", Execution::kBlocking,
+        deps_, context, response, "AuditService/ListAuditEvents",
+        Execution::kBlocking,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
           TA_ASSIGN_OR_RETURN(storage::AuditFilter filter, FromProto(*request));

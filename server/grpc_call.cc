@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "convert/status.h"
 
 namespace token_authority::server {
@@ -58,17 +59,20 @@ void LogCall(const ServiceDeps& deps, absl::string_view method,
              std::chrono::steady_clock::time_point start) {
   if (deps.log == nullptr) return;
   CallRecord record;
+  record.time = absl::Now();
   record.method = method;
   record.organization_id = info.organization_id;
   record.code = code;
   record.latency = absl::FromChrono(std::chrono::steady_clock::now() - start);
   record.request_id = info.request_id;
+  record.peer = info.peer;
   deps.log->Record(record);
 }
 
 absl::StatusOr<Caller> AuthenticateCall(
     const ServiceDeps& deps, const grpc::CallbackServerContext& context,
     CallInfo* info) {
+  if (info->peer.empty()) info->peer = context.peer();
   CallMetadata md;
   const absl::Status read = ReadMetadata(context, &md);
   info->request_id = md.request_id;
@@ -81,31 +85,64 @@ absl::StatusOr<Caller> AuthenticateCall(
 
 namespace {
 
-// Ends a unary call: its log line, then Finish with `status`.
-void Answer(const ServiceDeps& deps, grpc::ServerUnaryReactor* reactor,
-            absl::string_view method, const CallInfo& info,
-            std::chrono::steady_clock::time_point start,
-            const absl::Status& status) {
+// A unary call's reactor: holds the reply's backlog reservation until gRPC
+// is done with the call (the reply taken by the client or the call ended).
+class UnaryReactor final : public grpc::ServerUnaryReactor {
+ public:
+  void OnDone() override { delete this; }
+  void OnCancel() override {}
+
+  // Reserves the reply's bytes, or replaces an OK `status` by the backlog's
+  // refusal (and drops the reply).
+  void ReserveReply(const ServiceDeps& deps, const CallInfo& info,
+                    google::protobuf::MessageLite* response,
+                    absl::Status& status) {
+    if (!status.ok() || deps.backlog == nullptr) return;
+    absl::StatusOr<ReplyBacklog::Reservation> r = deps.backlog->Reserve(
+        info.peer, static_cast<int64_t>(response->ByteSizeLong()));
+    if (r.ok()) {
+      reservation_ = std::move(*r);
+    } else {
+      status = r.status();
+      response->Clear();
+    }
+  }
+
+ private:
+  ReplyBacklog::Reservation reservation_;
+};
+
+// Ends a unary call: the reply's reservation, its log line, then Finish.
+void Answer(const ServiceDeps& deps, UnaryReactor* reactor,
+            google::protobuf::MessageLite* response, absl::string_view method,
+            const CallInfo& info, std::chrono::steady_clock::time_point start,
+            absl::Status status) {
+  reactor->ReserveReply(deps, info, response, status);
   LogCall(deps, method, info, status.code(), start);
   reactor->Finish(convert::ToGrpcStatus(status));
 }
 
 // The Respond of a call answered later.
-Respond MakeRespond(const ServiceDeps& deps, grpc::ServerUnaryReactor* reactor,
+Respond MakeRespond(const ServiceDeps& deps, UnaryReactor* reactor,
+                    google::protobuf::MessageLite* response,
                     absl::string_view method,
                     std::shared_ptr<const CallInfo> info,
                     std::chrono::steady_clock::time_point start) {
-  return [deps, reactor, method, info = std::move(info),
+  return [deps, reactor, response, method, info = std::move(info),
           start](const absl::Status& status) {
-    Answer(deps, reactor, method, *info, start, status);
+    Answer(deps, reactor, response, method, *info, start, status);
   };
 }
 
-// Checks the deadline and authenticates; the caller or the status to answer.
+// Checks the deadline (and, when asked, the connection's reply backlog) and
+// authenticates; the caller or the status to answer.
 absl::StatusOr<Caller> AdmitCall(const ServiceDeps& deps,
                                  const grpc::CallbackServerContext& context,
-                                 CallInfo* info) {
+                                 bool check_backlog, CallInfo* info) {
   if (absl::Status alive = CheckCallAlive(context); !alive.ok()) return alive;
+  if (check_backlog && deps.backlog != nullptr) {
+    TA_RETURN_IF_ERROR(deps.backlog->CheckRoom(info->peer));
+  }
   return AuthenticateCall(deps, context, info);
 }
 
@@ -113,21 +150,26 @@ absl::StatusOr<Caller> AdmitCall(const ServiceDeps& deps,
 
 grpc::ServerUnaryReactor* RunUnary(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
-    absl::string_view method, Execution execution,
+    google::protobuf::MessageLite* response, absl::string_view method,
+    Execution execution,
     std::function<absl::Status(const Caller&, CallInfo&)> handler) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new UnaryReactor();
   const auto start = std::chrono::steady_clock::now();
-  auto run = [deps, context, reactor, method, start,
+  auto run = [deps, context, reactor, response, method, start, execution,
               handler = std::move(handler)]() {
     CallInfo info;
-    absl::StatusOr<Caller> caller = AdmitCall(deps, *context, &info);
-    Answer(deps, reactor, method, info, start,
+    info.peer = context->peer();
+    absl::StatusOr<Caller> caller =
+        AdmitCall(deps, *context, execution == Execution::kBlocking, &info);
+    Answer(deps, reactor, response, method, info, start,
            caller.ok() ? handler(*caller, info) : caller.status());
   };
   if (execution == Execution::kInline) {
     run();
   } else if (!deps.executor->Schedule(run)) {
-    Answer(deps, reactor, method, CallInfo{}, start,
+    CallInfo info;
+    info.peer = context->peer();
+    Answer(deps, reactor, response, method, info, start,
            absl::UnavailableError("the server is shutting down"));
   }
   return reactor;
@@ -135,13 +177,15 @@ grpc::ServerUnaryReactor* RunUnary(
 
 grpc::ServerUnaryReactor* RunUnaryAsync(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
-    absl::string_view method,
+    google::protobuf::MessageLite* response, absl::string_view method,
     const std::function<void(const Caller&, CallInfo&, Respond)>& handler) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new UnaryReactor();
   const auto start = std::chrono::steady_clock::now();
   auto info = std::make_shared<CallInfo>();
-  absl::StatusOr<Caller> caller = AdmitCall(deps, *context, info.get());
-  Respond respond = MakeRespond(deps, reactor, method, info, start);
+  info->peer = context->peer();
+  absl::StatusOr<Caller> caller =
+      AdmitCall(deps, *context, /*check_backlog=*/false, info.get());
+  Respond respond = MakeRespond(deps, reactor, response, method, info, start);
   if (caller.ok()) {
     handler(*caller, *info, std::move(respond));
   } else {

@@ -12,10 +12,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/message_lite.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/blocking_executor.h"
 #include "server/call_log.h"
+#include "server/reply_backlog.h"
 #include "server/token_authority.h"
 
 namespace token_authority::server {
@@ -26,6 +28,8 @@ struct ServiceDeps {
   // Runs handlers that touch the store, off gRPC's callback threads.
   BlockingExecutor* executor = nullptr;
   CallLog* log = nullptr;
+  // Bounds the replies waiting for slow readers; nullptr: unbounded.
+  ReplyBacklog* backlog = nullptr;
 };
 
 // The bearer secret from "authorization: Bearer <key>" ("" when absent or
@@ -51,10 +55,12 @@ absl::Status CheckCallAlive(const grpc::CallbackServerContext& context);
 struct CallInfo {
   std::string organization_id;
   std::string request_id;
+  std::string peer;  // gRPC's peer string, e.g. "ipv4:127.0.0.1:50312"
 };
 
-// Reads the call's metadata into `info` (request id) and authenticates its
-// API key; on success also records the caller's organisation in `info`.
+// Reads the call's peer and metadata into `info` (request id) and
+// authenticates its API key; on success also records the caller's
+// organisation in `info`.
 // UNAUTHENTICATED (or the core's error) otherwise.
 absl::StatusOr<Caller> AuthenticateCall(
     const ServiceDeps& deps, const grpc::CallbackServerContext& context,
@@ -65,13 +71,16 @@ enum class Execution {
   kBlocking,  // touches the store: on the BlockingExecutor
 };
 
-// Runs one unary call: checks the deadline, authenticates, runs `handler`
-// (which converts, calls the core and fills the response), answers with the
-// converted status and writes the log line. Returns the reactor to hand back
-// to gRPC.
+// Runs one unary call: checks the deadline (and, for kBlocking, that the
+// connection's reply backlog has room), authenticates, runs `handler` (which
+// converts, calls the core and fills `response`), reserves the reply's bytes
+// in deps.backlog (RESOURCE_EXHAUSTED instead of the reply when full),
+// answers with the converted status and writes the log line. Returns the
+// reactor to hand back to gRPC.
 grpc::ServerUnaryReactor* RunUnary(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
-    absl::string_view method, Execution execution,
+    google::protobuf::MessageLite* response, absl::string_view method,
+    Execution execution,
     std::function<absl::Status(const Caller&, CallInfo&)> handler);
 
 // Ends a call whose handler answers later: fills nothing itself, writes
@@ -85,7 +94,7 @@ using Respond = std::function<void(const absl::Status&)>;
 // once, now or later; `info` stays valid until then.
 grpc::ServerUnaryReactor* RunUnaryAsync(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
-    absl::string_view method,
+    google::protobuf::MessageLite* response, absl::string_view method,
     const std::function<void(const Caller&, CallInfo&, Respond)>& handler);
 
 // Writes the log line of a call that started at `start`.

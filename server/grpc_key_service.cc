@@ -20,18 +20,19 @@ class KeyServiceImpl final : public v1::KeyService::CallbackService {
       const v1::ListSigningKeysRequest* request,
       v1::ListSigningKeysResponse* response) override {
     // Served from memory.
-    return RunUnary(
-        deps_, context, "KeyService/ListSigningKeys", Execution::kInline,
-        [this, request, response](const Caller& caller,
-                                  CallInfo&) -> absl::Status {
-          TA_ASSIGN_OR_RETURN(std::vector<storage::SigningKey> keys,
-                              deps_.authority->ListSigningKeys(
-                                  caller, request->include_retired()));
-          for (const storage::SigningKey& k : keys) {
-            ToProto(k, response->add_keys());
-          }
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "KeyService/ListSigningKeys",
+                    Execution::kInline,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo&) -> absl::Status {
+                      TA_ASSIGN_OR_RETURN(
+                          std::vector<storage::SigningKey> keys,
+                          deps_.authority->ListSigningKeys(
+                              caller, request->include_retired()));
+                      for (const storage::SigningKey& k : keys) {
+                        ToProto(k, response->add_keys());
+                      }
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerUnaryReactor* RotateSigningKey(
@@ -39,7 +40,8 @@ class KeyServiceImpl final : public v1::KeyService::CallbackService {
       const v1::RotateSigningKeyRequest* request,
       v1::RotateSigningKeyResponse* response) override {
     return RunUnary(
-        deps_, context, "KeyService/RotateSigningKey", Execution::kBlocking,
+        deps_, context, response, "KeyService/RotateSigningKey",
+        Execution::kBlocking,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
           TA_ASSIGN_OR_RETURN(token::Algorithm alg, convert::FromProtoAlgorithm(
@@ -56,7 +58,7 @@ class KeyServiceImpl final : public v1::KeyService::CallbackService {
                                     v1::GetJwksResponse* response) override {
     // Served from memory.
     return RunUnary(
-        deps_, context, "KeyService/GetJwks", Execution::kInline,
+        deps_, context, response, "KeyService/GetJwks", Execution::kInline,
         [this, request, response](const Caller& caller,
                                   CallInfo& info) -> absl::Status {
           if (!request->organization_id().empty()) {

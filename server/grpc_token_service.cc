@@ -26,7 +26,7 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
     // completion thread once the row is durable (no thread waits for the
     // commit).
     return RunUnaryAsync(
-        deps_, context, "TokenService/IssueToken",
+        deps_, context, response, "TokenService/IssueToken",
         [this, request, response](const Caller& caller, CallInfo& info,
                                   Respond respond) {
           if (!request->request_id().empty()) {
@@ -49,7 +49,7 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
                                      const v1::GetTokenRequest* request,
                                      v1::Token* response) override {
     return RunUnary(
-        deps_, context, "TokenService/GetToken", Execution::kBlocking,
+        deps_, context, response, "TokenService/GetToken", Execution::kBlocking,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
           TA_ASSIGN_OR_RETURN(TokenRecord r, deps_.authority->GetToken(
@@ -64,7 +64,8 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       const v1::ListTokensRequest* request,
       v1::ListTokensResponse* response) override {
     return RunUnary(
-        deps_, context, "TokenService/ListTokens", Execution::kBlocking,
+        deps_, context, response, "TokenService/ListTokens",
+        Execution::kBlocking,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
           TA_ASSIGN_OR_RETURN(storage::TokenFilter filter, FromProto(*request));
@@ -85,15 +86,16 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::DecodeTokenRequest* request,
       v1::DecodeTokenResponse* response) override {
-    return RunUnary(
-        deps_, context, "TokenService/DecodeToken", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo&) -> absl::Status {
-          TA_ASSIGN_OR_RETURN(DecodeResult r, deps_.authority->DecodeToken(
-                                                  caller, request->jwt()));
-          ToProto(r, response);
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "TokenService/DecodeToken",
+                    Execution::kBlocking,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo&) -> absl::Status {
+                      TA_ASSIGN_OR_RETURN(
+                          DecodeResult r,
+                          deps_.authority->DecodeToken(caller, request->jwt()));
+                      ToProto(r, response);
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerUnaryReactor* VerifyToken(
@@ -101,51 +103,52 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       const v1::VerifyTokenRequest* request,
       v1::VerifyTokenResponse* response) override {
     // The hot path: memory only, on gRPC's thread.
-    return RunUnary(
-        deps_, context, "TokenService/VerifyToken", Execution::kInline,
-        [this, request, response](const Caller& caller,
-                                  CallInfo& info) -> absl::Status {
-          info.organization_id = request->organization_id();
-          TA_ASSIGN_OR_RETURN(
-              token::VerifyResult r,
-              deps_.authority->VerifyToken(caller, FromProto(*request)));
-          ToProto(r, response);
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "TokenService/VerifyToken",
+                    Execution::kInline,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo& info) -> absl::Status {
+                      info.organization_id = request->organization_id();
+                      TA_ASSIGN_OR_RETURN(token::VerifyResult r,
+                                          deps_.authority->VerifyToken(
+                                              caller, FromProto(*request)));
+                      ToProto(r, response);
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerUnaryReactor* RevokeToken(grpc::CallbackServerContext* context,
                                         const v1::RevokeTokenRequest* request,
                                         v1::Token* response) override {
-    return RunUnary(
-        deps_, context, "TokenService/RevokeToken", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo&) -> absl::Status {
-          TA_ASSIGN_OR_RETURN(TokenRecord r, deps_.authority->RevokeToken(
-                                                 caller, request->token_id(),
-                                                 request->reason()));
-          ToProto(r, response);
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "TokenService/RevokeToken",
+                    Execution::kBlocking,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo&) -> absl::Status {
+                      TA_ASSIGN_OR_RETURN(
+                          TokenRecord r,
+                          deps_.authority->RevokeToken(
+                              caller, request->token_id(), request->reason()));
+                      ToProto(r, response);
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerUnaryReactor* RevokeTokens(
       grpc::CallbackServerContext* context,
       const v1::RevokeTokensRequest* request,
       v1::RevokeTokensResponse* response) override {
-    return RunUnary(
-        deps_, context, "TokenService/RevokeTokens", Execution::kBlocking,
-        [this, request, response](const Caller& caller,
-                                  CallInfo&) -> absl::Status {
-          TA_ASSIGN_OR_RETURN(storage::RevokeFilter filter,
-                              FromProto(*request));
-          TA_ASSIGN_OR_RETURN(
-              int64_t count,
-              deps_.authority->RevokeTokens(caller, filter, request->reason(),
-                                            request->dry_run()));
-          response->set_revoked_count(count);
-          return absl::OkStatus();
-        });
+    return RunUnary(deps_, context, response, "TokenService/RevokeTokens",
+                    Execution::kBlocking,
+                    [this, request, response](const Caller& caller,
+                                              CallInfo&) -> absl::Status {
+                      TA_ASSIGN_OR_RETURN(storage::RevokeFilter filter,
+                                          FromProto(*request));
+                      TA_ASSIGN_OR_RETURN(int64_t count,
+                                          deps_.authority->RevokeTokens(
+                                              caller, filter, request->reason(),
+                                              request->dry_run()));
+                      response->set_revoked_count(count);
+                      return absl::OkStatus();
+                    });
   }
 
   grpc::ServerWriteReactor<v1::RevocationEvent>* WatchRevocations(

@@ -38,7 +38,7 @@ absl::StatusOr<std::vector<std::string>> KeyRetirement::DueKeys(
   const absl::Time verify_now = now - leeway_;
   std::vector<std::string> due;
   for (size_t i = 0; i + 1 < entry.keys.size(); ++i) {
-    if (entry.keys[i].state != storage::SigningKeyState::kActive) continue;
+    if (entry.keys[i].state != token::KeyState::kActive) continue;
     TA_ASSIGN_OR_RETURN(bool retire, IsDue(entry, i, verify_now));
     if (retire) due.push_back(entry.keys[i].kid);
   }

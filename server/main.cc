@@ -18,9 +18,23 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "server/authority_server.h"
+#include "server/offline_commands.h"
 #include "server/server_flags.h"
 #include "server/start_line.h"
+
+#ifdef TA_WITH_JEMALLOC
+// jemalloc reads its options from this symbol (MALLOC_CONF in the
+// environment still overrides them). Memory freed after a burst of calls
+// (or an attack) goes back to the system within about a second, from
+// jemalloc's own background thread, instead of staying with the process.
+extern "C" {
+// NOLINTNEXTLINE(readability-identifier-naming): jemalloc's name.
+const char* malloc_conf =
+    "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+#endif
 
 namespace {
 
@@ -67,8 +81,14 @@ int Serve(const ServerFlags& flags) {
   int sig = 0;
   while (sigwait(&signals, &sig) != 0) {
   }
+  const auto begin = absl::Now();
   (*server)->Shutdown(flags.shutdown_grace);
   server->reset();
+  std::printf(
+      "token-authority stopped on %s after %lld ms (store flushed)\n",
+      sig == SIGINT ? "SIGINT" : "SIGTERM",
+      static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - begin)));
+  std::fflush(stdout);
   return 0;
 }
 
@@ -80,6 +100,14 @@ int main(int argc, char** argv) {
   // cost on the VerifyToken hot path. The lock order is fixed by design
   // (see the server/ headers) and exercised by the tests.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (argc >= 2 && token_authority::server::IsOfflineCommand(argv[1])) {
+    std::string out, err;
+    const int code =
+        token_authority::server::RunOfflineCommand(argc, argv, &out, &err);
+    std::fputs(out.c_str(), stdout);
+    std::fputs(err.c_str(), stderr);
+    return code;
+  }
   absl::StatusOr<ServerFlags> flags = token_authority::server::ParseFlags(
       argc, argv, token_authority::server::ProcessEnvironment());
   if (!flags.ok()) {

@@ -24,14 +24,9 @@ absl::StatusOr<std::shared_ptr<const token::SigningKey>> KeyOfRow(
       return e->key;
     }
   }
-  std::optional<token::Algorithm> alg = token::AlgorithmFromName(row.algorithm);
-  if (!alg.has_value()) {
-    return absl::DataLossError(absl::StrCat(
-        "signing key ", row.kid, " of organization ", organization_id,
-        ": unknown algorithm \"", row.algorithm, "\""));
-  }
   absl::StatusOr<std::unique_ptr<const token::SigningKey>> parsed =
-      token::SigningKey::FromPrivateKey(*alg, row.private_key, row.created_at);
+      token::SigningKey::FromPrivateKey(row.algorithm, row.private_key,
+                                        row.created_at);
   if (!parsed.ok()) {
     return absl::DataLossError(absl::StrCat(
         "signing key ", row.kid, " of organization ", organization_id,
@@ -151,7 +146,7 @@ absl::Status OrganizationRegistry::EnsurePrimaryKey(
     const storage::Organization& org, std::vector<storage::SigningKey>& rows,
     const storage::AuditContext& audit) {
   for (const storage::SigningKey& k : rows) {
-    if (k.state == storage::SigningKeyState::kPrimary) return absl::OkStatus();
+    if (k.state == token::KeyState::kPrimary) return absl::OkStatus();
   }
   TA_ASSIGN_OR_RETURN(std::unique_ptr<const token::SigningKey> key,
                       token::SigningKey::Generate(token::kDefaultAlgorithm,
@@ -159,8 +154,8 @@ absl::Status OrganizationRegistry::EnsurePrimaryKey(
   storage::SigningKey row;
   row.organization_id = org.id;
   row.kid = key->kid();
-  row.algorithm = std::string(token::AlgorithmName(key->algorithm()));
-  row.state = storage::SigningKeyState::kPrimary;
+  row.algorithm = key->algorithm();
+  row.state = token::KeyState::kPrimary;
   TA_ASSIGN_OR_RETURN(row.private_key, key->ExportPrivateKey());
   TA_ASSIGN_OR_RETURN(storage::SigningKey stored,
                       store_->InsertSigningKey(row, audit));
@@ -180,8 +175,7 @@ absl::StatusOr<std::shared_ptr<const OrgEntry>> OrganizationRegistry::Build(
   for (storage::SigningKey& row : rows) {
     TA_ASSIGN_OR_RETURN(std::shared_ptr<const token::SigningKey> key,
                         KeyOfRow(org.id, row, previous.get()));
-    set_entries.push_back(token::KeySetEntry{
-        std::move(key), static_cast<token::KeyState>(row.state)});
+    set_entries.push_back(token::KeySetEntry{std::move(key), row.state});
     row.private_key.clear();
     entry->keys.push_back(std::move(row));
   }

@@ -11,7 +11,7 @@
 namespace token_authority::server {
 namespace {
 
-// The store keeps the algorithm by its JOSE name; unknown names are
+// A JOSE "alg" name as a decoded header carries it; unknown names are
 // ALGORITHM_UNSPECIFIED.
 v1::Algorithm AlgorithmNameToProto(absl::string_view jose_name) {
   const std::optional<token::Algorithm> alg =
@@ -22,16 +22,16 @@ v1::Algorithm AlgorithmNameToProto(absl::string_view jose_name) {
 
 void RowTargetToProto(const storage::Token& t, v1::Target* out) {
   switch (t.target_kind) {
-    case storage::TargetKind::kStreamGroup:
+    case token::Target::Kind::kStreamGroup:
       out->set_stream_group_id(t.stream_group_id);
       break;
-    case storage::TargetKind::kStreams:
+    case token::Target::Kind::kStreams:
       out->mutable_stream_names();  // set the oneof even when empty
       for (const std::string& n : t.streams) {
         out->mutable_stream_names()->add_names(n);
       }
       break;
-    case storage::TargetKind::kOrganization:
+    case token::Target::Kind::kOrganization:
       out->set_organization(true);
       break;
   }
@@ -103,6 +103,10 @@ absl::StatusOr<std::optional<storage::TokenState>> FromProto(
       return std::optional<storage::TokenState>(storage::TokenState::kExpired);
     case v1::TOKEN_STATE_REVOKED:
       return std::optional<storage::TokenState>(storage::TokenState::kRevoked);
+    case v1::TOKEN_STATE_INVALID:
+      return absl::InvalidArgumentError(
+          "state: TOKEN_STATE_INVALID is a DecodeToken answer; stored tokens "
+          "are never invalid");
     default:
       break;
   }
@@ -249,7 +253,7 @@ void ToProto(const TokenRecord& record, v1::Token* out) {
   out->set_user_id(t.user_id);
   out->set_tag(t.tag);
   out->set_key_id(t.key_id);
-  out->set_algorithm(AlgorithmNameToProto(t.algorithm));
+  out->set_algorithm(convert::ToProtoAlgorithm(t.algorithm));
   out->set_state(ToProto(record.state));
   if (t.revoked_at.has_value())
     *out->mutable_revoked_at() = convert::ToProtoTimestamp(*t.revoked_at);
@@ -315,7 +319,8 @@ void ToProto(const DecodeResult& result, v1::DecodeTokenResponse* out) {
     t->set_issued_by(r.issued_by);
     t->set_request_id(r.request_id);
   }
-  const v1::TokenState state = result.state.has_value()
+  const v1::TokenState state = result.invalid ? v1::TOKEN_STATE_INVALID
+                               : result.state.has_value()
                                    ? ToProto(*result.state)
                                    : v1::TOKEN_STATE_UNSPECIFIED;
   t->set_state(state);
@@ -352,8 +357,8 @@ void ToProto(const OrganizationState& state, v1::OrganizationStateEvent* out) {
 void ToProto(const storage::SigningKey& key, v1::SigningKey* out) {
   out->set_key_id(key.kid);
   out->set_organization_id(key.organization_id);
-  out->set_algorithm(AlgorithmNameToProto(key.algorithm));
-  // The numeric values are equal by design.
+  out->set_algorithm(convert::ToProtoAlgorithm(key.algorithm));
+  // The numeric values are equal by design (token/signing_key.h).
   out->set_state(static_cast<v1::SigningKeyState>(static_cast<int>(key.state)));
   *out->mutable_created_at() = convert::ToProtoTimestamp(key.created_at);
   if (key.retired_at.has_value()) {

@@ -19,11 +19,6 @@
 namespace token_authority::server {
 namespace {
 
-// Payloads of a ParseFlags error from CLI11: its exit code and its text.
-constexpr absl::string_view kExitCodePayload =
-    "token-authority/server-flags/exit-code";
-constexpr absl::string_view kTextPayload = "token-authority/server-flags/text";
-
 constexpr char kDescription[] =
     "token-authority: issues, tracks, verifies and revokes secure playback "
     "tokens (JWT) over gRPC. Durations are written 90s, 15m, 36h, 14d, 2w.";
@@ -39,6 +34,9 @@ struct FlagValues {
   std::string shutdown_grace = "10s";
   int blocking_threads = 64;
   int64_t verify_cache = 10000;
+  int max_concurrent_streams = 100;
+  int64_t memory_limit_mib = 512;
+  int64_t reply_backlog_mib = 8, reply_backlog_total_mib = 64;
 };
 
 // CLI11's help, with each option's environment variable written as CLI11
@@ -79,6 +77,8 @@ class CommandLine {
              std::string* err) const;
 
  private:
+  void AddLimitFlags(FlagValues& v);
+
   template <typename T>
   CLI::Option* Add(const std::string& name, T& value,
                    const std::string& description, std::string env_name) {
@@ -95,6 +95,7 @@ class CommandLine {
 
 CommandLine::CommandLine(FlagValues& v) {
   app_.formatter(formatter_);
+  app_.set_version_flag("--version", "token-authority " TA_VERSION);
   Add("--listen", v.listen, "host:port to listen on; port 0 picks a free port",
       "TA_LISTEN")
       ->capture_default_str();
@@ -137,6 +138,33 @@ CommandLine::CommandLine(FlagValues& v) {
   Add("--blocking-threads", v.blocking_threads,
       "threads serving calls that touch the database", "TA_BLOCKING_THREADS")
       ->capture_default_str();
+  AddLimitFlags(v);
+}
+
+// The transport limits (README "Hostile clients").
+void CommandLine::AddLimitFlags(FlagValues& v) {
+  Add("--max-concurrent-streams", v.max_concurrent_streams,
+      "calls open at once on one connection (HTTP/2 streams)",
+      "TA_MAX_CONCURRENT_STREAMS")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  Add("--memory-limit", v.memory_limit_mib,
+      "MiB gRPC may use for connections and calls (its resource quota)",
+      "TA_MEMORY_LIMIT")
+      ->check(CLI::Range(int64_t{16}, int64_t{1} << 30))
+      ->capture_default_str();
+  Add("--reply-backlog", v.reply_backlog_mib,
+      "MiB of replies one connection may leave unread before its calls are "
+      "refused (RESOURCE_EXHAUSTED)",
+      "TA_REPLY_BACKLOG")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  Add("--reply-backlog-total", v.reply_backlog_total_mib,
+      "MiB of unread replies for all connections together (at least "
+      "--reply-backlog)",
+      "TA_REPLY_BACKLOG_TOTAL")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
 }
 
 void CommandLine::Parse(int argc, const char* const* argv,
@@ -169,6 +197,14 @@ absl::StatusOr<ServerFlags> ToServerFlags(const FlagValues& v) {
   options.listen = v.listen;
   options.data_dir = v.data_dir;
   options.blocking_threads = v.blocking_threads;
+  options.max_concurrent_streams = v.max_concurrent_streams;
+  options.memory_limit_bytes = v.memory_limit_mib << 20;
+  options.reply_backlog_per_connection_bytes = v.reply_backlog_mib << 20;
+  options.reply_backlog_total_bytes = v.reply_backlog_total_mib << 20;
+  if (v.reply_backlog_total_mib < v.reply_backlog_mib) {
+    return absl::InvalidArgumentError(
+        "--reply-backlog-total: must be at least --reply-backlog");
+  }
   options.authority.issuer = v.issuer;
   options.authority.rate_limit_per_second = v.rate_limit;
   options.authority.rate_limit_burst = v.rate_burst;
@@ -229,28 +265,18 @@ absl::StatusOr<ServerFlags> ParseFlags(int argc, const char* const* argv,
   } catch (const CLI::ParseError& e) {
     std::string out, err;
     const int code = command_line.Report(e, &out, &err);
-    if (code == 0) {
+    if (code == 0) {  // --help, --version
       ServerFlags help;
       help.help = std::move(out);
       return help;
     }
-    absl::Status status = absl::InvalidArgumentError(e.what());
-    status.SetPayload(kExitCodePayload, absl::Cord(absl::StrCat(code)));
-    status.SetPayload(kTextPayload, absl::Cord(err));
-    return status;
+    return absl::InvalidArgumentError(e.what());
   }
   return ToServerFlags(values);
 }
 
 FlagErrorReport ReportFlagError(const absl::Status& error) {
   FlagErrorReport report;
-  const auto code = error.GetPayload(kExitCodePayload);  // absl::optional
-  const auto text = error.GetPayload(kTextPayload);
-  if (code.has_value() && text.has_value() &&
-      absl::SimpleAtoi(std::string(*code), &report.exit_code)) {
-    report.text = std::string(*text);
-    return report;
-  }
   report.exit_code = 1;
   report.text = absl::StrCat("token-authority: ", error.message(), "\n");
   return report;

@@ -22,8 +22,8 @@ struct ServerFlags {
   AuthorityServerOptions server;
   // --shutdown-grace: how long calls in flight may take after SIGTERM/SIGINT.
   absl::Duration shutdown_grace = absl::Seconds(10);
-  // Not empty when --help was given: the text for stdout. Then nothing else
-  // is set and the binary exits 0 without starting.
+  // Not empty when --help or --version was given: the text for stdout. Then
+  // nothing else is set and the binary exits 0 without starting.
   std::string help;
 };
 
@@ -45,10 +45,9 @@ Environment ProcessEnvironment();
 absl::StatusOr<ServerFlags> ParseFlags(int argc, const char* const* argv,
                                        const Environment& env);
 
-// How the binary reports a ParseFlags error: `text` for stderr and the exit
-// code. CLI11's checks keep CLI11's wording (its message and a "Run with
-// --help" line) and exit code (105 out of range, 109 unexpected argument,
-// ...); the others are one line "token-authority: <message>" and exit 1.
+// How the binary reports a ParseFlags error: like every other start-up error,
+// one line "token-authority: <message>" on stderr and exit code 1 (CLI11's
+// own checks keep their wording in <message>).
 struct FlagErrorReport {
   std::string text;
   int exit_code = 1;

@@ -182,7 +182,7 @@ TokenAuthority::ListSigningKeys(const Caller& caller, bool include_retired) {
                       ResolveOrg(caller));
   std::vector<storage::SigningKey> out;
   for (auto it = entry->keys.rbegin(); it != entry->keys.rend(); ++it) {
-    if (!include_retired && it->state == storage::SigningKeyState::kRetired) {
+    if (!include_retired && it->state == token::KeyState::kRetired) {
       continue;
     }
     out.push_back(*it);
@@ -204,8 +204,8 @@ absl::StatusOr<storage::SigningKey> TokenAuthority::RotateSigningKey(
   storage::SigningKey row;
   row.organization_id = entry->org.id;
   row.kid = key->kid();
-  row.algorithm = std::string(token::AlgorithmName(algorithm));
-  row.state = storage::SigningKeyState::kPrimary;
+  row.algorithm = algorithm;
+  row.state = token::KeyState::kPrimary;
   TA_ASSIGN_OR_RETURN(row.private_key, key->ExportPrivateKey());
   storage::AuditContext audit;
   audit.actor = caller.api_key_id;

@@ -50,6 +50,7 @@
 #include "absl/time/time.h"
 #include "base/background_loop.h"
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "base/random.h"
 #include "server/caller.h"
 #include "server/organization_state_feed.h"
@@ -116,8 +117,12 @@ struct DecodeResult {
   // organisation's tokens (never another organisation's).
   std::optional<storage::Token> record;
   // The state now: revoked (from the record), else from the validity
-  // window; nullopt when the times could not be read.
+  // window; nullopt when the times could not be read or `invalid`.
   std::optional<storage::TokenState> state;
+  // The signature did not verify (or could not be checked, or its segment is
+  // malformed): not a token of this authority as presented, whatever its
+  // times and any record with its token id say (TOKEN_STATE_INVALID).
+  bool invalid = false;
   // Every problem, one sentence each (the decoder's, plus revocation).
   std::vector<std::string> problems;
 };
@@ -297,8 +302,12 @@ class TokenAuthority {
   // --- Operations -------------------------------------------------------
 
   // Creates a service-wide admin key on behalf of the service itself (first
-  // start). The secret is returned once.
-  absl::StatusOr<CreatedApiKey> CreateBootstrapAdminKey();
+  // start, or `token-authority admin-key reset`), named `name`, with
+  // `audit_detail` in its audit event (the store's own text when empty). The
+  // secret is returned once.
+  absl::StatusOr<CreatedApiKey> CreateBootstrapAdminKey(
+      absl::string_view name = "bootstrap admin",
+      absl::string_view audit_detail = "");
   // Whether a service-wide, unrevoked admin key exists.
   bool HasActiveAdminKey() const;
 
@@ -361,6 +370,9 @@ class TokenAuthority {
   const std::unique_ptr<KeyRetirement> key_retirement_;
   std::unique_ptr<RevocationFeed> feed_;  // set by Load
   WakeList api_key_revocations_;
+  // Serialises RevokeApiKey's "not the last admin key" check with the
+  // revocation itself.
+  Mutex api_key_revocation_mu_;
   // "ta-maintenance": RunMaintenance every maintenance_interval.
   BackgroundLoop maintenance_;
 };

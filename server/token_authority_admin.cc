@@ -162,6 +162,18 @@ absl::StatusOr<storage::ApiKey> TokenAuthority::RevokeApiKey(
   if (api_key_id.empty()) {
     return absl::InvalidArgumentError("api_key_id: required");
   }
+  // Check and revoke as one step, so that two concurrent revocations cannot
+  // remove the last two admin keys.
+  MutexLock lock(&api_key_revocation_mu_);
+  if (api_keys_->IsLastActiveAdminKey(api_key_id)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "api_key_id: ", api_key_id,
+        " is the last active admin key; revoking it would leave nobody able "
+        "to administer the service. Create another admin key first (tokenctl "
+        "admin key create --role admin); to recover when no admin key works, "
+        "stop the server and run token-authority admin-key reset --data-dir "
+        "DIR"));
+  }
   TA_ASSIGN_OR_RETURN(storage::ApiKey stored,
                       store_->RevokeApiKey(api_key_id, AuditBy(caller)));
   api_keys_->MarkRevoked(api_key_id);
@@ -170,15 +182,17 @@ absl::StatusOr<storage::ApiKey> TokenAuthority::RevokeApiKey(
   return stored;
 }
 
-absl::StatusOr<CreatedApiKey> TokenAuthority::CreateBootstrapAdminKey() {
+absl::StatusOr<CreatedApiKey> TokenAuthority::CreateBootstrapAdminKey(
+    absl::string_view name, absl::string_view audit_detail) {
   TA_ASSIGN_OR_RETURN(NewApiKey made, MakeApiKey(random_));
   storage::ApiKey key;
   key.id = made.key_id;
   key.role = ApiKeyRole::kAdmin;
-  key.name = "bootstrap admin";
+  key.name = std::string(name);
   key.secret_hash = made.secret_hash;
-  TA_ASSIGN_OR_RETURN(storage::ApiKey stored,
-                      store_->CreateApiKey(key, storage::AuditContext{}));
+  storage::AuditContext audit;
+  audit.detail = std::string(audit_detail);
+  TA_ASSIGN_OR_RETURN(storage::ApiKey stored, store_->CreateApiKey(key, audit));
   stored.secret_hash = made.secret_hash;
   api_keys_->Put(stored);
   stored.secret_hash.clear();

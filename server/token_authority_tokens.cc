@@ -66,17 +66,15 @@ storage::Token RowFromClaims(const token::Claims& c) {
   storage::Token t;
   t.id = c.token_id();
   t.organization_id = c.organization_id();
+  t.target_kind = c.target().kind();
   switch (c.target().kind()) {
     case token::Target::Kind::kStreamGroup:
-      t.target_kind = storage::TargetKind::kStreamGroup;
       t.stream_group_id = c.target().stream_group_id();
       break;
     case token::Target::Kind::kStreams:
-      t.target_kind = storage::TargetKind::kStreams;
       t.streams = c.target().stream_names();
       break;
     case token::Target::Kind::kOrganization:
-      t.target_kind = storage::TargetKind::kOrganization;
       break;
   }
   t.issued_at = c.issued_at();
@@ -91,11 +89,11 @@ storage::Token RowFromClaims(const token::Claims& c) {
 
 token::Target TargetFromRow(const storage::Token& t) {
   switch (t.target_kind) {
-    case storage::TargetKind::kStreamGroup:
+    case token::Target::Kind::kStreamGroup:
       return token::Target::StreamGroup(t.stream_group_id);
-    case storage::TargetKind::kStreams:
+    case token::Target::Kind::kStreams:
       return token::Target::Streams(t.streams);
-    case storage::TargetKind::kOrganization:
+    case token::Target::Kind::kOrganization:
       break;
   }
   return token::Target::Organization();
@@ -175,6 +173,12 @@ absl::StatusOr<std::optional<storage::Token>> FindRecord(
 // Sets out.state from the record's revocation, else from the decoded
 // validity window, and adds the problems that follow.
 void AddStateAndProblems(bool has_key_set, DecodeResult& out) {
+  if (!out.decoded.signature_valid) {
+    // A forged token may reuse a real token id: its record says nothing.
+    out.invalid = true;
+    out.record.reset();
+    return;
+  }
   if (out.record.has_value() && out.record->revoked_at.has_value()) {
     out.state = storage::TokenState::kRevoked;
     std::string sentence =
@@ -350,7 +354,7 @@ absl::StatusOr<TokenAuthority::PreparedIssue> TokenAuthority::PrepareIssue(
   PreparedIssue out;
   out.row = RowFromClaims(claims);
   out.row.key_id = signed_token.key_id;
-  out.row.algorithm = std::string(token::AlgorithmName(signed_token.algorithm));
+  out.row.algorithm = signed_token.algorithm;
   out.row.jwt_sha256 = Sha256Digest(signed_token.jwt);
   out.row.issued_by = caller.api_key_id;
   out.row.request_id = std::string(request_id);

@@ -223,6 +223,12 @@ TEST_F(AuthorityServerTest, BadOptions) {
   o.tls_key_pem = "key";
   EXPECT_THAT(AuthorityServer::Start(o),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tls")));
+  // Both given but not PEM: named before anything is written (the
+  // key-does-not-match case is tls_binary_e2e_test's, with real keys).
+  o.tls_cert_pem = "cert";
+  EXPECT_THAT(AuthorityServer::Start(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("tls-cert: not a PEM certificate")));
   o = Options(dir_ + "/file");
   std::ofstream(dir_ + "/file") << "x";
   EXPECT_THAT(AuthorityServer::Start(o),

@@ -1,6 +1,6 @@
 // The call-log interceptor on a bare gRPC server with gRPC's own health
-// service: one line per call, with the request id and the status code; the
-// project's own methods are left to their handlers.
+// service: one line per call, with the request id, the peer and the status
+// code; calls no handler received are logged too.
 #include "server/call_log_interceptor.h"
 
 #include <chrono>
@@ -105,30 +105,36 @@ TEST_F(CallLogInterceptorTest, OneLinePerHealthCall) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
   EXPECT_THAT(text, HasSubstr("rpc method=grpc.health.v1.Health/Check org=- "
                               "code=OK latency_us="));
-  EXPECT_THAT(text, HasSubstr("request_id=probe-1\n"));
+  EXPECT_THAT(text, HasSubstr("request_id=probe-1 peer=ipv4:127.0.0.1:"));
   EXPECT_THAT(text, HasSubstr("method=grpc.health.v1.Health/Check org=- "
                               "code=NOT_FOUND"));
-  EXPECT_THAT(text, HasSubstr("request_id=-\n"));
+  EXPECT_THAT(text, HasSubstr("request_id=- peer=ipv4:127.0.0.1:"));
 }
 
-TEST_F(CallLogInterceptorTest, LeavesTheProjectsMethodsToTheirHandlers) {
-  // Served here by the generic service; ours would log from the handler.
-  EXPECT_EQ(
-      Call("/tokenauthority.v1.TokenService/VerifyToken", "", "").error_code(),
-      grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_TRUE(Check("", "after").ok());
-  const std::string text = LogWithLines(1);
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
-  EXPECT_THAT(text, HasSubstr("request_id=after"));
+TEST_F(CallLogInterceptorTest, LogsCallsNoHandlerReceived) {
+  // Served here by the generic service, which never reads the request: no
+  // handler of ours received it, so the interceptor writes the line, also
+  // for our own package, with the peer.
+  EXPECT_EQ(Call("/tokenauthority.v1.TokenService/VerifyToken", "", "rid-7")
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(Call("/no.such.Service/Method", "", "").error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  const std::string text = LogWithLines(2);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_THAT(text, HasSubstr("rpc method=TokenService/VerifyToken org=- "
+                              "code=UNIMPLEMENTED"));
+  EXPECT_THAT(text, HasSubstr("request_id=rid-7 peer=ipv4:127.0.0.1:"));
+  EXPECT_THAT(text, HasSubstr("rpc method=no.such.Service/Method org=- "
+                              "code=UNIMPLEMENTED"));
 }
 
-TEST(LoggedByInterceptorTest, OnlyServicesWithoutOurHandlers) {
-  EXPECT_TRUE(LoggedByInterceptor("/grpc.health.v1.Health/Check"));
-  EXPECT_TRUE(LoggedByInterceptor(
+TEST(LoggedByHandlerTest, OnlyOurPackage) {
+  EXPECT_FALSE(LoggedByHandler("/grpc.health.v1.Health/Check"));
+  EXPECT_FALSE(LoggedByHandler(
       "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"));
-  EXPECT_FALSE(
-      LoggedByInterceptor("/tokenauthority.v1.TokenService/IssueToken"));
-  EXPECT_FALSE(LoggedByInterceptor(nullptr));
+  EXPECT_TRUE(LoggedByHandler("/tokenauthority.v1.TokenService/IssueToken"));
+  EXPECT_FALSE(LoggedByHandler(nullptr));
 }
 
 }  // namespace

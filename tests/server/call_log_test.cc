@@ -20,16 +20,22 @@ TEST(CallLogTest, FormatsEveryField) {
   r.code = absl::StatusCode::kInvalidArgument;
   r.latency = absl::Microseconds(812);
   r.request_id = "req-7";
+  r.peer = "ipv6:[::1]:50312";
+  r.time = absl::FromUnixMillis(1764672301123);
   EXPECT_EQ(FormatCallRecord(r),
-            "rpc method=TokenService/IssueToken org=org_1 "
-            "code=INVALID_ARGUMENT latency_us=812 request_id=req-7");
+            "2025-12-02T10:45:01.123Z rpc method=TokenService/IssueToken "
+            "org=org_1 "
+            "code=INVALID_ARGUMENT latency_us=812 request_id=req-7 "
+            "peer=ipv6:[::1]:50312");
 }
 
 TEST(CallLogTest, EmptyFieldsBecomeDashes) {
   CallRecord r;
   r.method = "Health/Check";
   EXPECT_EQ(FormatCallRecord(r),
-            "rpc method=Health/Check org=- code=OK latency_us=0 request_id=-");
+            "1970-01-01T00:00:00.000Z rpc method=Health/Check org=- code=OK "
+            "latency_us=0 request_id=- "
+            "peer=-");
 }
 
 TEST(CallLogTest, SanitisesAndCapsFreeText) {

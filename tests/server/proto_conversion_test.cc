@@ -103,13 +103,13 @@ TEST(ProtoConversionTest, TokenRecordToProto) {
   TokenRecord rec;
   rec.token.id = "AAAAAAAAAAAAAAAAAAAAAA";
   rec.token.organization_id = "org";
-  rec.token.target_kind = storage::TargetKind::kStreams;
+  rec.token.target_kind = token::Target::Kind::kStreams;
   rec.token.streams = {"a"};
   rec.token.issued_at = absl::FromUnixSeconds(100);
   rec.token.not_before = absl::FromUnixSeconds(100);
   rec.token.expires_at = absl::FromUnixSeconds(200);
   rec.token.key_id = "kid";
-  rec.token.algorithm = "EdDSA";
+  rec.token.algorithm = token::Algorithm::kEdDsa;
   rec.token.revoked_at = absl::FromUnixSeconds(150);
   rec.token.revocation_reason = "why";
   rec.token.issued_by = "k1";
@@ -127,7 +127,7 @@ TEST(ProtoConversionTest, TokenRecordToProto) {
   EXPECT_EQ(t.issued_by(), "k1");
   EXPECT_EQ(t.request_id(), "r");
   rec.token.revoked_at.reset();
-  rec.token.target_kind = storage::TargetKind::kOrganization;
+  rec.token.target_kind = token::Target::Kind::kOrganization;
   t.Clear();
   ToProto(rec, &t);
   EXPECT_FALSE(t.has_revoked_at());
@@ -186,8 +186,8 @@ TEST(ProtoConversionTest, RecordsToProto) {
   storage::SigningKey key;
   key.organization_id = "org";
   key.kid = "kid";
-  key.algorithm = "HS256";
-  key.state = storage::SigningKeyState::kRetired;
+  key.algorithm = token::Algorithm::kHs256;
+  key.state = token::KeyState::kRetired;
   key.created_at = absl::FromUnixSeconds(1);
   key.retired_at = absl::FromUnixSeconds(2);
   key.private_key = "secret material";

@@ -50,8 +50,8 @@ class RevocationFeedTest : public ::testing::Test {
     storage::SigningKey row;
     row.organization_id = "acme";
     row.kid = key->kid();
-    row.algorithm = "HS256";
-    row.state = storage::SigningKeyState::kPrimary;
+    row.algorithm = token::Algorithm::kHs256;
+    row.state = token::KeyState::kPrimary;
     ASSERT_OK_AND_ASSIGN(row.private_key, key->ExportPrivateKey());
     ASSERT_OK(store_->InsertSigningKey(row, {}).status());
     kid_ = row.kid;
@@ -70,14 +70,14 @@ class RevocationFeedTest : public ::testing::Test {
     EXPECT_OK(id.status());
     t.id = *id;
     t.organization_id = "acme";
-    t.target_kind = storage::TargetKind::kOrganization;
+    t.target_kind = token::Target::Kind::kOrganization;
     const absl::Time now =
         absl::FromUnixSeconds(absl::ToUnixSeconds(clock_.Now()));
     t.issued_at = now;
     t.not_before = now;
     t.expires_at = now + absl::Hours(1);
     t.key_id = kid_;
-    t.algorithm = "HS256";
+    t.algorithm = token::Algorithm::kHs256;
     t.jwt_sha256 = std::string(32, 'h');
     EXPECT_OK(store_->InsertToken(t, {}).status());
     EXPECT_OK(store_->RevokeToken("acme", t.id, "test", {}).status());

@@ -161,6 +161,32 @@ TEST_F(ServerFlagsTest, EnvironmentVariablesStandInForMissingFlags) {
   EXPECT_EQ(f.server.data_dir, "./var");
 }
 
+TEST_F(ServerFlagsTest, TransportLimits) {
+  ASSERT_OK_AND_ASSIGN(ServerFlags f, Parse({}));
+  EXPECT_EQ(f.server.max_concurrent_streams, 100);
+  EXPECT_EQ(f.server.memory_limit_bytes, int64_t{512} << 20);
+  EXPECT_EQ(f.server.reply_backlog_per_connection_bytes, int64_t{8} << 20);
+  EXPECT_EQ(f.server.reply_backlog_total_bytes, int64_t{64} << 20);
+
+  ASSERT_OK_AND_ASSIGN(f, Parse({"--max-concurrent-streams", "20",
+                                 "--memory-limit", "256", "--reply-backlog=2"},
+                                {{"TA_REPLY_BACKLOG_TOTAL", "16"}}));
+  EXPECT_EQ(f.server.max_concurrent_streams, 20);
+  EXPECT_EQ(f.server.memory_limit_bytes, int64_t{256} << 20);
+  EXPECT_EQ(f.server.reply_backlog_per_connection_bytes, int64_t{2} << 20);
+  EXPECT_EQ(f.server.reply_backlog_total_bytes, int64_t{16} << 20);
+
+  EXPECT_THAT(Parse({"--reply-backlog", "8", "--reply-backlog-total", "4"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("--reply-backlog-total: ")));
+  for (const char* bad : {"--max-concurrent-streams=0", "--memory-limit=8",
+                          "--reply-backlog=0"}) {
+    absl::StatusOr<ServerFlags> r = Parse({bad});
+    ASSERT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+    EXPECT_EQ(ReportFlagError(r.status()).exit_code, 1) << bad;
+  }
+}
+
 TEST_F(ServerFlagsTest, TheProcessEnvironmentIsReadOnlyThroughEnv) {
   ASSERT_EQ(::setenv("TA_ISSUER", "from-process", 1), 0);
   absl::StatusOr<ServerFlags> injected = Parse({});
@@ -206,7 +232,7 @@ TEST_F(ServerFlagsTest, UnreadableFilesNameTheirFlag) {
   }
 }
 
-TEST_F(ServerFlagsTest, ValuesCli11RefusesKeepItsWordsAndExitCodes) {
+TEST_F(ServerFlagsTest, ValuesCli11RefusesAreOneLineStartUpErrors) {
   struct Case {
     std::vector<std::string> args;
     Env env;
@@ -217,30 +243,21 @@ TEST_F(ServerFlagsTest, ValuesCli11RefusesKeepItsWordsAndExitCodes) {
       {{"--verify-cache", "-1"},
        {},
        "--verify-cache: Value -1 not in range 0 to 10000000",
-       105},
+       1},
       {{"--verify-cache", "10000001"},
        {},
        "--verify-cache: Value 10000001 not in range 0 to 10000000",
-       105},
-      {{}, {{"TA_VERIFY_CACHE", "-5"}}, "--verify-cache: Value -5", 105},
-      {{"--rate-limit", "abc"},
-       {},
-       "Could not convert: --rate-limit = abc",
-       104},
-      {{},
-       {{"TA_RATE_BURST", "x"}},
-       "Could not convert: --rate-burst = x",
-       104},
+       1},
+      {{}, {{"TA_VERIFY_CACHE", "-5"}}, "--verify-cache: Value -5", 1},
+      {{"--rate-limit", "abc"}, {}, "Could not convert: --rate-limit = abc", 1},
+      {{}, {{"TA_RATE_BURST", "x"}}, "Could not convert: --rate-burst = x", 1},
       {{"--blocking-threads", "1.5"},
        {},
        "Could not convert: --blocking-threads = 1.5",
-       104},
-      {{"--listen"}, {}, "--listen: 1 required TEXT missing", 114},
-      {{"--bogus"},
-       {},
-       "The following argument was not expected: --bogus",
-       109},
-      {{"extra"}, {}, "The following argument was not expected: extra", 109},
+       1},
+      {{"--listen"}, {}, "--listen: 1 required TEXT missing", 1},
+      {{"--bogus"}, {}, "The following argument was not expected: --bogus", 1},
+      {{"extra"}, {}, "The following argument was not expected: extra", 1},
   };
   for (const Case& c : cases) {
     absl::StatusOr<ServerFlags> f = Parse(c.args, c.env);
@@ -249,10 +266,16 @@ TEST_F(ServerFlagsTest, ValuesCli11RefusesKeepItsWordsAndExitCodes) {
         << c.message;
     const FlagErrorReport report = ReportFlagError(f.status());
     EXPECT_EQ(report.exit_code, c.exit_code) << c.message;
-    EXPECT_EQ(report.text, absl::StrCat(f.status().message(),
-                                        "\nRun with --help for more "
-                                        "information.\n"));
+    // One line, like every other start-up error.
+    EXPECT_EQ(report.text,
+              absl::StrCat("token-authority: ", f.status().message(), "\n"));
+    EXPECT_EQ(std::count(report.text.begin(), report.text.end(), '\n'), 1);
   }
+}
+
+TEST_F(ServerFlagsTest, Version) {
+  ASSERT_OK_AND_ASSIGN(ServerFlags f, Parse({"--version"}));
+  EXPECT_EQ(f.help, absl::StrCat("token-authority ", TA_VERSION, "\n"));
 }
 
 TEST_F(ServerFlagsTest, HelpListsEveryFlagWithItsVariable) {

@@ -277,7 +277,7 @@ TEST_F(TokenAuthorityTest, IssueSignsStoresAndAnswersWithSnippets) {
   EXPECT_EQ(row.issued_at, clock_.Now());
   EXPECT_EQ(row.expires_at, clock_.Now() + absl::Hours(2));
   EXPECT_EQ(row.client_ip, "203.0.113.0/24");
-  EXPECT_EQ(row.algorithm, "ES256");
+  EXPECT_EQ(row.algorithm, token::Algorithm::kEs256);
   EXPECT_EQ(row.issued_by, issuer_a_.api_key_id);
   EXPECT_EQ(row.request_id, "r-1");
   EXPECT_EQ(t.record.state, storage::TokenState::kActive);
@@ -535,6 +535,11 @@ TEST_F(TokenAuthorityTest, DecodeValidRevokedAndForeignTokens) {
   EXPECT_FALSE(d.decoded.signature_valid);
   EXPECT_FALSE(d.record.has_value());
   EXPECT_THAT(d.problems, Not(IsEmpty()));
+  EXPECT_TRUE(d.invalid);
+  EXPECT_FALSE(d.state.has_value());
+  // Org A's own decode of a token that verifies is not invalid.
+  ASSERT_OK_AND_ASSIGN(d, authority_->DecodeToken(issuer_a_, t.jwt));
+  EXPECT_FALSE(d.invalid);
 
   // Expired and malformed tokens decode too.
   ASSERT_OK_AND_ASSIGN(IssuedToken t2, Issue(issuer_a_));
@@ -784,17 +789,17 @@ TEST_F(TokenAuthorityTest, RotationKeepsOldTokensVerifying) {
   ASSERT_OK_AND_ASSIGN(
       storage::SigningKey rotated,
       authority_->RotateSigningKey(issuer_a_, token::Algorithm::kRs256));
-  EXPECT_EQ(rotated.algorithm, "RS256");
-  EXPECT_EQ(rotated.state, storage::SigningKeyState::kPrimary);
+  EXPECT_EQ(rotated.algorithm, token::Algorithm::kRs256);
+  EXPECT_EQ(rotated.state, token::KeyState::kPrimary);
   EXPECT_THAT(rotated.private_key, IsEmpty());
   ASSERT_OK_AND_ASSIGN(keys, authority_->ListSigningKeys(issuer_a_, false));
   ASSERT_THAT(keys, SizeIs(2));
   EXPECT_EQ(keys[0].kid, rotated.kid);  // newest first
-  EXPECT_EQ(keys[1].state, storage::SigningKeyState::kActive);
+  EXPECT_EQ(keys[1].state, token::KeyState::kActive);
 
   ASSERT_OK_AND_ASSIGN(IssuedToken after, Issue(issuer_a_));
   EXPECT_EQ(after.record.token.key_id, rotated.kid);
-  EXPECT_EQ(after.record.token.algorithm, "RS256");
+  EXPECT_EQ(after.record.token.algorithm, token::Algorithm::kRs256);
   EXPECT_TRUE(Verify(before.jwt, org_a_).allowed);
   EXPECT_TRUE(Verify(after.jwt, org_a_).allowed);
 
@@ -811,7 +816,7 @@ TEST_F(TokenAuthorityTest, Hs256KeysSignButNeverAppearInTheJwks) {
       storage::SigningKey k,
       authority_->RotateSigningKey(issuer_a_, token::Algorithm::kHs256));
   ASSERT_OK_AND_ASSIGN(IssuedToken t, Issue(issuer_a_));
-  EXPECT_EQ(t.record.token.algorithm, "HS256");
+  EXPECT_EQ(t.record.token.algorithm, token::Algorithm::kHs256);
   EXPECT_TRUE(Verify(t.jwt, org_a_).allowed);
   ASSERT_OK_AND_ASSIGN(std::string jwks,
                        authority_->GetJwks(verifier_, org_a_));
@@ -848,7 +853,7 @@ TEST_F(TokenAuthorityTest, OldKeysRetireWhenTheirTokensHaveExpired) {
   ASSERT_OK_AND_ASSIGN(keys, authority_->ListSigningKeys(issuer_a_, true));
   ASSERT_THAT(keys, SizeIs(2));
   EXPECT_EQ(keys[1].kid, old_kid);
-  EXPECT_EQ(keys[1].state, storage::SigningKeyState::kRetired);
+  EXPECT_EQ(keys[1].state, token::KeyState::kRetired);
   ASSERT_OK_AND_ASSIGN(std::string jwks, authority_->GetJwks(issuer_a_, ""));
   EXPECT_THAT(jwks, Not(HasSubstr(old_kid)));
   EXPECT_EQ(Verify(t.jwt, org_a_).reason, token::DenyReason::kUnknownKey);
@@ -937,8 +942,8 @@ TEST_F(TokenAuthorityTest, CreateOrganizationMakesAnEs256PrimaryKey) {
   admin.organization_id = o.id;
   ASSERT_OK_AND_ASSIGN(auto keys, authority_->ListSigningKeys(admin, false));
   ASSERT_THAT(keys, SizeIs(1));
-  EXPECT_EQ(keys[0].algorithm, "ES256");
-  EXPECT_EQ(keys[0].state, storage::SigningKeyState::kPrimary);
+  EXPECT_EQ(keys[0].algorithm, token::Algorithm::kEs256);
+  EXPECT_EQ(keys[0].state, token::KeyState::kPrimary);
   EXPECT_THAT(authority_->CreateOrganization(admin_, "", true),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
   EXPECT_THAT(
@@ -1000,8 +1005,16 @@ TEST_F(TokenAuthorityTest, ApiKeyRules) {
 
 TEST_F(TokenAuthorityTest, HasActiveAdminKey) {
   EXPECT_TRUE(authority_->HasActiveAdminKey());
+  // The last one cannot be revoked (admin_key_reset_test.cc tests it in
+  // full); with a second one it can.
+  EXPECT_THAT(authority_->RevokeApiKey(admin_, admin_.api_key_id),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(authority_->HasActiveAdminKey());
+  ASSERT_OK_AND_ASSIGN(
+      CreatedApiKey second,
+      authority_->CreateApiKey(admin_, "", ApiKeyRole::kAdmin));
   ASSERT_OK(authority_->RevokeApiKey(admin_, admin_.api_key_id).status());
-  EXPECT_FALSE(authority_->HasActiveAdminKey());
+  EXPECT_TRUE(authority_->HasActiveAdminKey());
 }
 
 // --- Restart ---------------------------------------------------------------
@@ -1028,7 +1041,7 @@ TEST_F(TokenAuthorityTest, ReopenKeepsEverything) {
   ASSERT_OK_AND_ASSIGN(auto jwks_after, authority_->GetJwks(issuer_a_, ""));
   EXPECT_EQ(jwks_after, jwks_before);
   ASSERT_OK_AND_ASSIGN(IssuedToken next, Issue(issuer_a_));
-  EXPECT_EQ(next.record.token.algorithm, "EdDSA");
+  EXPECT_EQ(next.record.token.algorithm, token::Algorithm::kEdDsa);
   // The feed resumes after the last sequence.
   EXPECT_EQ(authority_->revocation_feed().last_sequence(), 1);
   ASSERT_OK_AND_ASSIGN(auto events, authority_->revocation_feed().Read(0, 10));
@@ -1047,7 +1060,7 @@ TEST_F(TokenAuthorityTest, LoadRepairsAnOrganizationWithoutPrimaryKey) {
   admin.organization_id = "half-made";
   ASSERT_OK_AND_ASSIGN(auto keys, authority_->ListSigningKeys(admin, false));
   ASSERT_THAT(keys, SizeIs(1));
-  EXPECT_EQ(keys[0].state, storage::SigningKeyState::kPrimary);
+  EXPECT_EQ(keys[0].state, token::KeyState::kPrimary);
   ASSERT_OK_AND_ASSIGN(IssuedToken t, Issue(admin));
   EXPECT_TRUE(Verify(t.jwt, "half-made").allowed);
 }
