@@ -181,9 +181,13 @@ struct TokenOverview {
   std::string not_before_relative, expires_relative;  // RelativeTime
   std::string client_ip, domain, user_id, tag;        // empty: none
   std::string token_id, key_id, algorithm, organization_id;
-  std::string state;  // "active", "expired", "revoked", ...
+  std::string state;  // "active", "not-yet-valid", "expired", "invalid", ...
   // Decoded tokens: whether the signature verified, and every problem.
   std::optional<bool> signature_valid;
+  // A decoded token whose signature does not verify (DecodeToken's
+  // TOKEN_STATE_INVALID, or signature_valid false): state "invalid", and no
+  // security config (such a token must not be pasted into a player).
+  bool invalid = false;
   std::vector<std::string> problems;
   std::string jwt;
   SecurityConfig security_config;
@@ -195,16 +199,19 @@ TokenOverview OverviewFromIssue(
 
 // The overview of a decoded token (`jwt` as pasted), at time `now`. The key
 // id comes from the token record or, when empty, from the header's "kid".
+// A token whose signature did not verify (state TOKEN_STATE_INVALID or
+// signature_valid false) is `invalid`: state "invalid", no security config.
 TokenOverview OverviewFromDecode(
     const tokenauthority::v1::DecodeTokenResponse& response,
     absl::string_view jwt, absl::Time now);
 
 // The overview as an aligned two-column table followed by the four
-// snippets, for terminals.
+// snippets (for an invalid token: a warning instead), for terminals.
 std::string FormatOverview(const TokenOverview& overview);
 
-// The overview as one JSON object (times RFC 3339, snippets under
-// "security_config": {"group": {"javascript", "json"}, "entry": {...}}).
+// The overview as one JSON object (times RFC 3339 UTC to the second,
+// snippets under "security_config": {"group": {"javascript", "json"},
+// "entry": {...}}, absent for an invalid token).
 std::string OverviewToJson(const TokenOverview& overview, int indent = 2);
 
 // What creating a token from the dialog gave: the problems (nothing was

@@ -14,7 +14,6 @@
 #include "client/proto_text.h"
 #include "convert/proto_convert.h"
 #include "nlohmann/json.hpp"
-#include "token/time_util.h"
 
 namespace token_authority::client {
 namespace {
@@ -22,7 +21,7 @@ namespace {
 namespace v1 = ::tokenauthority::v1;
 
 std::string FormatTime(const std::optional<absl::Time>& t) {
-  return t.has_value() ? token::FormatRfc3339(*t) : std::string();
+  return t.has_value() ? UtcSecondsText(*t) : std::string();
 }
 
 void FillFromToken(const v1::Token& token, absl::Time now, TokenOverview* o) {
@@ -113,7 +112,15 @@ TokenOverview OverviewFromDecode(const v1::DecodeTokenResponse& response,
   o.signature_valid = response.signature_valid();
   o.problems.assign(response.problems().begin(), response.problems().end());
   o.jwt = std::string(jwt);
-  o.security_config = MakeSecurityConfig(jwt);
+  // Also without TOKEN_STATE_INVALID (a server that predates it): a
+  // signature that does not verify makes the token invalid.
+  o.invalid = response.state() == v1::TOKEN_STATE_INVALID ||
+              !response.signature_valid();
+  if (o.invalid) {
+    o.state = TokenStateText(v1::TOKEN_STATE_INVALID);
+  } else {
+    o.security_config = MakeSecurityConfig(jwt);
+  }
   return o;
 }
 
@@ -124,7 +131,7 @@ std::string FormatOverview(const TokenOverview& o) {
   auto when = [](const std::optional<absl::Time>& t,
                  const std::string& relative) {
     if (!t.has_value()) return std::string("(unknown)");
-    return absl::StrCat(token::FormatRfc3339(*t), " (", relative, ")");
+    return absl::StrCat(UtcSecondsText(*t), " (", relative, ")");
   };
   std::vector<std::pair<std::string, std::string>> rows = {
       {"Target", or_text(o.target, "(none)")},
@@ -158,6 +165,13 @@ std::string FormatOverview(const TokenOverview& o) {
     for (const std::string& p : o.problems)
       absl::StrAppend(&out, "  - ", p, "\n");
   }
+  if (o.invalid) {
+    absl::StrAppend(&out,
+                    "\nThis token is invalid: its signature does not verify "
+                    "with the organisation's keys. Do not paste it into a "
+                    "player.\n");
+    return out;
+  }
   absl::StrAppend(&out,
                   "\nSecurity config for the group object (JavaScript)\n  ",
                   o.security_config.group_js,
@@ -190,6 +204,9 @@ std::string OverviewToJson(const TokenOverview& o, int indent) {
   if (o.signature_valid.has_value()) j["signature_valid"] = *o.signature_valid;
   j["problems"] = o.problems;
   j["jwt"] = o.jwt;
+  if (o.invalid) {
+    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   j["security_config"] = {{"group",
                            {{"javascript", o.security_config.group_js},
                             {"json", o.security_config.group_json}}},

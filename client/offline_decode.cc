@@ -16,6 +16,29 @@ namespace token_authority::client {
 
 namespace v1 = ::tokenauthority::v1;
 
+namespace {
+
+// The state of a decoded token as DecodeToken answers it: INVALID when keys
+// were given and the signature does not verify with them (whatever the
+// times say), else from the validity window (UNSPECIFIED when unreadable).
+v1::TokenState StateOf(const token::DecodedToken& decoded, bool keys_given) {
+  if (keys_given && !(decoded.signature_checked && decoded.signature_valid)) {
+    return v1::TOKEN_STATE_INVALID;
+  }
+  if (!decoded.time_validity.has_value()) return v1::TOKEN_STATE_UNSPECIFIED;
+  switch (*decoded.time_validity) {
+    case token::TimeValidity::kValid:
+      return v1::TOKEN_STATE_ACTIVE;
+    case token::TimeValidity::kNotYetValid:
+      return v1::TOKEN_STATE_NOT_YET_VALID;
+    case token::TimeValidity::kExpired:
+      return v1::TOKEN_STATE_EXPIRED;
+  }
+  return v1::TOKEN_STATE_UNSPECIFIED;
+}
+
+}  // namespace
+
 std::string PeekOrganization(absl::string_view jwt) {
   const size_t first = jwt.find('.');
   if (first == absl::string_view::npos) return "";
@@ -87,19 +110,7 @@ absl::StatusOr<v1::DecodeTokenResponse> DecodeTokenOffline(
       token->set_algorithm(convert::ToProtoAlgorithm(*alg));
     }
   }
-  if (decoded.time_validity.has_value()) {
-    switch (*decoded.time_validity) {
-      case token::TimeValidity::kValid:
-        out.set_state(v1::TOKEN_STATE_ACTIVE);
-        break;
-      case token::TimeValidity::kNotYetValid:
-        out.set_state(v1::TOKEN_STATE_NOT_YET_VALID);
-        break;
-      case token::TimeValidity::kExpired:
-        out.set_state(v1::TOKEN_STATE_EXPIRED);
-        break;
-    }
-  }
+  out.set_state(StateOf(decoded, keys.has_value()));
   token->set_state(out.state());
   for (const token::TokenProblem& p : decoded.problems) {
     out.add_problems(p.detail);

@@ -21,9 +21,11 @@ std::string PeekOrganization(absl::string_view jwt);
 // non-empty `jwks_json` (an RFC 7517 JWK Set, e.g. from GetJwks) the
 // signature is checked and the "org" claim compared with `organization_id`
 // (empty: the token's own "org"); without one the signature is not checked
-// and signature_valid is false. The answer's state is ACTIVE, NOT_YET_VALID
-// or EXPIRED from the token's times (revocations are not known offline;
-// UNSPECIFIED when the times cannot be read); problems lists every problem.
+// and signature_valid is false. The answer's state is INVALID when a JWK
+// Set was given and the signature does not verify with it (as DecodeToken
+// answers), else ACTIVE, NOT_YET_VALID or EXPIRED from the token's times
+// (revocations are not known offline; UNSPECIFIED when the times cannot be
+// read); problems lists every problem.
 // InvalidArgumentError only when `jwks_json` is not a valid JWK Set.
 absl::StatusOr<tokenauthority::v1::DecodeTokenResponse> DecodeTokenOffline(
     absl::string_view jwt, absl::string_view jwks_json,

@@ -133,7 +133,7 @@ int OrgList(Context& context) {
     if (page->next_page_token().empty()) break;
     request.set_page_token(page->next_page_token());
   }
-  Table table({"ID", "NAME", "SECURE", "CREATED"});
+  Table table({"ID", "NAME", "SECURE", "CREATED (UTC)"});
   for (const v1::Organization& o : all.organizations()) {
     table.AddRow({o.id(), o.name(), o.secure_enabled() ? "enabled" : "disabled",
                   TimeText(o.created_at(), o.has_created_at())});
@@ -185,11 +185,11 @@ int KeyCreate(Context& context, const KeyCreateFlags& flags) {
   if (!r.ok()) return context.ServerFailure(r.status());
   auto fields = ApiKeyFields(r->api_key());
   fields.push_back({"Secret", r->secret()});
-  std::string human = RenderFields(fields);
-  absl::StrAppend(&human,
-                  "\nThe secret is shown only now: store it (e.g. in a file "
-                  "for --api-key-file).\n");
-  return context.Emit(ProtoToJson(*r), human);
+  const int result = context.Emit(ProtoToJson(*r), RenderFields(fields));
+  context.Hint(
+      "the secret is shown only now: store it (e.g. in a file for "
+      "--api-key-file)");
+  return result;
 }
 
 struct KeyListFlags {
@@ -206,8 +206,8 @@ int KeyList(Context& context, const KeyListFlags& flags) {
   absl::StatusOr<v1::ListApiKeysResponse> r =
       (*client)->ListApiKeys(request, context.Call());
   if (!r.ok()) return context.ServerFailure(r.status());
-  Table table(
-      {"KEY ID", "ORGANISATION", "ROLE", "CREATED", "REVOKED", "LAST USED"});
+  Table table({"KEY ID", "ORGANISATION", "ROLE", "CREATED (UTC)",
+               "REVOKED (UTC)", "LAST USED (UTC)"});
   for (const v1::ApiKey& k : r->api_keys()) {
     table.AddRow(
         {k.id(), k.organization_id().empty() ? "(all)" : k.organization_id(),

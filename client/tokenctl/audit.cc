@@ -18,9 +18,7 @@ namespace {
 namespace v1 = ::tokenauthority::v1;
 
 struct AuditFlags {
-  // Only --tag and --user filter events; --stream and --group are accepted
-  // (the flags of `list`) but not sent.
-  ListFlags filters;
+  ListFlags filters;  // --tag and --user only
   std::string token, action, since, until;
   PageFlags paging;
 };
@@ -53,18 +51,21 @@ int Audit(Context& context, const AuditFlags& flags) {
       },
       &all);
   if (rc != kExitOk) return rc;
-  Table table({"TIME", "ACTION", "ACTOR", "TOKEN", "TAG", "USER", "DETAIL"});
+  Table table(
+      {"TIME (UTC)", "ACTION", "ACTOR", "TOKEN", "TAG", "USER", "DETAIL"});
   for (const v1::AuditEvent& e : all.events()) {
     table.AddRow({TimeText(e.time(), e.has_time()), e.action(), e.actor(),
                   e.token_id(), e.tag(), e.user_id(), e.detail()});
   }
-  std::string human =
-      table.empty() ? "No audit events match.\n" : table.Render();
+  const int result =
+      context.Emit(ProtoToJson(all),
+                   table.empty() ? "No audit events match.\n" : table.Render());
   if (!all.next_page_token().empty()) {
-    absl::StrAppend(&human, "More events: repeat with --page-token ",
-                    all.next_page_token(), " (or --all)\n");
+    context.Hint(absl::StrCat("next page: repeat with --page-token ",
+                              all.next_page_token(),
+                              " (or --all for every page)"));
   }
-  return context.Emit(ProtoToJson(all), human);
+  return result;
 }
 
 }  // namespace
@@ -74,7 +75,7 @@ void AddAuditCommand(CLI::App& app, CommandList& commands) {
   CLI::App* audit =
       commands.Add(&app, "audit", "List audit events, newest first",
                    [flags](Context& c) { return Audit(c, *flags); });
-  flags->filters.Add(audit, /*with_state=*/false);
+  flags->filters.AddTagAndUser(audit);
   audit->add_option("--token", flags->token, "Only events about this token");
   audit->add_option("--action", flags->action,
                     "Only this action, e.g. token.revoked");

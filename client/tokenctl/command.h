@@ -46,6 +46,27 @@ struct GlobalFlags {
 // when the command line is parsed (`flags` must outlive `app`'s parsing).
 void AddGlobalFlags(CLI::App& app, GlobalFlags* flags);
 
+// OK when `address` (the value of `source`: "--server" or
+// "TOKENCTL_SERVER") is "host:port" or "[ipv6]:port" with a port of 1 to
+// 65535; else InvalidArgumentError naming `source` and saying how to write
+// it (a scheme such as https:// is refused: TLS is --tls).
+absl::Status CheckServerAddress(absl::string_view address,
+                                absl::string_view source);
+
+// One problem with one input, for the JSON error document: the field (a
+// flag such as "--ip", a form field, or a field the server named), what is
+// wrong, and for form fields the flag that sets it.
+struct Problem {
+  std::string field;
+  std::string message;
+  std::string flag;  // may be empty
+};
+
+// The problems in a server's INVALID_ARGUMENT message ("field: description;
+// field: description", as the server writes them); parts that name no field
+// get an empty field.
+std::vector<Problem> ProblemsFromMessage(absl::string_view message);
+
 // The contents of the file at `path`, or InvalidArgumentError naming `flag`
 // and the path.
 absl::StatusOr<std::string> ReadFile(const std::string& flag,
@@ -73,8 +94,10 @@ class Context {
   const std::string& command() const { return command_; }
   void set_command(std::string command) { command_ = std::move(command); }
 
-  // Applies TOKENCTL_SERVER (when set and not empty) unless --server was
-  // given on `app`. Called once after parsing.
+  // Applies TOKENCTL_SERVER and the TLS variables (TOKENCTL_TLS,
+  // TOKENCTL_TLS_CA, TOKENCTL_TLS_CERT, TOKENCTL_TLS_KEY,
+  // TOKENCTL_TLS_SERVER_NAME; each when set and not empty) unless its flag
+  // was given on `app`. Called once after parsing.
   void ApplyEnvironment(const CLI::App& app);
 
   // The client, made on the first call from the global flags (API key from
@@ -84,17 +107,35 @@ class Context {
   // The options of each call: the client's defaults.
   CallOptions Call() const { return CallOptions{}; }
 
-  // "tokenctl <command>: <message>" on stderr (and the JSON error document);
-  // returns kExitUsage.
-  int Usage(absl::string_view message);
+  // "tokenctl <command>: <message>" on stderr (and the JSON error document,
+  // code INVALID_ARGUMENT, with `problems`); returns kExitUsage.
+  int Usage(absl::string_view message,
+            const std::vector<Problem>& problems = {});
   // The server's failure with a hint on what to do, on stderr (and the JSON
-  // error document); returns kExitServerFailure.
+  // error document). Returns kExitUsage for INVALID_ARGUMENT (bad input,
+  // whoever found it; the problems parsed from the message), else
+  // kExitServerFailure.
   int ServerFailure(const absl::Status& status);
   // A status from Client(): Usage for local problems, else ServerFailure.
   int Failure(const absl::Status& status);
-  // With --json and no document printed yet: the error document on stdout.
+  // Nothing was done because it was not confirmed: "tokenctl <command>:
+  // aborted: <message>" on stderr and the JSON error document (code ABORTED)
+  // with `details` merged into it at the top level; returns kExitAborted.
+  int Aborted(absl::string_view message,
+              const nlohmann::json& details = nlohmann::json::object());
+  // With --json and no document printed yet: the error document on stdout,
+  // {"error": {"code", "exit_code", "message", "problems": [{"field",
+  // "message"[, "flag"]}]}}, with `details`' members beside "error".
   void JsonError(absl::string_view code, absl::string_view message,
-                 int exit_code);
+                 int exit_code, const std::vector<Problem>& problems = {},
+                 const nlohmann::json& details = nlohmann::json::object());
+  // A hint for people ("next page: ..."): one line on stderr, never mixed
+  // into the data on stdout.
+  void Hint(absl::string_view text);
+  // Asks `question` on stderr ("... [y/N] ") and reads one line of stdin;
+  // true only for y or yes (any case). Never asks with --json (scripts
+  // confirm with --yes): false.
+  bool Confirm(absl::string_view question);
 
   // The result: `doc` with --json, else `human`. Returns kExitOk.
   int Emit(const nlohmann::json& doc, const std::string& human);
@@ -109,6 +150,7 @@ class Context {
   std::ostream& err_;
   const Clock& clock_;
   GlobalFlags globals_;
+  std::string server_source_ = "--server";  // or TOKENCTL_SERVER
   std::string command_;
   bool local_failure_ = false;
   bool emitted_ = false;  // a JSON document went to stdout
@@ -139,9 +181,11 @@ class CommandList {
 };
 
 // Parses `args` (argv without the program name) into `app`. Handles --help
-// and --help-all (printed on context.out()) and parse errors (one line on
-// context.err() naming the deepest command reached). nullopt when the command
-// line parsed and the command should run, else the exit code.
+// and --help-all (printed on context.out()), --version, and parse errors:
+// one line on context.err() naming the deepest command reached (an unknown
+// command is named, with the nearest known one), and with --json among
+// `args` the error document on context.out(). nullopt when the command line
+// parsed and the command should run, else the exit code.
 std::optional<int> ParseCommandLine(CLI::App& app,
                                     const std::vector<std::string>& args,
                                     Context& context);

@@ -9,8 +9,15 @@
 
 namespace token_authority::client::tokenctl {
 
-// issue, get, list, decode, verify, revoke, revoke-bulk (tokens.cc).
+// issue, get, list, decode, verify, revoke, revoke-bulk (tokens.cc; list
+// and revoke-bulk through the two below).
 void AddTokenCommands(CLI::App& app, CommandList& commands);
+
+// list (token_lists.cc).
+void AddListCommand(CLI::App& app, CommandList& commands);
+
+// revoke-bulk (token_lists.cc).
+void AddRevokeBulkCommand(CLI::App& app, CommandList& commands);
 
 // keys list|rotate|jwks (keys.cc).
 void AddKeyCommands(CLI::App& app, CommandList& commands);

@@ -1,8 +1,10 @@
-// The dialog command: the inline token dialog of a dashboard page (shown as
-// the page opens it, or run to create a token).
+// The dialog command: the inline token dialog of a dashboard page. Without
+// --create it only shows the form (the page's defaults with the given flags)
+// and its validation, and issues nothing; with --create it issues the token.
 #include <memory>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/dialog.h"
 #include "client/tokenctl/command.h"
@@ -17,18 +19,64 @@ struct DialogFlags {
   std::string path;
   FormFlags form;
   bool create = false;
+  bool yes = false;
   const CLI::App* app = nullptr;  // the dialog command, for FormFlags::AnyGiven
 };
 
-// Shows the dialog of `location` as the page opens it: the title, the target
-// choices with the flag of each, and the default form.
+nlohmann::json FormJson(const DialogForm& f) {
+  return {{"target", f.target},
+          {"stream_group_id", f.stream_group_id},
+          {"stream_names", f.stream_names},
+          {"lifetime", f.lifetime},
+          {"expires", f.expires},
+          {"not_before", f.not_before},
+          {"client_ip", f.client_ip},
+          {"domain", f.domain},
+          {"user_id", f.user_id},
+          {"tag", f.tag}};
+}
+
+// The form's target in words, as typed.
+std::string TargetText(const DialogForm& f) {
+  if (f.target == TargetChoiceValue(TargetChoice::kStreamNames)) {
+    return absl::StrCat("streams ", f.stream_names);
+  }
+  if (f.target == TargetChoiceValue(TargetChoice::kOrganization)) {
+    return "entire organisation";
+  }
+  return absl::StrCat("entire stream group ", f.stream_group_id);
+}
+
+// The --group of the form when it is not the page's stream id; empty when
+// it is (or no --group was given).
+std::string OtherGroup(const DialogFlags& flags, const PageLocation& location,
+                       const DialogForm& form) {
+  if (flags.form.group_opt->count() == 0 ||
+      form.target != TargetChoiceValue(TargetChoice::kStreamGroup)) {
+    return "";
+  }
+  const std::string group(absl::StripAsciiWhitespace(form.stream_group_id));
+  return group == location.stream_id ? "" : group;
+}
+
+// Shows the dialog of `location` (title, target choices with the flag of
+// each) with `form`: the page's defaults, or with the given flags applied
+// (`given`). Problems of the form are reported (exit 2); nothing is issued.
 int ShowDialog(Context& context, const PageLocation& location,
-               const InlineDialog& dialog) {
+               const InlineDialog& dialog, const DialogForm& form, bool given,
+               const FormCheck& check) {
+  if (!check.ok() && context.json()) {
+    return EmitProblems(context, check.problems, "nothing was created");
+  }
   nlohmann::json doc = {{"page", PagePath(location)},
                         {"page_title", std::string(PageTitle(location.page))},
                         {"stream_id", location.stream_id},
                         {"title", dialog.title},
-                        {"target_options", nlohmann::json::array()}};
+                        {"target_options", nlohmann::json::array()},
+                        {"defaults", FormJson(dialog.defaults)},
+                        {"form", FormJson(form)},
+                        {"valid", check.ok()},
+                        {"created", false}};
   Table choices({"CHOICE", "LABEL", "FLAG"});
   for (const TargetOption& o : dialog.target_options) {
     doc["target_options"].push_back({{"value", o.value}, {"label", o.label}});
@@ -38,49 +86,31 @@ int ShowDialog(Context& context, const PageLocation& location,
                            : "--org-wide";
     choices.AddRow({o.value, o.label, flag});
   }
-  const DialogForm& f = dialog.defaults;
-  doc["defaults"] = {{"target", f.target},
-                     {"stream_group_id", f.stream_group_id},
-                     {"stream_names", f.stream_names},
-                     {"lifetime", f.lifetime},
-                     {"expires", f.expires},
-                     {"not_before", f.not_before},
-                     {"client_ip", f.client_ip},
-                     {"domain", f.domain},
-                     {"user_id", f.user_id},
-                     {"tag", f.tag}};
-  std::string human = absl::StrCat(dialog.title, "\n\nTarget choices\n",
-                                   choices.Render(), "\nDefaults\n");
-  absl::StrAppend(
-      &human,
-      RenderFields(
-          {{"Target", absl::StrCat("entire stream group ", f.stream_group_id)},
-           {"Lifetime", f.lifetime},
-           {"Expiry", f.expires},
-           {"Not before", f.not_before},
-           {"IP address", f.client_ip},
-           {"Domain", f.domain},
-           {"User ID", f.user_id},
-           {"Tag", f.tag}}),
-      "\nCreate the token with: tokenctl dialog ", PagePath(location),
-      " --create (or give --streams, --org-wide, --lifetime, --expires, "
-      "--not-before, --ip, --domain, --user, --tag)\n");
-  return context.Emit(doc, human);
-}
-
-int Dialog(Context& context, const DialogFlags& flags) {
-  absl::StatusOr<PageLocation> location = ParsePagePath(flags.path);
-  if (!location.ok()) return context.Usage(location.status().message());
-  const InlineDialog dialog = DialogForPage(*location);
-  if (!flags.create && !flags.form.AnyGiven(flags.app)) {
-    return ShowDialog(context, *location, dialog);
-  }
-  DialogForm form = dialog.defaults;
-  flags.form.ApplyTo(&form);
-  const FormCheck check = ValidateForm(form, context.clock().Now());
+  std::string human =
+      absl::StrCat(dialog.title, "\n\nTarget choices\n", choices.Render(),
+                   given ? "\nForm\n" : "\nDefaults\n");
+  absl::StrAppend(&human, RenderFields({{"Target", TargetText(form)},
+                                        {"Lifetime", form.lifetime},
+                                        {"Expiry", form.expires},
+                                        {"Not before", form.not_before},
+                                        {"IP address", form.client_ip},
+                                        {"Domain", form.domain},
+                                        {"User ID", form.user_id},
+                                        {"Tag", form.tag}}));
   if (!check.ok()) {
+    context.out() << human;
     return EmitProblems(context, check.problems, "nothing was created");
   }
+  const int rc = context.Emit(doc, human);
+  context.Hint(
+      "nothing was created: add --create to create this token (form flags: "
+      "--group, --streams, --org-wide, --lifetime, --expires, --not-before, "
+      "--ip, --domain, --user, --tag)");
+  return rc;
+}
+
+int Create(Context& context, const PageLocation& location,
+           const DialogForm& form) {
   auto client = context.Client();
   if (!client.ok()) return context.Failure(client.status());
   absl::StatusOr<DialogOutcome> outcome =
@@ -92,8 +122,40 @@ int Dialog(Context& context, const DialogFlags& flags) {
   }
   nlohmann::json doc =
       nlohmann::json::parse(OverviewToJson(*outcome->overview, -1));
-  doc["page"] = PagePath(*location);
+  doc["page"] = PagePath(location);
   return context.Emit(doc, FormatOverview(*outcome->overview));
+}
+
+int Dialog(Context& context, const DialogFlags& flags) {
+  absl::StatusOr<PageLocation> location = ParsePagePath(flags.path);
+  if (!location.ok()) return context.Usage(location.status().message());
+  const InlineDialog dialog = DialogForPage(*location);
+  DialogForm form = dialog.defaults;
+  flags.form.ApplyTo(&form);
+  const FormCheck check = ValidateForm(form, context.clock().Now());
+  const std::string other = OtherGroup(flags, *location, form);
+  if (!other.empty()) {
+    context.Hint(absl::StrCat("warning: --group ", other,
+                              " is not this page's stream ",
+                              location->stream_id, ": the token would play ",
+                              other, ", not ", location->stream_id));
+  }
+  if (!flags.create) {
+    return ShowDialog(context, *location, dialog, form,
+                      flags.form.AnyGiven(flags.app), check);
+  }
+  if (!check.ok()) {
+    return EmitProblems(context, check.problems, "nothing was created");
+  }
+  if (!other.empty() && !flags.yes &&
+      !context.Confirm(absl::StrCat("Create a token for stream group ", other,
+                                    " from the page of ", location->stream_id,
+                                    "?"))) {
+    return context.Aborted(
+        absl::StrCat("not confirmed; nothing was created (--group ", other,
+                     " is not the page's stream; answer y, or pass --yes)"));
+  }
+  return Create(context, *location, form);
 }
 
 }  // namespace
@@ -102,8 +164,9 @@ void AddDialogCommand(CLI::App& app, CommandList& commands) {
   auto flags = std::make_shared<DialogFlags>();
   CLI::App* dialog = commands.Add(
       &app, "dialog",
-      "Run the inline token dialog of a dashboard page: show its defaults, or "
-      "create the token from the given form flags",
+      "The inline token dialog of a dashboard page: shows its form (the "
+      "page's defaults with the given form flags) and checks it; issues the "
+      "token only with --create",
       [flags](Context& c) { return Dialog(c, *flags); });
   flags->app = dialog;
   dialog
@@ -114,7 +177,11 @@ void AddDialogCommand(CLI::App& app, CommandList& commands) {
       ->required();
   flags->form.Add(dialog);
   dialog->add_flag("--create", flags->create,
-                   "Create the token with the defaults and the given flags");
+                   "Issue the token (the page's defaults with the given form "
+                   "flags); without it nothing is issued");
+  dialog->add_flag("--yes,-y", flags->yes,
+                   "With --create: do not ask when --group is not the page's "
+                   "stream");
 }
 
 }  // namespace token_authority::client::tokenctl

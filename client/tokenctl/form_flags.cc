@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "nlohmann/json.hpp"
 
 namespace token_authority::client::tokenctl {
 
@@ -80,23 +79,17 @@ std::string FlagOf(const std::string& field) {
 
 int EmitProblems(Context& context, const std::vector<FormProblem>& problems,
                  absl::string_view what) {
-  if (context.json()) {
-    nlohmann::json doc = {{"problems", nlohmann::json::array()}};
-    for (const FormProblem& p : problems) {
-      doc["problems"].push_back({{"field", p.field},
-                                 {"flag", FlagOf(p.field)},
-                                 {"message", p.message}});
-    }
-    context.EmitJson(doc);
-  }
+  std::vector<Problem> listed;
   std::vector<std::string> parts;
   for (const FormProblem& p : problems) {
-    std::string m(absl::StripSuffix(p.message, "."));
     const std::string flag = FlagOf(p.field);
+    listed.push_back({p.field, p.message, flag});
+    std::string m(absl::StripSuffix(p.message, "."));
     parts.push_back(flag.empty() ? absl::StrCat(m, ".")
                                  : absl::StrCat(m, " (", flag, ")."));
   }
-  return context.Usage(absl::StrCat(what, ": ", absl::StrJoin(parts, " ")));
+  return context.Usage(absl::StrCat(what, ": ", absl::StrJoin(parts, " ")),
+                       listed);
 }
 
 }  // namespace token_authority::client::tokenctl

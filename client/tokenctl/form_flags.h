@@ -39,9 +39,9 @@ struct FormFlags {
 // The flag that fills a form field, for messages; "" for none.
 std::string FlagOf(const std::string& field);
 
-// Reports a form's problems: with --json the {"problems": [...]} document,
-// and one usage line "<what>: <problem> (<flag>). ..." on stderr. Returns
-// kExitUsage.
+// Reports a form's problems: one usage line "<what>: <problem> (<flag>).
+// ..." on stderr and, with --json, the error document listing each problem
+// with its field and flag. Returns kExitUsage.
 int EmitProblems(Context& context, const std::vector<FormProblem>& problems,
                  absl::string_view what);
 

@@ -28,7 +28,8 @@ int KeysList(Context& context, const KeysListFlags& flags) {
   absl::StatusOr<v1::ListSigningKeysResponse> r =
       (*client)->ListSigningKeys(request, context.Call());
   if (!r.ok()) return context.ServerFailure(r.status());
-  Table table({"KEY ID", "ALGORITHM", "STATE", "CREATED", "RETIRED"});
+  Table table(
+      {"KEY ID", "ALGORITHM", "STATE", "CREATED (UTC)", "RETIRED (UTC)"});
   for (const v1::SigningKey& k : r->keys()) {
     table.AddRow({k.key_id(), AlgorithmText(k.algorithm()),
                   SigningKeyStateText(k.state()),

@@ -14,9 +14,18 @@
 
 namespace token_authority::client::tokenctl {
 
-// --tag, --user, --stream, --group and (optionally) --state.
+// --tag, --user, --stream, --group and (optionally) --state and
+// --include-org-wide.
+//
+// --stream S and --group G match the tokens that name stream S in their
+// stream list, or are for stream group G, as the server's filters do. An
+// organisation-wide token plays every stream and group but names none: it is
+// included only with --include-org-wide (which tokenctl implements by
+// reading the organisation's tokens that match the other filters; the server
+// has no filter for it).
 struct ListFlags {
   std::string tag, user, stream, group, state;
+  bool include_org_wide = false;
 
   // Adds the flags to `app` (--state with `state_help` when `with_state`);
   // the struct must outlive `app`'s parsing.
@@ -24,14 +33,27 @@ struct ListFlags {
            const char* state_help =
                "Only tokens in this state: active, "
                "not-yet-valid, expired, revoked");
+  // Adds only --tag and --user (audit events have no stream or state).
+  void AddTagAndUser(CLI::App* app);
+  // Adds --include-org-wide with `help`.
+  void AddIncludeOrgWide(CLI::App* app, const char* help);
   // Whether --tag, --user, --stream or --group was given.
   bool AnyFilter() const;
-  // "tag=x, user=y, ...": the given filters, --state included.
+  // Whether --stream or --group was given (what --include-org-wide extends).
+  bool TargetFilter() const { return !stream.empty() || !group.empty(); }
+  // "tag=x, user=y, ...": the given filters, --state (in its one spelling)
+  // and --include-org-wide included.
   std::string Describe() const;
 };
 
-// A token state as typed ("active", "not-yet-valid", "Not yet valid", ...);
-// nullopt when it is none.
+// The token filter of --include-org-wide: the flag without --stream or
+// --group is a usage error (reported; its exit code), else nullopt.
+std::optional<int> CheckIncludeOrgWide(Context& context,
+                                       const ListFlags& filters);
+
+// A token state as typed ("active", "not-yet-valid", also "not_yet_valid"
+// and other casings); nullopt when it is none of the four states a stored
+// token has.
 std::optional<tokenauthority::v1::TokenState> ParseState(std::string text);
 
 // --limit, --page-token and --all.

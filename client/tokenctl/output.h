@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -13,9 +14,9 @@
 
 namespace token_authority::client::tokenctl {
 
-// A table with a header row; columns are padded to the widest cell and
-// separated by two spaces; the last column is not padded. Cells are shown as
-// given, except that control characters are escaped (a table never breaks a
+// A table with a header row; columns are padded to the widest cell (by
+// DisplayWidth) and separated by two spaces; the last column is not padded.
+// Cells are shown as given, except as Cell() says (a table never breaks a
 // terminal line).
 class Table {
  public:
@@ -33,18 +34,26 @@ class Table {
 std::string RenderFields(
     const std::vector<std::pair<std::string, std::string>>& fields);
 
-// A message as JSON (proto field names, enums by name, default values
-// included). Never fails: a conversion error yields {"error": "..."}.
+// The columns a terminal gives `text` (valid UTF-8): one per code point,
+// two for East Asian wide and fullwidth characters (CJK, Hangul, fullwidth
+// forms, most emoji), none for combining marks and zero-width characters.
+size_t DisplayWidth(absl::string_view text);
+
+// A message as JSON for scripts: proto field names, default values included,
+// enum values in the words the tables print ("active", "not-yet-valid",
+// "ES256", "issuer"; client/proto_text.h) and times as RFC 3339 UTC to the
+// second. Never fails: a conversion error yields {"error": "..."}.
 nlohmann::json ProtoToJson(const google::protobuf::Message& message);
 
 // The text of a JSON document for stdout: indented by 2, invalid UTF-8
 // replaced, ending in a newline.
 std::string DumpJson(const nlohmann::json& doc);
 
-// RFC 3339 for a set timestamp, "-" for an unset one.
+// RFC 3339 UTC to the second for a set timestamp, "-" for an unset one.
 std::string TimeText(const google::protobuf::Timestamp& ts, bool is_set);
 
-// Makes any text safe for one table cell.
+// Makes any text safe for one table cell: "-" for empty; C-escaped (ASCII
+// only) when it holds a control character or is not valid UTF-8.
 std::string Cell(const std::string& text);
 
 }  // namespace token_authority::client::tokenctl

@@ -12,6 +12,10 @@
 #include "client/tokenctl/command.h"
 #include "client/tokenctl/commands.h"
 
+#ifndef TA_VERSION
+#error "TA_VERSION (CMake's PROJECT_VERSION) must be defined"
+#endif
+
 namespace token_authority::client::tokenctl {
 namespace {
 
@@ -20,12 +24,14 @@ int Main(const std::vector<std::string>& args, Environment& env) {
   CommandList commands;  // outlives `app`, which points into its flags
   CLI::App app{
       "tokenctl: issue, inspect, verify and revoke secure playback tokens of "
-      "the token authority.\nExit codes: 0 ok, 1 server failure, 2 usage "
-      "error, 3 token denied (verify).",
+      "the token authority.",
       "tokenctl"};
+  app.footer(kExitCodesHelp);
   app.require_subcommand(1);
   app.fallthrough();
   app.set_help_all_flag("--help-all", "Show the help of every command");
+  app.set_version_flag("--version", TA_VERSION,
+                       "Print tokenctl's version and exit");
   AddGlobalFlags(app, &context.globals());
   AddTokenCommands(app, commands);
   AddKeyCommands(app, commands);

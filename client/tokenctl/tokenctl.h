@@ -2,13 +2,22 @@
 // arguments, the standard streams and a client factory, so tests can drive
 // every command in-process; main.cc only wires it to the process.
 //
-// Exit codes: 0 success; 1 failure from the server (or a bulk revocation
-// that was not confirmed); 2 usage error (bad flags or values, unreadable
-// files, a form with problems); 3 token denied (verify).
-// Errors go to `err` as one line saying what to do. With --json, stdout gets
-// exactly one JSON document once the command line parsed: the result, the
-// problems of a form ({"problems": [...]}) or an error ({"error": {"code",
-// "message", "exit_code"}}).
+// Exit codes (kExitCodesHelp, also the footer of `tokenctl --help`):
+//   0 success;
+//   1 the server failed or refused (unreachable, unauthenticated, not
+//     found, ...), except for bad input;
+//   2 bad input, whoever found it: bad flags or values, unreadable files, a
+//     form with problems, or the server's INVALID_ARGUMENT;
+//   3 the token is denied (verify) or invalid (decode: its signature does
+//     not verify);
+//   4 aborted: a confirmation was answered no (or, with --json, not given
+//     with --yes); nothing was changed.
+// Errors go to `err` as one line saying what to do; hints ("next page: ...")
+// go to `err` too, so stdout holds only data. With --json, stdout gets
+// exactly one JSON document once tokenctl started: the result, or the error
+// {"error": {"code", "exit_code", "message", "problems": [{"field",
+// "message"}]}} ("code" is the server's status code name, INVALID_ARGUMENT
+// for every bad input, or ABORTED) — command-line errors included.
 #ifndef CLIENT_TOKENCTL_TOKENCTL_H_
 #define CLIENT_TOKENCTL_TOKENCTL_H_
 
@@ -31,6 +40,16 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitServerFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitDenied = 3;
+inline constexpr int kExitAborted = 4;
+
+// The exit codes in one paragraph, for --help and the README.
+inline constexpr char kExitCodesHelp[] =
+    "Exit codes: 0 ok; 1 server failure (unreachable, refused, not found); "
+    "2 bad input, found by tokenctl or by the server (INVALID_ARGUMENT); 3 "
+    "token denied (verify) or invalid (decode); 4 aborted (a confirmation "
+    "was answered no; nothing changed). With --json, errors are one JSON "
+    "document on stdout: {\"error\": {\"code\", \"exit_code\", "
+    "\"message\", \"problems\": [{\"field\", \"message\"}]}}.";
 
 // How to reach the server, as the global flags say.
 struct ConnectionOptions {

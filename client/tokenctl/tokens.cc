@@ -1,14 +1,12 @@
-// The token commands: issue, get, list, decode, verify, revoke, revoke-bulk.
-#include <cstdint>
+// The token commands: issue, get, decode, verify, revoke (list and
+// revoke-bulk: token_lists.cc).
 #include <memory>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "client/dialog.h"
 #include "client/local_verifier.h"
@@ -17,9 +15,9 @@
 #include "client/tokenctl/command.h"
 #include "client/tokenctl/commands.h"
 #include "client/tokenctl/form_flags.h"
-#include "client/tokenctl/list_flags.h"
 #include "client/tokenctl/output.h"
 #include "convert/proto_convert.h"
+#include "token/ip_address.h"
 #include "token/jws.h"
 
 namespace token_authority::client::tokenctl {
@@ -56,15 +54,6 @@ std::string TokenText(const v1::Token& t, absl::Time now) {
     f.push_back({"Reason", t.revocation_reason()});
   }
   return RenderFields(f);
-}
-
-std::vector<std::string> TokenRow(const v1::Token& t) {
-  return {t.id(),
-          DescribeTarget(t.target()),
-          TokenStateText(t.state()),
-          TimeText(t.expires_at(), t.has_expires_at()),
-          t.user_id(),
-          t.tag()};
 }
 
 // The JWT argument: `arg`, or stdin for "-", without surrounding whitespace
@@ -158,47 +147,6 @@ int Revoke(Context& context, const RevokeFlags& flags) {
                       TokenText(*token, context.clock().Now()));
 }
 
-// list -----------------------------------------------------------------------
-
-struct ListTokensFlags {
-  ListFlags filters;
-  PageFlags paging;
-};
-
-int List(Context& context, const ListTokensFlags& flags) {
-  const ListFlags& filters = flags.filters;
-  v1::ListTokensRequest request;
-  request.set_tag(filters.tag);
-  request.set_user_id(filters.user);
-  request.set_stream_name(filters.stream);
-  request.set_stream_group_id(filters.group);
-  if (!filters.state.empty()) {
-    std::optional<v1::TokenState> state = ParseState(filters.state);
-    if (!state.has_value()) {
-      return context.Usage(absl::StrCat(
-          "--state \"", filters.state,
-          "\" is not a state: use active, not-yet-valid, expired or revoked"));
-    }
-    request.set_state(*state);
-  }
-  v1::ListTokensResponse all;
-  const int rc = CollectPages(
-      context, flags.paging, std::move(request),
-      [&context](TokenAuthorityClient& c, const v1::ListTokensRequest& r) {
-        return c.ListTokens(r, context.Call());
-      },
-      &all);
-  if (rc != kExitOk) return rc;
-  Table table({"ID", "TARGET", "STATE", "EXPIRES", "USER", "TAG"});
-  for (const v1::Token& t : all.tokens()) table.AddRow(TokenRow(t));
-  std::string human = table.empty() ? "No tokens match.\n" : table.Render();
-  if (!all.next_page_token().empty()) {
-    absl::StrAppend(&human, "More tokens: repeat with --page-token ",
-                    all.next_page_token(), " (or --all)\n");
-  }
-  return context.Emit(ProtoToJson(all), human);
-}
-
 // decode ---------------------------------------------------------------------
 
 struct DecodeFlags {
@@ -242,11 +190,12 @@ int Decode(Context& context, const DecodeFlags& flags) {
   std::string human = FormatOverview(overview);
   absl::StrAppend(&human, "\nHeader   ", Cell(response.header_json()),
                   "\nPayload  ", Cell(response.payload_json()), "\n");
+  context.Emit(doc, human);
   if (!flags.jwks_file.empty()) {
-    absl::StrAppend(&human,
-                    "\n(decoded offline: revocations are not known here)\n");
+    context.Hint("decoded offline: revocations are not known here");
   }
-  return context.Emit(doc, human);
+  // Its signature does not verify: not a token to play (like a denial).
+  return overview.invalid ? kExitDenied : kExitOk;
 }
 
 // verify ---------------------------------------------------------------------
@@ -258,6 +207,14 @@ struct VerifyFlags {
 int Verify(Context& context, const VerifyFlags& flags) {
   absl::StatusOr<std::string> jwt = JwtArgument(context, flags.jwt);
   if (!jwt.ok()) return context.Usage(jwt.status().message());
+  // Bad input, not a denial: said before any call.
+  if (!flags.ip.empty() && !token::IpAddress::Parse(flags.ip).ok()) {
+    return context.Usage(
+        absl::StrCat("--ip \"", absl::CEscape(flags.ip),
+                     "\" is not an IP address: give the viewer's IPv4 or "
+                     "IPv6 address, e.g. 203.0.113.7 or 2001:db8::1"),
+        {{"--ip", "not an IPv4 or IPv6 address", ""}});
+  }
   v1::VerifyTokenRequest request;
   request.set_jwt(*jwt);
   request.set_organization_id(flags.org);
@@ -298,88 +255,11 @@ int Verify(Context& context, const VerifyFlags& flags) {
   }
   f.push_back({"Detail", response.detail()});
   f.push_back({"Token ID", response.token_id()});
-  std::string human = RenderFields(f);
+  context.Emit(doc, RenderFields(f));
   if (!flags.jwks_file.empty()) {
-    absl::StrAppend(&human, "(verified offline: revocations are not known)\n");
+    context.Hint("verified offline: revocations are not known here");
   }
-  context.Emit(doc, human);
   return response.allowed() ? kExitOk : kExitDenied;
-}
-
-// revoke-bulk ----------------------------------------------------------------
-
-struct RevokeBulkFlags {
-  ListFlags filters;
-  std::string reason;
-  bool yes = false;
-};
-
-int RevokeBulk(Context& context, const RevokeBulkFlags& flags) {
-  const ListFlags& filters = flags.filters;
-  if (!filters.AnyFilter()) {
-    return context.Usage(
-        "give at least one filter: --tag, --user, --stream or --group");
-  }
-  // One RevokeTokens call does the whole job, --state included: the server
-  // counts (dry run) and revokes with the same filter.
-  v1::RevokeTokensRequest bulk;
-  bulk.set_tag(filters.tag);
-  bulk.set_user_id(filters.user);
-  bulk.set_stream_name(filters.stream);
-  bulk.set_stream_group_id(filters.group);
-  bulk.set_reason(flags.reason);
-  if (!filters.state.empty()) {
-    std::optional<v1::TokenState> state = ParseState(filters.state);
-    if (!state.has_value() || *state == v1::TOKEN_STATE_REVOKED ||
-        *state == v1::TOKEN_STATE_EXPIRED) {
-      return context.Usage(absl::StrCat("--state \"", filters.state,
-                                        "\" cannot be revoked: use active or "
-                                        "not-yet-valid"));
-    }
-    bulk.set_state(*state);
-  }
-  auto client = context.Client();
-  if (!client.ok()) return context.Failure(client.status());
-
-  // Count what matches.
-  v1::RevokeTokensRequest dry = bulk;
-  dry.set_dry_run(true);
-  absl::StatusOr<v1::RevokeTokensResponse> count =
-      (*client)->RevokeTokens(dry, context.Call());
-  if (!count.ok()) return context.ServerFailure(count.status());
-  const int64_t matched = count->revoked_count();
-  const std::string filter = filters.Describe();
-  if (matched == 0) {
-    return context.Emit(
-        {{"matched", 0}, {"revoked_count", 0}, {"filter", filter}},
-        absl::StrCat("No unrevoked tokens match (", filter,
-                     "); nothing to revoke.\n"));
-  }
-  if (!flags.yes) {
-    std::ostream& err = context.err();
-    err << matched << (matched == 1 ? " token matches" : " tokens match")
-        << " (" << filter << "). Revoke " << (matched == 1 ? "it" : "them")
-        << "? [y/N] " << std::flush;
-    std::string answer;
-    std::getline(context.in(), answer);
-    answer = absl::AsciiStrToLower(absl::StripAsciiWhitespace(answer));
-    if (answer != "y" && answer != "yes") {
-      err << "tokenctl " << context.command()
-          << ": not confirmed; nothing was revoked (answer y, or pass --yes)"
-          << "\n";
-      context.JsonError("NOT_CONFIRMED", "not confirmed; nothing was revoked",
-                        kExitServerFailure);
-      return kExitServerFailure;
-    }
-  }
-  absl::StatusOr<v1::RevokeTokensResponse> done =
-      (*client)->RevokeTokens(bulk, context.Call());
-  if (!done.ok()) return context.ServerFailure(done.status());
-  const int64_t revoked = done->revoked_count();
-  return context.Emit(
-      {{"matched", matched}, {"revoked_count", revoked}, {"filter", filter}},
-      absl::StrCat("Revoked ", revoked, revoked == 1 ? " token" : " tokens",
-                   " (", filter, ").\n"));
 }
 
 // Registration ---------------------------------------------------------------
@@ -394,20 +274,13 @@ void AddIssue(CLI::App& app, CommandList& commands) {
                     "Idempotency key (default: a fresh one per run)");
 }
 
-void AddGetAndList(CLI::App& app, CommandList& commands) {
+void AddGet(CLI::App& app, CommandList& commands) {
   auto get_flags = std::make_shared<GetFlags>();
   CLI::App* get =
       commands.Add(&app, "get", "Show one token's record",
                    [get_flags](Context& c) { return Get(c, *get_flags); });
   get->add_option("TOKEN_ID", get_flags->token_id, "The token ID (jti)")
       ->required();
-
-  auto list_flags = std::make_shared<ListTokensFlags>();
-  CLI::App* list =
-      commands.Add(&app, "list", "List tokens, newest first",
-                   [list_flags](Context& c) { return List(c, *list_flags); });
-  list_flags->filters.Add(list);
-  list_flags->paging.Add(list);
 }
 
 void AddDecodeAndVerify(CLI::App& app, CommandList& commands) {
@@ -446,7 +319,7 @@ void AddDecodeAndVerify(CLI::App& app, CommandList& commands) {
                      "unknown)");
 }
 
-void AddRevokes(CLI::App& app, CommandList& commands) {
+void AddRevoke(CLI::App& app, CommandList& commands) {
   auto revoke_flags = std::make_shared<RevokeFlags>();
   CLI::App* revoke = commands.Add(
       &app, "revoke", "Revoke one token",
@@ -455,26 +328,17 @@ void AddRevokes(CLI::App& app, CommandList& commands) {
       ->required();
   revoke->add_option("--reason", revoke_flags->reason,
                      "Why (kept in the audit log)");
-
-  auto bulk_flags = std::make_shared<RevokeBulkFlags>();
-  CLI::App* bulk = commands.Add(
-      &app, "revoke-bulk",
-      "Revoke every token matching the filters (asks first)",
-      [bulk_flags](Context& c) { return RevokeBulk(c, *bulk_flags); });
-  bulk_flags->filters.Add(bulk, /*with_state=*/true,
-                          "Only tokens in this state: active or not-yet-valid");
-  bulk->add_option("--reason", bulk_flags->reason,
-                   "Why (kept in the audit log)");
-  bulk->add_flag("--yes,-y", bulk_flags->yes, "Do not ask for confirmation");
 }
 
 }  // namespace
 
 void AddTokenCommands(CLI::App& app, CommandList& commands) {
   AddIssue(app, commands);
-  AddGetAndList(app, commands);
+  AddGet(app, commands);
+  AddListCommand(app, commands);
   AddDecodeAndVerify(app, commands);
-  AddRevokes(app, commands);
+  AddRevoke(app, commands);
+  AddRevokeBulkCommand(app, commands);
 }
 
 }  // namespace token_authority::client::tokenctl

@@ -113,14 +113,22 @@ TEST_F(OfflineDecodeTest, ExpiredForeignAndTamperedTokensSayWhatIsWrong) {
       DecodeTokenOffline(tampered, keys_->ToJwksJson(), "", kNow));
   EXPECT_FALSE(bad.signature_valid());
   EXPECT_THAT(bad.problems(), Contains(HasSubstr("does not verify")));
+  // Invalid, as DecodeToken answers, although its times are fine.
+  EXPECT_EQ(bad.state(), v1::TOKEN_STATE_INVALID);
+  EXPECT_EQ(bad.token().state(), v1::TOKEN_STATE_INVALID);
   // The claims are still shown.
   EXPECT_EQ(bad.token().id(), jti_);
+  // A token of other keys is invalid too; one of these keys for another
+  // organisation is not (its signature verifies: the problem is the org).
+  EXPECT_EQ(other_org.state(), v1::TOKEN_STATE_ACTIVE);
+  EXPECT_TRUE(other_org.signature_valid());
 }
 
 TEST_F(OfflineDecodeTest, WithoutJwksNothingIsVerified) {
   ASSERT_OK_AND_ASSIGN(v1::DecodeTokenResponse r,
                        DecodeTokenOffline(jwt_, "", "", kNow));
   EXPECT_FALSE(r.signature_valid());
+  EXPECT_EQ(r.state(), v1::TOKEN_STATE_ACTIVE);  // not checked, not invalid
   EXPECT_TRUE(r.problems().empty());
   EXPECT_EQ(r.token().id(), jti_);
 

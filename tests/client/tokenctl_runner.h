@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -16,7 +15,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "tests/testing/child_process.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/time_scale.h"
 
 extern char** environ;
 
@@ -39,21 +42,11 @@ inline void WriteFile(const std::string& path, const std::string& text) {
   f << text;
 }
 
-// A temporary directory, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/tokenctl-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)!std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string File(const std::string& name) const {
-    return absl::StrCat(path_, "/", name);
-  }
+// A temporary directory, removed at the end (tests/testing/temp_dir.h).
+using TempDir = ::token_authority::testing::TempDir;
 
- private:
-  std::string path_;
-};
+// How long one tokenctl run may take before it counts as hung.
+inline constexpr absl::Duration kTokenctlTimeout = absl::Seconds(60);
 
 // Runs the tokenctl binary with `args`, `input` on stdin and
 // TOKENCTL_API_KEY=`api_key` (unset when empty).
@@ -96,7 +89,13 @@ inline Result Tokenctl(const TempDir& dir, const std::vector<std::string>& args,
   }
   posix_spawn_file_actions_destroy(&actions);
   int status = 0;
-  waitpid(pid, &status, 0);
+  const absl::Duration timeout = testing::Scaled(kTokenctlTimeout);
+  if (!testing::WaitForExit(pid, timeout, &status)) {
+    testing::KillAndReap(pid);
+    ADD_FAILURE() << "tokenctl did not exit within " << timeout;
+    r.err = "tokenctl timed out";
+    return r;
+  }
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   r.out = ReadAll(out);
   r.err = ReadAll(err);
