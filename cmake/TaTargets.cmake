@@ -27,6 +27,16 @@ if(_ta_san)
   target_link_options(ta_options INTERFACE ${_ta_san})
 endif()
 
+# How much longer tests may take in this build: sanitizers slow a test down
+# 2-15x. Scales each ctest TIMEOUT below; tests/testing/time_scale.h scales
+# the waits inside the tests by the same factor (time_scale_test checks
+# that the two agree).
+if(TA_SANITIZE STREQUAL "")
+  set(TA_TEST_TIME_SCALE 1)
+else()
+  set(TA_TEST_TIME_SCALE 3)
+endif()
+
 # ta_cc_test(NAME <name> SRCS <files...> DEPS <targets...> [LABELS <labels...>]
 #            [TIMEOUT <seconds>])
 # One GoogleTest binary registered as one ctest test.
@@ -39,10 +49,7 @@ function(ta_cc_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  if(NOT TA_SANITIZE STREQUAL "")
-    # Sanitizers slow a test down 2-15x.
-    math(EXPR T_TIMEOUT "${T_TIMEOUT} * 3")
-  endif()
+  math(EXPR T_TIMEOUT "${T_TIMEOUT} * ${TA_TEST_TIME_SCALE}")
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT})
   if(T_LABELS)
     set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")

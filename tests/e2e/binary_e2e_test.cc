@@ -1,16 +1,12 @@
 // The token-authority binary as a child process: the start-up line, flags
 // and environment variables, SIGTERM/SIGINT, start-up errors.
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -23,9 +19,10 @@
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
-#include "server/start_line.h"
 #include "tests/e2e/e2e_util.h"
+#include "tests/e2e/server_child.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
 
 #ifndef TA_SERVER_BINARY
@@ -35,8 +32,10 @@
 namespace token_authority::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::testing::StartsWith;
 using AS = v1::AdminService::Stub;
 
 // An idle gRPC client only reads its connections when its backup poller
@@ -47,112 +46,21 @@ const bool kFastClientPolling = [] {
   return true;
 }();
 
-// Reads from `fd` until `done(buffer)` or the deadline; the data read.
-std::string ReadUntil(int fd, std::chrono::seconds timeout,
-                      const std::function<bool(const std::string&)>& done) {
-  std::string out;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done(out)) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[4096];
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-std::string ReadAll(int fd) {
-  return ReadUntil(fd, std::chrono::seconds(30),
-                   [](const std::string&) { return false; });
-}
-
-// A running token-authority child.
-class Child {
- public:
-  Child(std::vector<std::string> args, std::map<std::string, std::string> env) {
-    int out[2], err[2];
-    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      ::dup2(err[1], 2);
-      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> argv;
-      std::string binary = TA_SERVER_BINARY;
-      argv.push_back(binary.data());
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(binary.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    ::close(err[1]);
-    out_ = out[0];
-    err_ = err[0];
-  }
-  ~Child() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(out_);
-    ::close(err_);
-  }
-
-  // The first line on stdout (waits up to 30 s).
-  std::string FirstLine() {
-    if (stdout_.find('\n') != std::string::npos) {
-      return stdout_.substr(0, stdout_.find('\n'));
-    }
-    stdout_ += ReadUntil(
-        out_, std::chrono::seconds(30),
-        [](const std::string& s) { return s.find('\n') != std::string::npos; });
-    return stdout_.substr(0, stdout_.find('\n'));
-  }
-  void Signal(int sig) { ::kill(pid_, sig); }
-  // Waits for the exit; the exit status (or -1 if killed by a signal).
-  int Wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    reaped_ = true;
-    stdout_ += ReadAll(out_);
-    stderr_ += ReadAll(err_);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  const std::string& out() const { return stdout_; }
-  const std::string& err() const { return stderr_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1, err_ = -1;
-  bool reaped_ = false;
-  std::string stdout_, stderr_;
-};
+using Child = ServerChild;
 
 class BinaryE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ta-binary-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(tmp_.path().empty());
+    dir_ = tmp_.path();
   }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
+  TempDir tmp_;
   std::string dir_;
 };
 
 // "token-authority listening on 127.0.0.1:PORT (...)" -> "127.0.0.1:PORT".
 std::string AddressOf(const std::string& line) {
-  std::string address = server::ListenAddressFromStartLine(line);
-  return absl::StartsWith(address, "127.0.0.1:") ? address : "";
+  return LoopbackAddressOf(line);
 }
 
 TEST_F(BinaryE2eTest, StartsServesAndStopsOnSigterm) {
@@ -176,9 +84,14 @@ TEST_F(BinaryE2eTest, StartsServesAndStopsOnSigterm) {
 
   child.Signal(SIGTERM);
   EXPECT_EQ(child.Wait(), 0) << child.err();
-  // One line on stdout; the call log on stderr, without the key.
-  EXPECT_EQ(std::count(child.out().begin(), child.out().end(), '\n'), 1)
+  // Two lines on stdout (started, stopped); the call log on stderr, with a
+  // timestamp and without the key.
+  EXPECT_EQ(std::count(child.out().begin(), child.out().end(), '\n'), 2)
       << child.out();
+  EXPECT_THAT(child.out(), HasSubstr("\ntoken-authority stopped on SIGTERM "
+                                     "after "));
+  EXPECT_THAT(child.err(), ContainsRegex("(^|\n)20[0-9-]+T[0-9:.]+Z rpc "
+                                         "method=AdminService/"));
   EXPECT_THAT(child.err(), HasSubstr("method=AdminService/CreateOrganization"));
   EXPECT_THAT(child.err() + child.out(), Not(HasSubstr(admin_key)));
 
@@ -195,6 +108,14 @@ TEST_F(BinaryE2eTest, StartsServesAndStopsOnSigterm) {
   EXPECT_EQ(orgs.organizations(0).id(), org.id());
   again.Signal(SIGINT);
   EXPECT_EQ(again.Wait(), 0) << again.err();
+  EXPECT_THAT(again.out(), HasSubstr("token-authority stopped on SIGINT"));
+}
+
+TEST_F(BinaryE2eTest, Version) {
+  Child child({"--version"}, {});
+  EXPECT_EQ(child.Wait(), 0);
+  EXPECT_THAT(child.out(), StartsWith("token-authority "));
+  EXPECT_EQ(std::count(child.out().begin(), child.out().end(), '\n'), 1);
 }
 
 TEST_F(BinaryE2eTest, EnvironmentVariablesSetTheFlags) {
@@ -241,10 +162,13 @@ TEST_F(BinaryE2eTest, BadFlagIsOneLineAndExitOne) {
   EXPECT_THAT(child.err(), HasSubstr("--leeway"));
   struct stat st;
   EXPECT_NE(::stat((dir_ + "/x").c_str(), &st), 0);
-  // Out of range (CLI11's check and exit code): named, nothing on disk.
+  // Out of range (CLI11's check): the same form and exit code, nothing on
+  // disk.
   Child cache({"--verify-cache", "-1", "--data-dir", dir_ + "/y"}, {});
-  EXPECT_NE(cache.Wait(), 0);
-  EXPECT_THAT(cache.err(), HasSubstr("--verify-cache"));
+  EXPECT_EQ(cache.Wait(), 1);
+  EXPECT_EQ(std::count(cache.err().begin(), cache.err().end(), '\n'), 1)
+      << cache.err();
+  EXPECT_THAT(cache.err(), StartsWith("token-authority: --verify-cache: "));
   EXPECT_NE(::stat((dir_ + "/y").c_str(), &st), 0);
 }
 

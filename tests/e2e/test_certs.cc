@@ -64,17 +64,23 @@ absl::Status AddExt(X509* cert, X509* issuer, int nid, const char* value) {
   return absl::OkStatus();
 }
 
+// How long a certificate is valid, in seconds from now.
+struct Validity {
+  long not_before = -3600;
+  long not_after = 24 * 3600;
+};
+
 // A certificate for `key` named `cn`, signed by `issuer_key` (issuer name
 // from `issuer`, or self-signed when null).
 absl::StatusOr<Cert> MakeCert(EVP_PKEY* key, const std::string& cn, long serial,
                               X509* issuer, EVP_PKEY* issuer_key, bool ca,
-                              bool server) {
+                              bool server, Validity validity = {}) {
   Cert cert(X509_new());
   if (!cert) return Fail("X509_new");
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), validity.not_before);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), validity.not_after);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>(cn.c_str()),
@@ -146,11 +152,21 @@ absl::StatusOr<std::unique_ptr<TestCa>> TestCa::Create(
 
 absl::StatusOr<PemPair> TestCa::Issue(const std::string& common_name,
                                       bool server) {
+  const Validity v;
+  return Issue(common_name, server, absl::Seconds(v.not_before),
+               absl::Seconds(v.not_after));
+}
+
+absl::StatusOr<PemPair> TestCa::Issue(const std::string& common_name,
+                                      bool server, absl::Duration not_before,
+                                      absl::Duration not_after) {
   Pkey key(EVP_EC_gen("P-256"));
   if (!key) return Fail("EVP_EC_gen");
+  const Validity validity{static_cast<long>(absl::ToInt64Seconds(not_before)),
+                          static_cast<long>(absl::ToInt64Seconds(not_after))};
   auto cert = MakeCert(key.get(), common_name, next_serial_++,
                        handles_->cert.get(), handles_->key.get(),
-                       /*ca=*/false, server);
+                       /*ca=*/false, server, validity);
   if (!cert.ok()) return cert.status();
   auto cert_pem = CertPem(cert->get());
   if (!cert_pem.ok()) return cert_pem.status();

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace token_authority::testing {
 
@@ -26,8 +27,13 @@ class TestCa {
   const std::string& cert_pem() const { return pem_.cert_pem; }
 
   // A leaf for "localhost" and 127.0.0.1 (subjectAltName), for server or
-  // client authentication.
+  // client authentication, valid from an hour ago for a day.
   absl::StatusOr<PemPair> Issue(const std::string& common_name, bool server);
+  // The same, valid from now + `not_before` to now + `not_after` (e.g. an
+  // expired one: -2 days to -1 day).
+  absl::StatusOr<PemPair> Issue(const std::string& common_name, bool server,
+                                absl::Duration not_before,
+                                absl::Duration not_after);
 
  private:
   TestCa() = default;

@@ -290,6 +290,16 @@ TEST_F(TokenServiceE2eTest, DecodeToken) {
   ASSERT_OK_AND_ASSIGN(d, Call(*stub_, &TS::DecodeToken, req, issuer_.api_key));
   EXPECT_FALSE(d.signature_valid());
   EXPECT_THAT(d.problems(), Not(IsEmpty()));
+  // Never "active": the state says it is not a token of this authority, and
+  // the real token's record (same token id) is not shown for it.
+  EXPECT_EQ(d.state(), v1::TOKEN_STATE_INVALID);
+  EXPECT_EQ(d.token().state(), v1::TOKEN_STATE_INVALID);
+  EXPECT_EQ(d.token().issued_by(), "");
+
+  // A malformed signature segment: invalid too.
+  req.set_jwt(a.jwt().substr(0, a.jwt().rfind('.') + 1) + "%%%");
+  ASSERT_OK_AND_ASSIGN(d, Call(*stub_, &TS::DecodeToken, req, issuer_.api_key));
+  EXPECT_EQ(d.state(), v1::TOKEN_STATE_INVALID);
 
   req.set_jwt("");
   EXPECT_THAT(Call(*stub_, &TS::DecodeToken, req, issuer_.api_key),

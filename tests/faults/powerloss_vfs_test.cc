@@ -3,9 +3,7 @@
 #include "tests/faults/powerloss_vfs.h"
 
 #include <sqlite3.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -15,29 +13,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace token_authority::faults {
 namespace {
 
 using ::testing::HasSubstr;
 
-// A fresh directory removed with its content at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "ta-vfs-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ::token_authority::testing::TempDir;
 
 std::string ReadRealFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

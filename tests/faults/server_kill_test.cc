@@ -1,28 +1,20 @@
 // Faults at the server level, against the REAL token-authority binary as a
 // child process (tests/faults/server_process.h):
 //  - SIGKILL at a random moment during concurrent IssueToken/RevokeToken
-//    load from many clients, 10 rounds on the same data directory: after each
-//    restart every acknowledged token and revocation is present (GetToken,
-//    state REVOKED), requests that got no answer can be retried with their
-//    request_id and yield one token, and PRAGMA integrity_check (read-only,
-//    while the server is down) is "ok";
+//    load from many clients, 10 rounds on the same data directory. In every
+//    round writes were acknowledged before the kill and calls were in flight
+//    at it; no call failed before the kill, and every call the kill cut off
+//    failed with UNAVAILABLE. After each restart every acknowledged token
+//    and revocation is present (GetToken, state REVOKED), requests that got
+//    no answer can be retried with their request_id and yield one token, and
+//    PRAGMA integrity_check (read-only, while the server is down) is "ok";
 //  - a client whose deadline expires during IssueToken retries with the same
-//    request_id and ends with exactly one token;
-//  - a corrupt or foreign database file, an unreadable key-encryption key and
-//    a port in use: the server refuses to start with one line on stderr and a
-//    non-zero exit, and changes nothing on disk.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sqlite3.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
+//    request_id and ends with exactly one token.
+// The refusals to start are in server_startup_refusal_test.cc.
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,15 +24,16 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "tests/faults/server_client.h"
 #include "tests/faults/server_process.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/time_scale.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
 #include "tokenauthority/v1/token_service.grpc.pb.h"
 
@@ -51,78 +44,9 @@
 namespace token_authority::testing {
 namespace {
 
-namespace v1 = ::tokenauthority::v1;
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
-
 constexpr int kRounds = 10;
 constexpr int kClientThreads = 8;
 constexpr char kDbFile[] = "token-authority.db";
-
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
-                                          int index = 0) {
-  grpc::ChannelArguments args;
-  // A connection of its own per client.
-  args.SetInt("grpc.use_local_subchannel_pool", 1);
-  args.SetInt("ta.test.client_index", index);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-void Prepare(grpc::ClientContext* ctx, const std::string& key,
-             std::chrono::microseconds timeout = std::chrono::seconds(10)) {
-  ctx->AddMetadata("authorization", "Bearer " + key);
-  ctx->set_deadline(std::chrono::system_clock::now() + timeout);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
-struct Credentials {
-  std::string admin_key;
-  std::string organization_id;
-  std::string issuer_key;
-};
-
-// Creates an organisation and an issuer key with the admin key in
-// <data_dir>/admin.key.
-Credentials Bootstrap(const std::string& address, const std::string& data_dir) {
-  Credentials c;
-  c.admin_key = std::string(
-      absl::StripAsciiWhitespace(ReadFile(data_dir + "/admin.key")));
-  EXPECT_FALSE(c.admin_key.empty());
-  auto admin = v1::AdminService::NewStub(NewChannel(address));
-  {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, c.admin_key);
-    v1::CreateOrganizationRequest req;
-    req.set_name("kill test");
-    req.set_secure_enabled(true);
-    v1::Organization org;
-    grpc::Status s = admin->CreateOrganization(&ctx, req, &org);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    c.organization_id = org.id();
-  }
-  {
-    grpc::ClientContext ctx;
-    Prepare(&ctx, c.admin_key);
-    v1::CreateApiKeyRequest req;
-    req.set_organization_id(c.organization_id);
-    req.set_role(v1::API_KEY_ROLE_ISSUER);
-    v1::CreateApiKeyResponse resp;
-    grpc::Status s = admin->CreateApiKey(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    c.issuer_key = resp.secret();
-  }
-  return c;
-}
 
 // The spec a client thread always sends (a retry must send the same).
 v1::IssueTokenRequest IssueRequest(int thread, const std::string& request_id) {
@@ -142,11 +66,34 @@ struct Ledger {
   std::vector<std::string> revoked;
   // Issue requests without an answer: (thread, request_id).
   std::vector<std::pair<int, std::string>> pending;
+  // Calls that failed while the server was still up: each one is a bug.
+  std::vector<std::string> errors_before_kill;
+  // Codes of the calls the kill cut off.
+  std::map<grpc::StatusCode, int> errors_after_kill;
+
+  size_t acknowledged_tokens() {
+    std::lock_guard<std::mutex> lock(mu);
+    return tokens.size();
+  }
+  // Records a failed call; the caller stops.
+  void Failed(const char* what, const std::string& id, const grpc::Status& s,
+              const std::atomic<bool>& killed) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (killed.load()) {
+      ++errors_after_kill[s.error_code()];
+    } else {
+      errors_before_kill.push_back(absl::StrCat(
+          what, " ", id, ": code ", s.error_code(), " ", s.error_message()));
+    }
+  }
 };
 
+// Issues (and now and then revokes) until `stop`, or until a call fails: a
+// failure after `killed` was set (just before the SIGKILL) is the kill's, a
+// failure before it is a bug of the server.
 void ClientLoop(const std::string& address, const std::string& key, int round,
                 int thread, uint64_t seed, const std::atomic<bool>& stop,
-                Ledger* ledger) {
+                const std::atomic<bool>& killed, Ledger* ledger) {
   auto stub = v1::TokenService::NewStub(NewChannel(address, thread));
   std::mt19937_64 rng(seed);
   std::vector<std::string> mine;
@@ -159,9 +106,10 @@ void ClientLoop(const std::string& address, const std::string& key, int round,
     grpc::Status s =
         stub->IssueToken(&ctx, IssueRequest(thread, request_id), &resp);
     if (!s.ok()) {
+      ledger->Failed("IssueToken", request_id, s, killed);
       std::lock_guard<std::mutex> lock(ledger->mu);
       ledger->pending.emplace_back(thread, request_id);
-      return;  // the server is gone (or going)
+      return;
     }
     {
       std::lock_guard<std::mutex> lock(ledger->mu);
@@ -176,12 +124,29 @@ void ClientLoop(const std::string& address, const std::string& key, int round,
       rreq.set_token_id(victim);
       rreq.set_reason("kill test");
       v1::Token t;
-      if (!stub->RevokeToken(&rctx, rreq, &t).ok()) return;
+      s = stub->RevokeToken(&rctx, rreq, &t);
+      if (!s.ok()) {
+        ledger->Failed("RevokeToken", victim, s, killed);
+        return;
+      }
       EXPECT_EQ(t.state(), v1::TOKEN_STATE_REVOKED);
       std::lock_guard<std::mutex> lock(ledger->mu);
       ledger->revoked.push_back(victim);
     }
   }
+}
+
+// Waits (up to 30 s, scaled) until `ledger` holds `target` acknowledged
+// tokens or no client runs any more; false on timeout.
+bool WaitForAcknowledged(Ledger& ledger, size_t target,
+                         const std::atomic<int>& running) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + Scaled(std::chrono::seconds(30));
+  while (ledger.acknowledged_tokens() < target && running.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
 }
 
 class ServerFaultTest : public ::testing::Test {
@@ -253,7 +218,7 @@ TEST_F(ServerFaultTest, AcknowledgedWritesSurviveSigkillDuringLoad) {
     ASSERT_TRUE(server.ok()) << server.status();
     const std::string address = (*server)->address();
     if (round == 0) {
-      creds = Bootstrap(address, data_);
+      creds = Bootstrap(address, data_ + "/admin.key");
       ASSERT_FALSE(creds.issuer_key.empty());
     } else {
       verify(address, previous);
@@ -261,28 +226,55 @@ TEST_F(ServerFaultTest, AcknowledgedWritesSurviveSigkillDuringLoad) {
     }
 
     Ledger ledger;
-    std::atomic<bool> stop{false};
+    std::atomic<bool> stop{false}, killed{false};
+    std::atomic<int> running{kClientThreads};
     std::vector<std::thread> clients;
     for (int t = 0; t < kClientThreads; ++t) {
-      clients.emplace_back(ClientLoop, address, creds.issuer_key, round, t,
-                           rng(), std::cref(stop), &ledger);
+      clients.emplace_back([&, t, seed = rng()] {
+        ClientLoop(address, creds.issuer_key, round, t, seed, stop, killed,
+                   &ledger);
+        running.fetch_sub(1);
+      });
     }
-    // SIGKILL at a random moment while the clients write.
-    const int delay_ms = 150 + static_cast<int>(rng() % 1100);
+    // SIGKILL at a random moment while the clients write: once a random
+    // number of this round's writes were acknowledged (however slow the
+    // machine), after a random delay.
+    const size_t target = 1 + rng() % 100;
+    const bool reached = WaitForAcknowledged(ledger, target, running);
+    const int delay_ms = static_cast<int>(rng() % 200);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    const int in_flight = running.load();
+    killed = true;
     (*server)->Kill();
     stop = true;
     for (std::thread& t : clients) t.join();
 
+    SCOPED_TRACE(absl::StrCat("round ", round));
+    EXPECT_TRUE(reached) << "fewer than " << target
+                         << " writes acknowledged in 30 s";
+    EXPECT_TRUE(ledger.errors_before_kill.empty())
+        << ledger.errors_before_kill.size()
+        << " calls failed while the server was up, e.g. "
+        << ledger.errors_before_kill.front();
+    for (const auto& [code, n] : ledger.errors_after_kill) {
+      EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE)
+          << n << " calls cut off by the kill failed with code " << code;
+    }
+    // The kill hit a server under load: writes had been acknowledged, and
+    // every client still had a call to make or in flight.
+    ASSERT_GE(ledger.tokens.size(), 1u) << "no write acknowledged";
+    EXPECT_EQ(in_flight, kClientThreads) << "clients stopped before the kill";
+    EXPECT_GE(ledger.pending.size(), 1u) << "no IssueToken cut off";
+
     absl::StatusOr<std::string> integrity =
         IntegrityCheckReadOnly(data_ + "/" + kDbFile);
     ASSERT_TRUE(integrity.ok()) << integrity.status();
-    EXPECT_EQ(*integrity, "ok") << "round " << round;
+    EXPECT_EQ(*integrity, "ok");
 
     std::printf(
-        "round %d: killed after %d ms, %zu tokens and %zu revocations "
-        "acknowledged, %zu requests unanswered\n",
-        round, delay_ms, ledger.tokens.size(), ledger.revoked.size(),
+        "round %d: killed %d ms after acknowledgement no. %zu; %zu tokens "
+        "and %zu revocations acknowledged, %zu requests unanswered\n",
+        round, delay_ms, target, ledger.tokens.size(), ledger.revoked.size(),
         ledger.pending.size());
     all_tokens.insert(all_tokens.end(), ledger.tokens.begin(),
                       ledger.tokens.end());
@@ -335,7 +327,6 @@ TEST_F(ServerFaultTest, AcknowledgedWritesSurviveSigkillDuringLoad) {
       IntegrityCheckReadOnly(data_ + "/" + kDbFile);
   ASSERT_TRUE(integrity.ok()) << integrity.status();
   EXPECT_EQ(*integrity, "ok");
-  EXPECT_GT(all_tokens.size(), 0u);
   std::printf(
       "SIGKILL rounds: %d; acknowledged tokens checked after restart: %lld "
       "(%zu distinct), acknowledged revocations checked: %lld (%zu distinct), "
@@ -349,16 +340,18 @@ TEST_F(ServerFaultTest, DeadlineExpiredDuringIssueThenRetriedGivesOneToken) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server = Start();
   ASSERT_TRUE(server.ok()) << server.status();
   const std::string address = (*server)->address();
-  const Credentials creds = Bootstrap(address, data_);
+  const Credentials creds = Bootstrap(address, data_ + "/admin.key");
 
   // Background writers keep the group commit busy, so that deadlines also
   // expire while the server works on the request.
   std::atomic<bool> stop{false};
+  const std::atomic<bool> never_killed{false};
   Ledger background;
   std::vector<std::thread> writers;
   for (int t = 0; t < 3; ++t) {
     writers.emplace_back(ClientLoop, address, creds.issuer_key, 99, 100 + t,
-                         uint64_t{7} + t, std::cref(stop), &background);
+                         uint64_t{7} + t, std::cref(stop),
+                         std::cref(never_killed), &background);
   }
 
   auto stub = v1::TokenService::NewStub(NewChannel(address));
@@ -402,7 +395,8 @@ TEST_F(ServerFaultTest, DeadlineExpiredDuringIssueThenRetriedGivesOneToken) {
       if (!seen_committed && count_tagged(tag, nullptr) == 1) {
         seen_committed = true;  // the server finished after the client left
       }
-      ASSERT_LT(us, 20'000'000) << "IssueToken never completed";
+      ASSERT_LT(us, 20'000'000 * SanitizerTimeScale())
+          << "IssueToken never completed";
     }
     sequences_with_expiry += expired ? 1 : 0;
     committed_but_unanswered += seen_committed ? 1 : 0;
@@ -421,6 +415,8 @@ TEST_F(ServerFaultTest, DeadlineExpiredDuringIssueThenRetriedGivesOneToken) {
   }
   stop = true;
   for (std::thread& t : writers) t.join();
+  EXPECT_TRUE(background.errors_before_kill.empty())
+      << background.errors_before_kill.front();
   EXPECT_EQ((*server)->Terminate(), 0);
   std::printf(
       "deadline retries: %d sequences, %d with an expired deadline (%d "
@@ -430,219 +426,6 @@ TEST_F(ServerFaultTest, DeadlineExpiredDuringIssueThenRetriedGivesOneToken) {
       committed_but_unanswered);
   // The first deadlines (50 us upward) cannot be met by a durable write.
   EXPECT_GT(sequences_with_expiry, 0);
-}
-
-// ------------------------------------------------------ refusals to start
-
-class StartupRefusalTest : public ServerFaultTest {
- protected:
-  // A data directory of a server that ran, created an organisation (so the
-  // database holds an encrypted signing key) and issued a token, then
-  // stopped cleanly.
-  void Populate() {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    const Credentials creds = Bootstrap((*server)->address(), data_);
-    {
-      auto stub = v1::TokenService::NewStub(NewChannel((*server)->address()));
-      grpc::ClientContext ctx;
-      Prepare(&ctx, creds.issuer_key);
-      v1::IssueTokenResponse resp;
-      ASSERT_TRUE(
-          stub->IssueToken(&ctx, IssueRequest(0, "populate"), &resp).ok());
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    ASSERT_EQ((*server)->Terminate(), 0);
-    std::printf("terminate took %lld ms\n",
-                static_cast<long long>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count()));
-  }
-
-  // Runs the binary on data_ (after `mutate` changed it) and expects a
-  // refusal: non-zero exit, nothing on stdout, exactly one line on stderr,
-  // naming `expect_in_line`, and not one byte changed below data_.
-  void ExpectRefusal(const std::string& what, const std::string& expect_in_line,
-                     std::vector<std::string> extra_args = {},
-                     std::string listen = "127.0.0.1:0") {
-    SCOPED_TRACE(what);
-    const std::string before = DigestTree(data_);
-    std::vector<std::string> args = {"--listen", listen, "--data-dir", data_};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    const ProcessResult r =
-        RunToCompletion(TA_SERVER_BINARY, args, absl::Seconds(10));
-    EXPECT_FALSE(r.timed_out) << "the server started: " << r.out;
-    EXPECT_NE(r.exit_code, 0);
-    EXPECT_EQ(r.out, "");
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1)
-        << "stderr: " << r.err;
-    EXPECT_THAT(r.err, StartsWith("token-authority: "));
-    if (!expect_in_line.empty()) {
-      EXPECT_THAT(absl::AsciiStrToLower(r.err),
-                  HasSubstr(absl::AsciiStrToLower(expect_in_line)));
-    }
-    EXPECT_EQ(DigestTree(data_), before) << "the data directory changed";
-    std::printf("%s -> exit %d: %s", what.c_str(), r.exit_code, r.err.c_str());
-  }
-
-  std::string Db() const { return data_ + "/" + kDbFile; }
-};
-
-void Overwrite(const std::string& path, size_t offset,
-               const std::string& data) {
-  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
-
-TEST_F(StartupRefusalTest, CorruptDatabaseHeader) {
-  Populate();
-  Overwrite(Db(), 0, "this is garbage!");
-  ExpectRefusal("database header overwritten", "database");
-}
-
-TEST_F(StartupRefusalTest, CorruptSchemaPage) {
-  Populate();
-  std::mt19937 rng(1);
-  std::string junk(4000, '\0');
-  for (char& c : junk) c = static_cast<char>(rng());
-  Overwrite(Db(), 100, junk);
-  ExpectRefusal("schema page overwritten", "database");
-}
-
-TEST_F(StartupRefusalTest, CorruptDataPage) {
-  Populate();
-  const auto size = std::filesystem::file_size(Db());
-  ASSERT_GE(size, 3u * 4096u);
-  std::mt19937 rng(2);
-  // Every page after the schema page.
-  for (size_t off = 4096; off + 4096 <= size; off += 4096) {
-    std::string junk(4096, '\0');
-    for (char& c : junk) c = static_cast<char>(rng());
-    Overwrite(Db(), off, junk);
-  }
-  ExpectRefusal("data pages overwritten", "database");
-}
-
-TEST_F(StartupRefusalTest, TruncatedDatabase) {
-  Populate();
-  std::filesystem::resize_file(Db(), 1000);
-  ExpectRefusal("database truncated to 1000 bytes", "database");
-}
-
-TEST_F(StartupRefusalTest, NotADatabase) {
-  Populate();
-  WriteFile(Db(), "hello, I am a text file and not a database at all\n");
-  ExpectRefusal("text file as database", "database");
-}
-
-void Sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-      << (err ? err : "");
-  sqlite3_free(err);
-  sqlite3_close(db);
-}
-
-// BUG (storage/schema.cc Migrate / SqliteTokenStore::Open): a SQLite file of
-// another application with user_version 0 (SQLite's default) is taken for a
-// new token-authority database: the server starts, adds its schema to the
-// foreign file (and switches it to WAL), and creates kek.key and admin.key
-// next to it. Expected: refuse to start ("not a token-authority database")
-// when user_version is 0 but the file already holds tables, change nothing.
-TEST_F(StartupRefusalTest, ForeignDatabase) {
-  ASSERT_EQ(::mkdir(data_.c_str(), 0700), 0);
-  Sql(Db(),
-      "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);"
-      "INSERT INTO customers(name) VALUES ('Ada'), ('Grace');");
-  ExpectRefusal("foreign SQLite database (user_version 0)", "database");
-}
-
-TEST_F(StartupRefusalTest, ForeignDatabaseWithAVersion) {
-  ASSERT_EQ(::mkdir(data_.c_str(), 0700), 0);
-  Sql(Db(),
-      "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);"
-      "PRAGMA user_version = 7;");
-  ExpectRefusal("foreign SQLite database (user_version 7)", "");
-}
-
-TEST_F(StartupRefusalTest, KeyEncryptionKeyOfWrongSize) {
-  Populate();
-  WriteFile(data_ + "/kek.key", std::string(31, 'k'));
-  ExpectRefusal("kek.key of 31 bytes", "kek.key");
-}
-
-TEST_F(StartupRefusalTest, KeyEncryptionKeyIsADirectory) {
-  Populate();
-  std::filesystem::remove(data_ + "/kek.key");
-  ASSERT_EQ(::mkdir((data_ + "/kek.key").c_str(), 0700), 0);
-  ExpectRefusal("kek.key is a directory", "kek.key");
-}
-
-TEST_F(StartupRefusalTest, WrongKeyEncryptionKey) {
-  Populate();
-  std::string other(32, '\0');
-  std::mt19937 rng(3);
-  for (char& c : other) c = static_cast<char>(rng());
-  WriteFile(data_ + "/kek.key", other);
-  ExpectRefusal("another 32-byte kek.key", "key");
-}
-
-TEST_F(StartupRefusalTest, MissingKeyEncryptionKey) {
-  Populate();
-  std::filesystem::remove(data_ + "/kek.key");
-  ExpectRefusal("kek.key missing", "kek.key");
-}
-
-TEST_F(StartupRefusalTest, UnreadableKeyEncryptionKey) {
-  if (::geteuid() == 0) {
-    GTEST_SKIP() << "running as root: file modes do not stop reading (the "
-                    "other KEK cases cover an unusable key)";
-  }
-  Populate();
-  ASSERT_EQ(::chmod((data_ + "/kek.key").c_str(), 0), 0);
-  ExpectRefusal("kek.key mode 000", "kek.key");
-}
-
-// A listening socket on a free loopback port; closed by the destructor.
-class Listener {
- public:
-  Listener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    EXPECT_EQ(::listen(fd_, 1), 0);
-    socklen_t len = sizeof(a);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~Listener() { ::close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
-TEST_F(StartupRefusalTest, PortInUse) {
-  Populate();
-  Listener busy;
-  ExpectRefusal("port in use", absl::StrCat(busy.port()), {},
-                absl::StrCat("127.0.0.1:", busy.port()));
-}
-
-TEST_F(StartupRefusalTest, PortInUseCreatesNoDataDirectory) {
-  Listener busy;
-  ASSERT_EQ(DigestTree(data_), "absent");
-  ExpectRefusal("port in use, fresh data dir", absl::StrCat(busy.port()), {},
-                absl::StrCat("127.0.0.1:", busy.port()));
-  EXPECT_FALSE(std::filesystem::exists(data_));
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,8 +26,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "server/start_line.h"
+#include "tests/testing/child_process.h"
+#include "tests/testing/file_access.h"
+#include "tests/testing/time_scale.h"
 
 namespace token_authority::testing {
 namespace {
@@ -66,18 +73,124 @@ std::vector<char*> Argv(std::vector<std::string>& args) {
   return argv;
 }
 
-// Waits for `pid` up to `timeout`; false if it did not exit in time.
-bool WaitFor(pid_t pid, absl::Duration timeout, int* status) {
-  const auto deadline =
-      std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
-  while (true) {
-    const pid_t r = ::waitpid(pid, status, WNOHANG);
-    if (r == pid) return true;
-    if (r < 0 && errno != EINTR) return false;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+// ChildSetup with every string the child needs made before fork (between
+// fork and exec only async-signal-safe calls are allowed).
+struct PreparedSetup {
+  explicit PreparedSetup(const ChildSetup& s)
+      : setup(s),
+        tmpfs_options(absl::StrCat("size=", s.tmpfs_bytes, ",mode=0700")),
+        uid_map(absl::StrCat("0 ", ::geteuid(), " 1\n")),
+        gid_map(absl::StrCat("0 ", ::getegid(), " 1\n")) {}
+  const ChildSetup& setup;
+  const std::string tmpfs_options, uid_map, gid_map;
+};
+
+// In the child: writes `text` to `path` (for /proc/self/*_map); 0 or errno.
+int WriteProcFile(const char* path, absl::string_view text) {
+  const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const ssize_t n = ::write(fd, text.data(), text.size());
+  const int err =
+      n < 0 ? errno : (static_cast<size_t>(n) == text.size() ? 0 : EIO);
+  ::close(fd);
+  return err;
+}
+
+// In the child, after fork: a mount namespace of its own (as root, or
+// through a user namespace where root maps to the caller) with the tmpfs.
+// 0, or errno with *step naming what failed.
+int EnterTmpfs(const PreparedSetup& p, const char** step) {
+  *step = "unshare(CLONE_NEWNS)";
+  if (::unshare(CLONE_NEWNS) != 0) {
+    *step = "unshare(CLONE_NEWUSER | CLONE_NEWNS)";
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return errno;
+    *step = "writing the user namespace's maps";
+    int err = WriteProcFile("/proc/self/setgroups", "deny");
+    if (err == 0) err = WriteProcFile("/proc/self/uid_map", p.uid_map);
+    if (err == 0) err = WriteProcFile("/proc/self/gid_map", p.gid_map);
+    if (err != 0) return err;
   }
+  // Nothing mounted here may propagate to the parent's namespace.
+  *step = "making / private";
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return errno;
+  }
+  *step = "mounting a tmpfs";
+  if (::mount("tmpfs", p.setup.mount_dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+              p.tmpfs_options.c_str()) != 0) {
+    return errno;
+  }
+  return 0;
+}
+
+// In the child, after fork: applies the setup; on failure writes errno and
+// the step to `report_fd` and exits 126.
+void ApplySetupOrExit(const PreparedSetup& p, int report_fd) {
+  const char* step = "";
+  int err = 0;
+  if (p.setup.tmpfs_bytes > 0) err = EnterTmpfs(p, &step);
+  if (err == 0 && p.setup.no_file_access_override) {
+    step = "dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH";
+    err = DropFileAccessOverrideForExec();
+  }
+  if (err == 0) return;
+  (void)!::write(report_fd, &err, sizeof(err));
+  (void)!::write(report_fd, step, std::strlen(step));
+  ::_exit(126);
+}
+
+// In the parent: what ApplySetupOrExit reported ("" if the exec happened,
+// which closed the pipe without a word). Closes `fd`.
+std::string ReadSetupReport(int fd) {
+  std::string report;
+  // Until EOF (or, if the child hangs before its exec, the deadline).
+  ReadUntil(fd, &report,
+            std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(
+                    absl::ToInt64Milliseconds(Scaled(absl::Seconds(30)))),
+            [](const std::string&) { return false; });
+  ::close(fd);
+  if (report.size() < sizeof(int)) return "";
+  int err = 0;
+  std::memcpy(&err, report.data(), sizeof(err));
+  return absl::StrCat("child setup failed: ", report.substr(sizeof(err)), ": ",
+                      std::strerror(err));
+}
+
+// Forks and execs argv[0] with `stdout_fd` and `stderr_fd` (-1: inherited)
+// as its stdout and stderr, after `setup`. The child's pid, or -1 with
+// *error set (fork failed, or the setup failed: then the child is reaped).
+pid_t Spawn(std::vector<char*>& argv, int stdout_fd, int stderr_fd,
+            const ChildSetup& setup, std::string* error) {
+  const PreparedSetup prepared(setup);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    *error = "pipe failed";
+    return -1;
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(report[0]);
+    ::close(report[1]);
+    *error = "fork failed";
+    return -1;
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec.
+    if (stdout_fd >= 0) ::dup2(stdout_fd, 1);
+    if (stderr_fd >= 0) ::dup2(stderr_fd, 2);
+    ApplySetupOrExit(prepared, report[1]);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(report[1]);
+  // The exec closes the report pipe: read it to its end.
+  *error = ReadSetupReport(report[0]);
+  if (!error->empty()) {
+    KillAndReap(pid);
+    return -1;
+  }
+  return pid;
 }
 
 }  // namespace
@@ -85,7 +198,8 @@ bool WaitFor(pid_t pid, absl::Duration timeout, int* status) {
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     const std::string& binary, const std::string& data_dir,
     const std::string& stderr_path, const std::vector<std::string>& extra_args,
-    absl::Duration timeout) {
+    absl::Duration timeout, const ChildSetup& setup) {
+  timeout = Scaled(timeout);
   std::vector<std::string> args = {binary, "--listen", "127.0.0.1:0",
                                    "--data-dir", data_dir};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -104,18 +218,14 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
       return absl::InternalError(absl::StrCat("cannot open ", stderr_path));
     }
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) return absl::InternalError("fork failed");
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec.
-    ::dup2(out[1], 1);
-    if (err_fd >= 0) ::dup2(err_fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  std::string error;
+  const pid_t pid = Spawn(argv, out[1], err_fd, setup, &error);
   ::close(out[1]);
   if (err_fd >= 0) ::close(err_fd);
-
+  if (pid < 0) {
+    ::close(out[0]);
+    return absl::FailedPreconditionError(error);
+  }
   std::unique_ptr<ServerProcess> p(new ServerProcess());
   p->pid_ = pid;
   p->stdout_fd_ = out[0];
@@ -128,7 +238,7 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   const size_t nl = buffer.find('\n');
   if (nl == std::string::npos) {
     int status = 0;
-    const bool exited = WaitFor(pid, absl::Milliseconds(200), &status);
+    const bool exited = WaitForExit(pid, absl::Milliseconds(200), &status);
     if (!exited) {
       p->Kill();
     } else {
@@ -153,11 +263,14 @@ ServerProcess::~ServerProcess() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
+std::string ServerProcess::root() const {
+  return absl::StrCat("/proc/", pid_, "/root");
+}
+
 void ServerProcess::Kill() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  if (!KillAndReap(pid_)) {
+    std::fprintf(stderr, "server %d did not die of SIGKILL in time\n", pid_);
   }
   pid_ = -1;
 }
@@ -166,7 +279,7 @@ int ServerProcess::Terminate(absl::Duration timeout) {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
   int status = 0;
-  if (!WaitFor(pid_, timeout, &status)) {
+  if (!WaitForExit(pid_, Scaled(timeout), &status)) {
     Kill();
     return -1;
   }
@@ -176,7 +289,7 @@ int ServerProcess::Terminate(absl::Duration timeout) {
 
 ProcessResult RunToCompletion(const std::string& binary,
                               const std::vector<std::string>& args_in,
-                              absl::Duration timeout) {
+                              absl::Duration timeout, const ChildSetup& setup) {
   ProcessResult result;
   std::vector<std::string> args = {binary};
   args.insert(args.end(), args_in.begin(), args_in.end());
@@ -185,18 +298,20 @@ ProcessResult RunToCompletion(const std::string& binary,
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     return result;
   }
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  std::string error;
+  const pid_t pid = Spawn(argv, out[1], err[1], setup, &error);
   ::close(out[1]);
   ::close(err[1]);
+  if (pid < 0) {
+    ::close(out[0]);
+    ::close(err[0]);
+    result.exit_code = 126;
+    result.err = error + "\n";
+    return result;
+  }
   const auto deadline =
       std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
+      std::chrono::milliseconds(absl::ToInt64Milliseconds(Scaled(timeout)));
   // Read both pipes until EOF on both (the child exited) or the deadline.
   bool out_open = true, err_open = true;
   while ((out_open || err_open) &&
@@ -216,35 +331,15 @@ ProcessResult RunToCompletion(const std::string& binary,
     }
   }
   int status = 0;
-  if (!WaitFor(pid, absl::Seconds(1), &status)) {
+  if (!WaitForExit(pid, absl::Seconds(1), &status)) {
     result.timed_out = true;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
+    KillAndReap(pid, &status);
   }
   ::close(out[0]);
   ::close(err[0]);
   result.exit_code =
       !result.timed_out && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
-}
-
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = absl::StrCat(
-      base != nullptr && *base != '\0' ? base : "/tmp", "/ta-fault-XXXXXX");
-  if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  if (path_.empty()) return;
-  std::error_code ec;
-  // Restore permissions a test may have removed, then delete.
-  for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator();
-       it.increment(ec)) {
-    ::chmod(it->path().c_str(), 0700);
-  }
-  std::filesystem::remove_all(path_, ec);
 }
 
 std::string DigestTree(const std::string& dir) {

@@ -1,14 +1,11 @@
-// Helpers shared by the store-level fault tests (power loss, full disk): a
+// Helpers shared by the store-level fault tests (power loss, full disk): the
 // temporary directory, store options on a given VFS, record builders, a
 // ledger of acknowledged writes and the check that every one of them is in
 // a (reopened) store.
 #ifndef TESTS_FAULTS_STORE_FAULT_UTIL_H_
 #define TESTS_FAULTS_STORE_FAULT_UTIL_H_
 
-#include <stdlib.h>
-
 #include <cstdint>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
@@ -24,29 +21,12 @@
 #include "storage/key_encryption_key.h"
 #include "storage/sqlite_token_store.h"
 #include "storage/token_store.h"
+#include "tests/testing/temp_dir.h"
 
 namespace token_authority::faults {
 
-// A fresh directory under the system temp dir, removed with its content.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "ta-faults-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// A fresh directory, removed with its content (tests/testing/temp_dir.h).
+using TempDir = ::token_authority::testing::TempDir;
 
 inline constexpr char kOrg[] = "org-faults";
 inline constexpr char kKid[] = "key-1";
@@ -80,8 +60,8 @@ inline absl::Status CreateOrgAndKey(storage::TokenStore& store) {
   storage::SigningKey key;
   key.organization_id = kOrg;
   key.kid = kKid;
-  key.algorithm = "ES256";
-  key.state = storage::SigningKeyState::kPrimary;
+  key.algorithm = token::Algorithm::kEs256;
+  key.state = token::KeyState::kPrimary;
   key.private_key = "not a real key: the store does not parse it";
   return store.InsertSigningKey(key, {}).status();
 }
@@ -96,13 +76,13 @@ inline storage::Token MakeToken(std::mt19937_64& rng, const std::string& tag) {
   storage::Token t;
   t.id = absl::WebSafeBase64Escape(random_bytes(16));  // 22 chars
   t.organization_id = kOrg;
-  t.target_kind = storage::TargetKind::kStreams;
+  t.target_kind = token::Target::Kind::kStreams;
   t.streams = {"cam-1", "cam-2"};
   t.issued_at = StoreNow();
   t.not_before = StoreNow();
   t.expires_at = StoreNow() + absl::Hours(24);
   t.key_id = kKid;
-  t.algorithm = "ES256";
+  t.algorithm = token::Algorithm::kEs256;
   t.jwt_sha256 = random_bytes(32);
   t.tag = tag;
   t.user_id = "viewer";

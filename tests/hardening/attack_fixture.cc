@@ -138,18 +138,15 @@ void AttackTest::ReloadKeys() {
     ASSERT_OK(rows);
     std::vector<token::KeySetEntry> entries;
     for (const storage::SigningKey& row : *rows) {
-      std::optional<Algorithm> alg = token::AlgorithmFromName(row.algorithm);
-      ASSERT_TRUE(alg.has_value()) << row.algorithm;
       absl::StatusOr<std::unique_ptr<const token::SigningKey>> key =
-          token::SigningKey::FromPrivateKey(*alg, row.private_key,
+          token::SigningKey::FromPrivateKey(row.algorithm, row.private_key,
                                             row.created_at);
       ASSERT_OK(key);
       // The core recomputes the same kid from the key material.
       ASSERT_EQ((*key)->kid(), row.kid);
       std::shared_ptr<const token::SigningKey> shared = std::move(*key);
       by_kid_[row.kid] = shared;
-      entries.push_back(
-          {shared, static_cast<token::KeyState>(static_cast<int>(row.state))});
+      entries.push_back({shared, row.state});
     }
     absl::StatusOr<token::KeySet> set =
         token::KeySet::Create(org, std::move(entries));

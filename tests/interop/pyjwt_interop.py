@@ -28,6 +28,11 @@ except ImportError as e:  # pragma: no cover
 
 ORG = "interop-org"
 FAILURES = []
+# How long one run of the core's binary may take before it counts as hung:
+# 60 s times TA_TEST_TIME_SCALE (3 in sanitizer builds; ctest sets it from
+# cmake/TaTargets.cmake). On expiry the binary is killed and the check fails.
+TIME_SCALE = int(os.environ.get("TA_TEST_TIME_SCALE") or "1")
+BINARY_TIMEOUT = 60 * TIME_SCALE
 
 
 def check(ok, what):
@@ -36,12 +41,25 @@ def check(ok, what):
         FAILURES.append(what)
 
 
+def run_core(args):
+    """Runs the core's binary; its CompletedProcess, or None if it hung."""
+    try:
+        return subprocess.run(args, timeout=BINARY_TIMEOUT)
+    except subprocess.TimeoutExpired:  # subprocess.run killed it
+        check(False, f"{' '.join(args)} did not exit within {BINARY_TIMEOUT} s")
+        return None
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def core_to_pyjwt(binary, workdir):
-    subprocess.run([binary, "sign", workdir], check=True)
+    signed = run_core([binary, "sign", workdir])
+    if signed is None or signed.returncode != 0:
+        check(False, f"{binary} sign exited with "
+                     f"{'a timeout' if signed is None else signed.returncode}")
+        return
     with open(os.path.join(workdir, "core_jwks.json")) as f:
         jwks = json.load(f)
     with open(os.path.join(workdir, "core_tokens.json")) as f:
@@ -133,9 +151,10 @@ def pyjwt_to_core(binary, workdir):
         json.dump(oct_jwk, f)
     with open(os.path.join(workdir, "py_tokens.json"), "w") as f:
         json.dump(tokens, f)
-    result = subprocess.run([binary, "verify", workdir])
-    check(result.returncode == 0, "core verifies PyJWT ES256, RS256, EdDSA, HS256 tokens "
-                                  "(and refuses tampered copies)")
+    result = run_core([binary, "verify", workdir])
+    check(result is not None and result.returncode == 0,
+          "core verifies PyJWT ES256, RS256, EdDSA, HS256 tokens "
+          "(and refuses tampered copies)")
 
 
 def main():

@@ -51,6 +51,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "tests/faults/server_process.h"
+#include "tests/testing/time_scale.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
 #include "tokenauthority/v1/token_service.grpc.pb.h"
 
@@ -132,10 +133,10 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
                                    args);
 }
 
+// Every call's deadline: 30 s, longer in sanitizer builds.
 void Prepare(grpc::ClientContext* ctx, const std::string& key) {
   ctx->AddMetadata("authorization", "Bearer " + key);
-  ctx->set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::seconds(30));
+  ctx->set_deadline(testing::DeadlineIn(std::chrono::seconds(30)));
 }
 
 enum Op {
@@ -514,7 +515,12 @@ LogScan ScanLog(const std::string& path,
 }
 
 int Run(const Options& o) {
-  testing::TempDir tmp;
+  absl::StatusOr<testing::TempDir> made = testing::TempDir::Create();
+  if (!made.ok()) {
+    std::fprintf(stderr, "soak: %s\n", made.status().ToString().c_str());
+    return 1;
+  }
+  const testing::TempDir tmp = std::move(*made);
   const std::string data = tmp.path() + "/data";
   const std::string log = tmp.path() + "/server.log";
   std::vector<std::string> server_args;
@@ -609,13 +615,14 @@ int Run(const Options& o) {
   sampler.join();
   const long rss_end = testing::ResidentKib(pid);
 
-  // Watchers: every acknowledged revocation, within 30 s.
+  // Watchers: every acknowledged revocation, within 30 s (scaled).
   const auto load_end = Clock::now();
+  const auto watch_timeout = testing::Scaled(std::chrono::seconds(30));
   std::vector<uint32_t> delivery_us;
   bool watchers_in_step = true;
   for (auto& w : watchers) {
     while (w->count() < s.revoked.size() &&
-           Clock::now() - load_end < std::chrono::seconds(30)) {
+           Clock::now() - load_end < watch_timeout) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     const auto seen = w->Seen();

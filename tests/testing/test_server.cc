@@ -1,8 +1,5 @@
 #include "tests/testing/test_server.h"
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -14,16 +11,6 @@
 
 namespace token_authority::testing {
 namespace {
-
-absl::StatusOr<std::string> MakeTempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = absl::StrCat(
-      base != nullptr && *base != '\0' ? base : "/tmp", "/ta-test-XXXXXX");
-  if (::mkdtemp(tmpl.data()) == nullptr) {
-    return absl::InternalError("cannot create a temporary directory");
-  }
-  return tmpl;
-}
 
 v1::ApiKeyRole RoleToProto(storage::ApiKeyRole role) {
   switch (role) {
@@ -45,8 +32,12 @@ absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(
     TestServerOptions options) {
   std::unique_ptr<TestServer> fixture(new TestServer(std::move(options)));
   if (fixture->options_.data_dir.empty()) {
-    TA_ASSIGN_OR_RETURN(fixture->data_dir_, MakeTempDir());
-    fixture->owns_data_dir_ = !fixture->options_.keep_data_dir;
+    TA_ASSIGN_OR_RETURN(TempDir dir, TempDir::Create());
+    fixture->data_dir_ =
+        fixture->options_.keep_data_dir ? dir.Release() : dir.path();
+    if (!fixture->options_.keep_data_dir) {
+      fixture->temp_dir_.emplace(std::move(dir));
+    }
   } else {
     fixture->data_dir_ = fixture->options_.data_dir;
   }
@@ -64,10 +55,7 @@ TestServer::TestServer(TestServerOptions options)
 
 TestServer::~TestServer() {
   Stop(absl::Seconds(5));
-  if (owns_data_dir_) {
-    std::error_code ec;
-    std::filesystem::remove_all(data_dir_, ec);
-  }
+  temp_dir_.reset();
 }
 
 absl::Status TestServer::StartServer() {

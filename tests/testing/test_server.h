@@ -29,6 +29,7 @@
 #include "server/authority_server.h"
 #include "server/call_log.h"
 #include "storage/token_store.h"
+#include "tests/testing/temp_dir.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
 #include "tokenauthority/v1/audit_service.grpc.pb.h"
 #include "tokenauthority/v1/key_service.grpc.pb.h"
@@ -139,7 +140,8 @@ class TestServer {
   std::unique_ptr<server::MemoryCallLog> call_log_;
   std::unique_ptr<server::AuthorityServer> server_;
   std::string data_dir_;
-  bool owns_data_dir_ = false;
+  // The temporary data directory, unless given or kept.
+  std::optional<TempDir> temp_dir_;
   int port_ = 0;
   std::string address_;
   std::string admin_key_;
