@@ -103,6 +103,17 @@ void ValidateTimes(const TokenSpec& spec, const TokenLimits& limits,
     const absl::Time nbf = FloorSeconds(*spec.not_before);
     if (*spec.not_before < absl::UnixEpoch()) {
       v.push_back({"not_before", "must not be before 1970-01-01T00:00:00Z"});
+    } else if (!spec.expires_at.has_value() && expiry.has_value() &&
+               *expiry <= iat) {
+      // A lifetime counted from a not-before long past ends in the past.
+      v.push_back(
+          {"not_before",
+           absl::StrCat("with the lifetime counted from it the token would "
+                        "expire at ",
+                        FormatRfc3339(*expiry), ", before now (",
+                        FormatRfc3339(iat),
+                        "); give a later not-before, a longer lifetime or an "
+                        "expiry time")});
     } else if (expiry.has_value() && nbf >= *expiry) {
       v.push_back(
           {"not_before",

@@ -8,14 +8,15 @@
 //  - an accepted spec gives claims that survive ToJson/ParseClaims, expire
 //    after now, and, signed by the key set, are not refused as malformed,
 //    badly signed, from an unknown key or expired.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "base/random.h"
+#include "convert/proto_convert.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/proto_conversion.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "token/claims.h"
 #include "token/token_spec.h"
@@ -35,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   tokenauthority::v1::TokenSpec proto;
   if (!proto.ParseFromArray(data, static_cast<int>(size))) return 0;
   std::vector<token::FieldViolation> conversion;
-  const token::TokenSpec spec = server::FromProto(proto, &conversion);
+  const token::TokenSpec spec = convert::FromProtoSpec(proto, &conversion);
   const token::TokenLimits limits;
   const std::vector<token::FieldViolation> violations =
       token::ValidateTokenSpec(spec, limits, kNow);
@@ -55,7 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   FUZZ_CHECK(claims->expires_at() > kNow);
   FUZZ_CHECK(claims->not_before() < claims->expires_at());
-  FUZZ_CHECK(claims->expires_at() - kNow <=
+  // A lifetime counts from the not-before time when that is ahead: the
+  // validity window, from whichever comes later, is within the maximum.
+  FUZZ_CHECK(claims->expires_at() - std::max(kNow, claims->not_before()) <=
              limits.max_lifetime + absl::Seconds(1));
   const auto parsed = token::ParseClaims(claims->ToJson());
   FUZZ_CHECK(parsed.ok());

@@ -11,6 +11,7 @@
 #include "token/jws.h"
 #include "token/key_set.h"
 #include "token/signing_key.h"
+#include "token/time_util.h"
 
 namespace token_authority::token {
 namespace {
@@ -187,6 +188,25 @@ TEST(TokenSpecTest, NotBeforeMustPrecedeExpiry) {
   e.not_before = absl::FromUnixSeconds(-1);
   EXPECT_THAT(Fields(ValidateTokenSpec(e, kLimits, kNow)),
               ElementsAre("not_before"));
+  // Back-dated so far that the lifetime counted from it has ended (found by
+  // fuzz_token_spec: a not-before of 1970 and the default lifetime): refused
+  // here, as ClaimsFromSpec would refuse it, naming not_before.
+  TokenSpec past = Good();
+  past.not_before = absl::UnixEpoch();
+  EXPECT_THAT(ValidateTokenSpec(past, kLimits, kNow),
+              ElementsAre(FieldViolation{
+                  "not_before",
+                  "with the lifetime counted from it the token would expire "
+                  "at 1970-01-15T00:00:00Z, before now (" +
+                      FormatRfc3339(absl::FromUnixSeconds(1750000000)) +
+                      "); give a later not-before, a longer lifetime or an "
+                      "expiry time"}));
+  past.lifetime = absl::Hours(1);
+  past.not_before = kNow - absl::Hours(1);  // ends exactly now
+  EXPECT_THAT(Fields(ValidateTokenSpec(past, kLimits, kNow)),
+              ElementsAre("not_before"));
+  past.not_before = kNow - absl::Minutes(59);  // a minute left
+  EXPECT_THAT(ValidateTokenSpec(past, kLimits, kNow), IsEmpty());
 }
 
 TEST(TokenSpecTest, RestrictionRules) {
