@@ -1,14 +1,15 @@
 // The transport attacks of issue 18, briefly (2 s each), against the real
 // token-authority binary; rapid reset and PING floods through HAProxy
-// started from deploy/haproxy.cfg (gRPC 1.51 bounds neither by itself). Each attack gets a freshly started server (the data
-// directory is kept) and asserts what must hold regardless of the machine's
-// speed: Health answers afterwards, every call of the well-behaved second
-// client succeeds within its 5 s deadline, SIGTERM stops the server with
-// exit 0 within its grace, and (not in sanitizer builds, whose runtimes
-// inflate RSS) the memory bounds: peak RSS <= idle + 100 MB and RSS after
-// the attack <= idle + 32 MB. The issue measures "after" 5 s after the
-// attack; this CI variant waits kAfterSeconds (shorter) and says so. No
-// latency is asserted (speed is for h2_attack by hand, see the README).
+// started from deploy/haproxy.cfg (gRPC 1.51 bounds neither by itself). Each
+// attack gets a freshly started server (the data directory is kept) and asserts
+// what must hold regardless of the machine's speed: Health answers afterwards,
+// every call of the well-behaved second client succeeds within its 5 s
+// deadline, SIGTERM stops the server with exit 0 within its grace, and (not in
+// sanitizer builds, whose runtimes inflate RSS) the memory bounds: peak RSS <=
+// idle + 100 MB and RSS after the attack <= idle + 32 MB. The issue measures
+// "after" 5 s after the attack; this CI variant waits kAfterSeconds (shorter)
+// and says so. No latency is asserted (speed is for h2_attack by hand, see the
+// README).
 #include <cstdio>
 #include <memory>
 #include <string>
