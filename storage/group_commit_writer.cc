@@ -3,11 +3,30 @@
 #include <semaphore.h>
 
 #include <cassert>
+#include <chrono>
 #include <utility>
 
 #include "base/status_macros.h"
 
 namespace token_authority::storage::sqlite {
+namespace {
+
+// Whether `status` says the storage failed (disk full, I/O error, a lost or
+// corrupt file), as SQLite's errors are mapped (sqlite_db.cc), rather than
+// that the operation was refused (not found, already exists, ...).
+bool IsStorageFailure(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kInternal:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 struct GroupCommitWriter::Op {
   WriteFn fn;
@@ -129,6 +148,9 @@ absl::Status GroupCommitWriter::RunSql(absl::string_view sql) {
 
 void GroupCommitWriter::RunBatch(std::vector<Op*>& batch) {
   stats_.AddTransaction();
+  // Wall time of the transaction, for the stats only (not the injected
+  // clock, which tests fix).
+  const auto start = std::chrono::steady_clock::now();
   absl::Status begin = RunSql("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     const absl::Status st = Annotate(begin, "begin write transaction");
@@ -144,6 +166,11 @@ void GroupCommitWriter::RunBatch(std::vector<Op*>& batch) {
     for (Op* op : batch) {
       if (op->status.ok()) op->status = cause;
     }
+  } else {
+    stats_.AddCommitted(static_cast<int64_t>(batch.size()),
+                        std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count());
   }
   Finish(batch, batch.size(), nullptr);
 }
@@ -199,11 +226,16 @@ bool GroupCommitWriter::RunOps(std::vector<Op*>& batch) {
 void GroupCommitWriter::Finish(std::vector<Op*>& batch, size_t to,
                                const absl::Status* override) {
   int64_t failed = 0;
+  const absl::Status* storage_failure = nullptr;
   for (size_t i = 0; i < to; ++i) {
     if (override != nullptr) batch[i]->status = *override;
     if (!batch[i]->status.ok()) ++failed;
+    if (storage_failure == nullptr && IsStorageFailure(batch[i]->status)) {
+      storage_failure = &batch[i]->status;
+    }
   }
   stats_.AddOperations(static_cast<int64_t>(to), failed);
+  if (storage_failure != nullptr) stats_.AddStorageFailure(*storage_failure);
   // Notify last: a caller may destroy its operation as soon as it wakes.
   // The waiting callers wake each other as a binary tree rooted at the
   // first (log2(batch) wake-ups deep), keeping the writer's share at one.

@@ -57,11 +57,7 @@ absl::StatusOr<Page<AuditEvent>> SqliteTokenStoreImpl::ListAuditEvents(
     q.since_micros = absl::ToUnixMicros(*filter.since);
   if (filter.until.has_value())
     q.until_micros = absl::ToUnixMicros(*filter.until);
-  const std::string binding = PageBinding(
-      {"audit", organization_id, filter.tag, filter.user_id, filter.token_id,
-       filter.action ? AuditActionName(*filter.action) : "",
-       q.since_micros ? absl::StrCat(*q.since_micros) : "",
-       q.until_micros ? absl::StrCat(*q.until_micros) : ""});
+  const std::string binding = AuditBinding(organization_id, filter);
   if (!page.page_token.empty()) {
     TA_ASSIGN_OR_RETURN(
         std::string payload,

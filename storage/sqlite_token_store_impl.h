@@ -162,6 +162,7 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   absl::Status CheckIntegrity() override;
   absl::StatusOr<int64_t> DiskUsage() override;
   WriterStats GetWriterStats() override { return stats_.Get(); }
+  absl::Status ProbeWrite() override;
 
  private:
   // Starts the maintenance thread (sqlite_token_store_maintenance.cc).

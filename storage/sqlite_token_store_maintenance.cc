@@ -127,6 +127,16 @@ absl::Status SqliteTokenStoreImpl::CheckIntegrity() {
       absl::StrCat("integrity_check: ", absl::StrJoin(problems, "; ")));
 }
 
+absl::Status SqliteTokenStoreImpl::ProbeWrite() {
+  return writer_.Write([](WriteCtx& ctx) -> absl::Status {
+    TA_ASSIGN_OR_RETURN(
+        Statement s, ctx.conn.Prepare("INSERT OR REPLACE INTO meta(key, value) "
+                                      "VALUES ('health_probe', ?1)"));
+    s.BindInt64(1, absl::ToUnixMicros(ctx.now));
+    return s.Run();
+  });
+}
+
 absl::StatusOr<int64_t> SqliteTokenStoreImpl::DiskUsage() {
   int64_t total = 0;
   for (const std::string& p : {options_.path, options_.path + "-wal"}) {

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "storage/kek_binding.h"
 #include "storage/key_encryption_key.h"
 #include "storage/schema.h"
 #include "storage/sqlite_db.h"
@@ -26,9 +27,6 @@ using sqlite::Annotate;
 using sqlite::Connection;
 using sqlite::ConnectionOptions;
 using sqlite::Statement;
-
-constexpr absl::string_view kKekCheckPlaintext = "token-authority kek check v1";
-constexpr absl::string_view kKekCheckAad = "token-authority/kek-check";
 
 // InvalidArgument naming the first bad option.
 absl::Status CheckOptions(const SqliteTokenStoreOptions& o) {
@@ -103,53 +101,20 @@ absl::StatusOr<std::optional<std::string>> ReadMeta(Connection& c,
 }
 
 // Finds the key-encryption key and checks it against the database (which
-// is at schema version >= 1). Creates the key file only for a database that
-// holds no check value yet.
+// is at schema version >= 1; kek_binding.h). Creates the key file only for a
+// database that holds no check value yet.
 absl::StatusOr<KeyEncryptionKey> ResolveKek(Connection& c,
                                             const SqliteTokenStoreOptions& o,
                                             bool* needs_check_value) {
-  TA_ASSIGN_OR_RETURN(std::optional<std::string> check,
-                      ReadMeta(c, "kek_check"));
-  TA_ASSIGN_OR_RETURN(std::optional<std::string> fp,
-                      ReadMeta(c, "kek_fingerprint"));
+  KekRecord record;
+  TA_ASSIGN_OR_RETURN(record.check, ReadMeta(c, "kek_check"));
+  TA_ASSIGN_OR_RETURN(record.fingerprint, ReadMeta(c, "kek_fingerprint"));
   TA_ASSIGN_OR_RETURN(int64_t keys,
                       c.QueryInt64("SELECT count(*) FROM signing_keys"));
-  const bool bound = check.has_value() || keys > 0;
-  std::optional<KeyEncryptionKey> kek = o.key_encryption_key;
-  if (!kek.has_value()) {
-    if (bound) {
-      absl::StatusOr<KeyEncryptionKey> loaded =
-          KeyEncryptionKey::Load(o.key_encryption_key_path);
-      if (absl::IsNotFound(loaded.status())) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "key-encryption key file ", o.key_encryption_key_path,
-            " is missing, but the database ", o.path,
-            " holds signing keys encrypted with key ", fp.value_or("(unknown)"),
-            ": restore that file; a new key would make them unreadable"));
-      }
-      TA_RETURN_IF_ERROR(loaded.status());
-      kek = *std::move(loaded);
-    } else {
-      TA_ASSIGN_OR_RETURN(kek, KeyEncryptionKey::LoadOrCreate(
-                                   o.key_encryption_key_path, *o.random));
-    }
-  }
-  if (check.has_value()) {
-    absl::StatusOr<std::string> plain = kek->Open(*check, kKekCheckAad);
-    if (!plain.ok() || *plain != kKekCheckPlaintext) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "key-encryption key ", kek->Fingerprint(),
-          o.key_encryption_key_path.empty()
-              ? std::string()
-              : absl::StrCat(" (", o.key_encryption_key_path, ")"),
-          " is not the key this database's signing keys are encrypted with (",
-          fp.value_or("unknown"), ")"));
-    }
-    *needs_check_value = false;
-  } else {
-    *needs_check_value = true;
-  }
-  return *std::move(kek);
+  record.holds_signing_keys = keys > 0;
+  *needs_check_value = !record.check.has_value();
+  return storage::ResolveKek(record, o.key_encryption_key,
+                             o.key_encryption_key_path, o.path, *o.random);
 }
 
 // Opens the writer's connection, creating the file if needed. When every
@@ -248,8 +213,7 @@ absl::Status ConfigureWriter(Connection& conn,
 // later Open tells a wrong key.
 absl::Status WriteKekCheck(Connection& conn, const KeyEncryptionKey& kek,
                            RandomSource& random) {
-  TA_ASSIGN_OR_RETURN(std::string check,
-                      kek.Seal(kKekCheckPlaintext, kKekCheckAad, random));
+  TA_ASSIGN_OR_RETURN(std::string check, SealKekCheck(kek, random));
   sqlite::Transaction txn(&conn);
   TA_RETURN_IF_ERROR(txn.Begin());
   TA_ASSIGN_OR_RETURN(

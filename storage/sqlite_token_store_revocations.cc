@@ -47,24 +47,6 @@ absl::StatusOr<int64_t> RevokeRow(WriteCtx& ctx, int64_t no, int64_t org_no,
   return seq;
 }
 
-// The filter's set fields as "tag=... user_id=... ...", for the audit
-// event of a bulk revocation.
-std::string FilterText(const RevokeFilter& filter) {
-  std::vector<std::string> parts;
-  if (!filter.tag.empty()) parts.push_back("tag=" + filter.tag);
-  if (!filter.user_id.empty()) parts.push_back("user_id=" + filter.user_id);
-  if (!filter.stream_name.empty()) {
-    parts.push_back("stream_name=" + filter.stream_name);
-  }
-  if (!filter.stream_group_id.empty()) {
-    parts.push_back("stream_group_id=" + filter.stream_group_id);
-  }
-  if (filter.state.has_value()) {
-    parts.push_back(absl::StrCat("state=", TokenStateName(*filter.state)));
-  }
-  return absl::StrJoin(parts, " ");
-}
-
 // A bulk revocation over its transactions.
 struct RevokeTokensRun {
   // Set once: the organisation, filter, bounds and batch size. Advanced by
@@ -236,7 +218,7 @@ absl::StatusOr<RevokeTokensResult> SqliteTokenStoreImpl::RevokeTokens(
   }
   run.reason = reason;
   run.audit = &audit;
-  run.filter_text = FilterText(filter);
+  run.filter_text = RevokeFilterText(filter);
   while (!run.done) {
     TA_RETURN_IF_ERROR(
         writer_.Write([&](WriteCtx& ctx) { return RevokeBatch(ctx, run); }));

@@ -8,6 +8,7 @@
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "storage/column_codes.h"
+#include "storage/kek_binding.h"
 #include "storage/key_encryption_key.h"
 #include "storage/record_validation.h"
 #include "storage/row_readers.h"
@@ -15,12 +16,6 @@
 
 namespace token_authority::storage::sqlite {
 namespace {
-
-// Associated data binding a sealed signing key to its organisation and kid.
-std::string SigningKeyAad(absl::string_view org_id, absl::string_view kid) {
-  return absl::StrCat("token-authority/signing-key", absl::string_view("\0", 1),
-                      org_id, absl::string_view("\0", 1), kid);
-}
 
 // Seals key.private_key under `kek` and inserts the key of organisation row
 // `org_no` in `state`. AlreadyExists naming the kid.

@@ -287,29 +287,13 @@ absl::StatusOr<Token> SqliteTokenStoreImpl::FindTokenById(
   return ReadToken(s);
 }
 
-namespace {
-
-// What a page token of ListTokens is bound to: the organisation and filter.
-std::string TokenBinding(absl::string_view org_id, const TokenFilter& f) {
-  const std::string state =
-      f.state.has_value() ? std::string(TokenStateName(*f.state)) : "";
-  const std::string after =
-      f.issued_after ? absl::StrCat(absl::ToUnixMicros(*f.issued_after)) : "";
-  const std::string before =
-      f.issued_before ? absl::StrCat(absl::ToUnixMicros(*f.issued_before)) : "";
-  return PageBinding({"tokens", org_id, f.tag, f.user_id, f.stream_name,
-                      f.stream_group_id, state, after, before});
-}
-
-}  // namespace
-
 absl::StatusOr<Page<Token>> SqliteTokenStoreImpl::ListTokens(
     absl::string_view organization_id, const TokenFilter& filter,
     const PageRequest& page) {
   TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
   TA_RETURN_IF_ERROR(CheckTokenFilter(filter));
   TA_ASSIGN_OR_RETURN(int size, EffectivePageSize(page.page_size));
-  const std::string binding = TokenBinding(organization_id, filter);
+  const std::string binding = TokenListBinding(organization_id, filter);
   TokenQuery q;
   if (!page.page_token.empty()) {
     TA_ASSIGN_OR_RETURN(

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "storage/column_codes.h"
+#include "storage/page_token.h"
 
 namespace token_authority::storage::sqlite {
 
@@ -361,6 +362,41 @@ BoundQuery BuildAuditListQuery(const AuditQuery& q) {
       " LEFT JOIN api_keys a ON a.no = e.actor_no",
       w.Sql(), " ORDER BY e.id DESC LIMIT ?", out.values.size());
   return out;
+}
+
+std::string TokenListBinding(absl::string_view org_id, const TokenFilter& f) {
+  const std::string state =
+      f.state.has_value() ? std::string(TokenStateName(*f.state)) : "";
+  const std::string after =
+      f.issued_after ? absl::StrCat(absl::ToUnixMicros(*f.issued_after)) : "";
+  const std::string before =
+      f.issued_before ? absl::StrCat(absl::ToUnixMicros(*f.issued_before)) : "";
+  return PageBinding({"tokens", org_id, f.tag, f.user_id, f.stream_name,
+                      f.stream_group_id, state, after, before});
+}
+
+std::string AuditBinding(absl::string_view org_id, const AuditFilter& f) {
+  return PageBinding(
+      {"audit", org_id, f.tag, f.user_id, f.token_id,
+       f.action ? AuditActionName(*f.action) : "",
+       f.since ? absl::StrCat(absl::ToUnixMicros(*f.since)) : "",
+       f.until ? absl::StrCat(absl::ToUnixMicros(*f.until)) : ""});
+}
+
+std::string RevokeFilterText(const RevokeFilter& filter) {
+  std::vector<std::string> parts;
+  if (!filter.tag.empty()) parts.push_back("tag=" + filter.tag);
+  if (!filter.user_id.empty()) parts.push_back("user_id=" + filter.user_id);
+  if (!filter.stream_name.empty()) {
+    parts.push_back("stream_name=" + filter.stream_name);
+  }
+  if (!filter.stream_group_id.empty()) {
+    parts.push_back("stream_group_id=" + filter.stream_group_id);
+  }
+  if (filter.state.has_value()) {
+    parts.push_back(absl::StrCat("state=", TokenStateName(*filter.state)));
+  }
+  return absl::StrJoin(parts, " ");
 }
 
 }  // namespace token_authority::storage::sqlite

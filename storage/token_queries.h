@@ -130,6 +130,14 @@ extern const char kSweepSelectSql[];
 // Deletes up to ?2 revocation events whose token expired before ?1.
 extern const char kSweepRevocationsSql[];
 
+// What a page token is bound to (page_token.h): ListTokens' organisation
+// and filter, ListAuditEvents' organisation and filter.
+std::string TokenListBinding(absl::string_view org_id, const TokenFilter& f);
+std::string AuditBinding(absl::string_view org_id, const AuditFilter& f);
+// A bulk revocation's filter as "tag=... user_id=... ..." for its audit
+// event.
+std::string RevokeFilterText(const RevokeFilter& filter);
+
 }  // namespace token_authority::storage::sqlite
 
 #endif  // STORAGE_TOKEN_QUERIES_H_

@@ -1,0 +1,237 @@
+#include "storage/pg_connection.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "base/status_macros.h"
+
+namespace token_authority::storage::pg {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 0;
+}
+
+}  // namespace
+
+// --- Params -----------------------------------------------------------------
+
+void Params::Add(std::optional<std::string> v, int format) {
+  if (v.has_value()) {
+    storage_.push_back(*std::move(v));
+    values_.push_back(storage_.size() - 1);
+    pointers_.push_back(storage_.back().data());
+    lengths_.push_back(static_cast<int>(storage_.back().size()));
+  } else {
+    values_.push_back(std::nullopt);
+    pointers_.push_back(nullptr);
+    lengths_.push_back(0);
+  }
+  formats_.push_back(format);
+}
+
+Params& Params::Int(int64_t v) {
+  Add(absl::StrCat(v), 0);
+  return *this;
+}
+Params& Params::Text(absl::string_view v) {
+  Add(std::string(v), 0);
+  return *this;
+}
+Params& Params::Bytes(absl::string_view v) {
+  Add(std::string(v), 1);
+  return *this;
+}
+Params& Params::Null() {
+  Add(std::nullopt, 0);
+  return *this;
+}
+Params& Params::TextOrNull(absl::string_view v) {
+  return v.empty() ? Null() : Text(v);
+}
+Params& Params::BytesOrNull(absl::string_view v) {
+  return v.empty() ? Null() : Bytes(v);
+}
+Params& Params::OptionalInt(std::optional<int64_t> v) {
+  return v.has_value() ? Int(*v) : Null();
+}
+
+// --- Row / Result -----------------------------------------------------------
+
+int64_t Row::Int64(int col) const {
+  const absl::string_view text = Text(col);
+  if (text == "t") return 1;
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(text, &v)) return 0;
+  return v;
+}
+
+std::string Row::Blob(int col) const {
+  absl::string_view text = Text(col);
+  if (!absl::ConsumePrefix(&text, "\\x")) return std::string(text);
+  std::string out(text.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = static_cast<char>(HexValue(text[2 * i]) << 4 |
+                               HexValue(text[2 * i + 1]));
+  }
+  return out;
+}
+
+int64_t Result::affected() const {
+  int64_t v = 0;
+  (void)absl::SimpleAtoi(PQcmdTuples(r_.get()), &v);
+  return v;
+}
+
+absl::Status StatusFromResult(const PGresult* r, PGconn* conn,
+                              absl::string_view what) {
+  const char* state =
+      r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message(r != nullptr ? PQresultErrorMessage(r) : "");
+  if (message.empty()) message = PQerrorMessage(conn);
+  message = std::string(absl::StripAsciiWhitespace(message));
+  const std::string text = absl::StrCat(what, ": ", message);
+  const std::string code = state != nullptr ? state : "";
+  if (code.empty() || PQstatus(conn) != CONNECTION_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("PostgreSQL connection lost (", what, "): ", message));
+  }
+  if (code == "23505") return absl::AlreadyExistsError(text);
+  if (code == "40001" || code == "40P01") return absl::AbortedError(text);
+  if (code == "53100") {
+    return absl::ResourceExhaustedError(absl::StrCat("database full: ", text));
+  }
+  if (code.rfind("53", 0) == 0) return absl::ResourceExhaustedError(text);
+  if (code.rfind("08", 0) == 0 || code.rfind("57P", 0) == 0 ||
+      code == "25006") {
+    return absl::UnavailableError(text);
+  }
+  if (code.rfind("22", 0) == 0) return absl::InvalidArgumentError(text);
+  return absl::InternalError(absl::StrCat(text, " (SQLSTATE ", code, ")"));
+}
+
+// --- Connection -------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
+    const std::string& conninfo, const std::string& password) {
+  // expand_dbname: `conninfo` is parsed as a connection string or URL; the
+  // password, given after it, wins.
+  const char* keys[] = {"dbname", password.empty() ? nullptr : "password",
+                        nullptr};
+  const char* values[] = {conninfo.c_str(), password.c_str(), nullptr};
+  ConnPtr c(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (c == nullptr)
+    return absl::ResourceExhaustedError("PQconnectdb: no memory");
+  if (PQstatus(c.get()) != CONNECTION_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to PostgreSQL: ",
+                     absl::StripAsciiWhitespace(PQerrorMessage(c.get()))));
+  }
+  return std::unique_ptr<Connection>(new Connection(std::move(c)));
+}
+
+absl::StatusOr<Result> Connection::Query(absl::string_view sql,
+                                         const Params& params) {
+  const bool was_idle = Idle();
+  absl::StatusOr<Result> r = QueryOnce(sql, params);
+  if (!r.ok() && absl::IsUnavailable(r.status()) && was_idle && !ok()) {
+    // The session went away while idle (the server restarted, a failover):
+    // one new session, one more try. Never inside a transaction, whose work
+    // is lost with the session.
+    if (Reset().ok()) r = QueryOnce(sql, params);
+  }
+  return r;
+}
+
+absl::StatusOr<Result> Connection::QueryOnce(absl::string_view sql,
+                                             const Params& params) {
+  std::string key(sql);
+  auto it = prepared_.find(key);
+  if (it == prepared_.end()) {
+    std::string name = absl::StrCat("ta", prepared_.size());
+    ResultPtr r(PQprepare(conn_.get(), name.c_str(), key.c_str(), 0, nullptr));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+      return StatusFromResult(r.get(), conn_.get(), sql);
+    }
+    it = prepared_.emplace(std::move(key), std::move(name)).first;
+  }
+  ResultPtr r(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(),
+                             params.values(), params.lengths(),
+                             params.formats(), 0));
+  const ExecStatusType st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    return StatusFromResult(r.get(), conn_.get(), sql);
+  }
+  return Result(std::move(r));
+}
+
+absl::Status Connection::Run(absl::string_view sql, const Params& params) {
+  return Query(sql, params).status();
+}
+
+absl::Status Connection::ExecScript(absl::string_view sql) {
+  ResultPtr r(PQexec(conn_.get(), std::string(sql).c_str()));
+  const ExecStatusType st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    return StatusFromResult(r.get(), conn_.get(),
+                            sql.size() > 60 ? sql.substr(0, 60) : sql);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Connection::QueryInt64(absl::string_view sql,
+                                               const Params& params) {
+  TA_ASSIGN_OR_RETURN(Result r, Query(sql, params));
+  if (r.rows() == 0) {
+    return absl::InternalError(absl::StrCat(sql, ": no row"));
+  }
+  return r.row(0).Int64(0);
+}
+
+absl::Status Connection::Reset() {
+  prepared_.clear();
+  PQreset(conn_.get());
+  if (!ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot reconnect to PostgreSQL: ",
+                     absl::StripAsciiWhitespace(PQerrorMessage(conn_.get()))));
+  }
+  return absl::OkStatus();
+}
+
+// --- ReadPool ---------------------------------------------------------------
+
+absl::StatusOr<ReadPool::Lease> ReadPool::Acquire() {
+  {
+    MutexLock lock(&mu_);
+    if (!idle_.empty()) {
+      std::unique_ptr<Connection> c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(c));
+    }
+  }
+  TA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c,
+                      Connection::Open(conninfo_, password_));
+  return Lease(this, std::move(c));
+}
+
+void ReadPool::Return(std::unique_ptr<Connection> c) {
+  MutexLock lock(&mu_);
+  if (!c->ok()) {
+    // The server went away: the idle ones are broken too (libpq notices only
+    // when they are used). Drop them all, so one read fails, not one each.
+    idle_.clear();
+    return;
+  }
+  if (!c->Idle()) return;  // left mid-transaction
+  if (static_cast<int>(idle_.size()) < max_idle_) idle_.push_back(std::move(c));
+}
+
+}  // namespace token_authority::storage::pg

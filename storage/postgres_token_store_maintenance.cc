@@ -1,0 +1,64 @@
+// PostgresTokenStoreImpl: the maintenance thread ("ta-pg-maint": coalesced
+// TouchApiKey updates, the retention sweep) and the sweep itself. Every
+// replica sweeps; their batches skip rows another replica has locked.
+#include <algorithm>
+#include <utility>
+
+#include "base/status_macros.h"
+#include "storage/pg_sql.h"
+#include "storage/postgres_token_store_impl.h"
+#include "storage/row_readers.h"
+#include "storage/token_queries.h"
+
+namespace token_authority::storage::pg {
+
+void PostgresTokenStoreImpl::StartMaintenance() {
+  const bool sweep = options_.sweep_interval > absl::ZeroDuration();
+  const absl::Duration tick =
+      sweep ? std::min(options_.touch_flush_interval, options_.sweep_interval)
+            : options_.touch_flush_interval;
+  auto run = [this, sweep, tick, since_touch = absl::ZeroDuration(),
+              since_sweep = absl::ZeroDuration()]() mutable {
+    since_touch += tick;
+    since_sweep += tick;
+    if (since_touch >= options_.touch_flush_interval) {
+      (void)FlushTouches();
+      since_touch = absl::ZeroDuration();
+    }
+    if (sweep && since_sweep >= options_.sweep_interval) {
+      (void)RunRetentionSweep();
+      since_sweep = absl::ZeroDuration();
+    }
+  };
+  maintenance_.Start("ta-pg-maint", tick, std::move(run));
+}
+
+absl::StatusOr<int64_t> PostgresTokenStoreImpl::SweepBatch() {
+  int64_t deleted = 0;
+  TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
+    const int64_t cutoff = sqlite::FloorSeconds(ctx.now - options_.retention);
+    // token_streams rows go with their token (ON DELETE CASCADE).
+    TA_ASSIGN_OR_RETURN(
+        Result r,
+        ctx.conn.Query("DELETE FROM tokens WHERE no IN (SELECT no FROM tokens "
+                       "WHERE expires_at < $1 ORDER BY expires_at LIMIT $2 "
+                       "FOR UPDATE SKIP LOCKED)",
+                       Params().Int(cutoff).Int(options_.sweep_batch_size)));
+    deleted = r.affected();
+    return ctx.conn.Run(PostgresDialect(sqlite::kSweepRevocationsSql),
+                        Params().Int(cutoff).Int(options_.sweep_batch_size));
+  }));
+  return deleted;
+}
+
+absl::StatusOr<int64_t> PostgresTokenStoreImpl::RunRetentionSweep() {
+  int64_t total = 0;
+  while (true) {
+    TA_ASSIGN_OR_RETURN(int64_t n, SweepBatch());
+    total += n;
+    if (n < options_.sweep_batch_size) break;
+  }
+  return total;
+}
+
+}  // namespace token_authority::storage::pg

@@ -1,0 +1,237 @@
+// PostgresTokenStoreImpl: revocation (one token, or in bulk by filter) and
+// the revocation log. Sequences come from the one row of
+// revocation_counter, locked by the revoking transaction before any token
+// row: concurrent revoking transactions (of any replica) take their
+// sequences in commit order, and a reader that sees sequence N sees every
+// sequence below it.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "storage/pg_sql.h"
+#include "storage/postgres_token_store_impl.h"
+#include "storage/record_readers.h"
+#include "storage/record_validation.h"
+#include "storage/row_readers.h"
+#include "storage/token_queries.h"
+
+namespace token_authority::storage::pg {
+namespace {
+
+// Locks the counter (before any token row, so two revoking transactions
+// never wait for each other the other way round) and returns its value.
+absl::StatusOr<int64_t> LockCounter(Connection& c) {
+  return c.QueryInt64("SELECT last FROM revocation_counter FOR UPDATE");
+}
+
+// Revokes token row `no`: the next sequence, a revocation event and the
+// token's revocation columns. The caller holds the counter lock.
+absl::StatusOr<int64_t> RevokeRow(WriteCtx& ctx, int64_t no, int64_t org_no,
+                                  absl::string_view id_bytes,
+                                  int64_t expires_at,
+                                  absl::string_view reason) {
+  Connection& c = ctx.conn;
+  TA_ASSIGN_OR_RETURN(
+      int64_t seq,
+      c.QueryInt64("UPDATE revocation_counter SET last = last + 1 RETURNING "
+                   "last"));
+  TA_RETURN_IF_ERROR(
+      c.Run("INSERT INTO revocations(seq, token_id, org_no, revoked_at, "
+            "expires_at) VALUES ($1, $2, $3, $4, $5)",
+            Params()
+                .Int(seq)
+                .Bytes(id_bytes)
+                .Int(org_no)
+                .Int(ctx.NowMicros())
+                .Int(expires_at)));
+  TA_RETURN_IF_ERROR(
+      c.Run("UPDATE tokens SET revoked_at = $2, revocation_seq = $3, "
+            "revocation_reason = $4 WHERE no = $1",
+            Params().Int(no).Int(ctx.NowMicros()).Int(seq).TextOrNull(reason)));
+  return seq;
+}
+
+struct RevokeTokensRun {
+  sqlite::RevokeQuery q;
+  absl::string_view reason;
+  const AuditContext* audit = nullptr;
+  std::string filter_text;
+  RevokeTokensResult result;
+  bool done = false;
+};
+
+// One transaction of RevokeTokens; `run` advances only when every write
+// succeeded.
+absl::Status RevokeBatch(WriteCtx& ctx, RevokeTokensRun& run) {
+  const AuditContext& audit = *run.audit;
+  TA_RETURN_IF_ERROR(LockCounter(ctx.conn).status());
+  sqlite::RevokeQuery q = run.q;
+  q.now_seconds = sqlite::FloorSeconds(ctx.now);
+  const sqlite::BoundQuery bq = sqlite::BuildRevokeSelectQuery(q, false);
+  TA_ASSIGN_OR_RETURN(
+      Result rows, ctx.conn.Query(PostgresDialect(bq.sql) + " FOR UPDATE OF t",
+                                  ParamsOf(bq)));
+  TA_ASSIGN_OR_RETURN(std::optional<int64_t> actor_no,
+                      ctx.ApiKeyNo(audit.actor, "actor"));
+  for (int i = 0; i < rows.rows(); ++i) {
+    const Row r = rows.row(i);
+    const std::string id = r.Blob(1);
+    TA_RETURN_IF_ERROR(
+        RevokeRow(ctx, r.Int64(0), q.org_no, id, r.Int64(2), run.reason)
+            .status());
+    AuditRow a{AuditAction::kTokenRevoked, q.org_no};
+    a.actor_no = actor_no;
+    a.token_id_bytes = id;
+    a.tag = r.String(4);
+    a.user_id = r.String(5);
+    a.request_id = audit.request_id;
+    a.detail = std::string(run.reason);
+    TA_RETURN_IF_ERROR(InsertAudit(ctx, a));
+  }
+  const int64_t count = rows.rows();
+  const bool last = count < q.limit;
+  if (last) {
+    AuditRow a{AuditAction::kTokensRevoked, q.org_no};
+    a.actor_no = actor_no;
+    a.tag = q.filter.tag;
+    a.user_id = q.filter.user_id;
+    a.request_id = audit.request_id;
+    a.detail =
+        audit.detail.empty()
+            ? absl::StrCat("count=", run.result.count + count, " ",
+                           run.filter_text,
+                           run.reason.empty() ? "" : " reason=", run.reason)
+            : audit.detail;
+    TA_RETURN_IF_ERROR(InsertAudit(ctx, a));
+  }
+  run.result.count += count;
+  if (count > 0) {
+    const Row back = rows.row(count - 1);
+    run.q.after = std::make_pair(back.Int64(3), back.Int64(0));
+  }
+  run.done = last;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Token> PostgresTokenStoreImpl::RevokeToken(
+    absl::string_view organization_id, absl::string_view token_id,
+    absl::string_view reason, const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
+  TA_ASSIGN_OR_RETURN(std::string id_bytes, DecodeTokenId(token_id));
+  TA_RETURN_IF_ERROR(CheckReason(reason));
+  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  Token out;
+  TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
+    Connection& c = ctx.conn;
+    TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(organization_id));
+    TA_RETURN_IF_ERROR(LockCounter(c).status());
+    TA_ASSIGN_OR_RETURN(
+        Result r, c.Query("SELECT no, expires_at, revoked_at IS NOT NULL, "
+                          "tag, user_id FROM tokens WHERE id = $1 AND org_no "
+                          "= $2 FOR UPDATE",
+                          Params().Bytes(id_bytes).Int(org_no)));
+    if (r.rows() == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("token ", token_id, " not found"));
+    }
+    const Row row0 = r.row(0);
+    const int64_t no = row0.Int64(0);
+    if (row0.Int64(2) == 0) {
+      TA_RETURN_IF_ERROR(
+          RevokeRow(ctx, no, org_no, id_bytes, row0.Int64(1), reason).status());
+      AuditRow row{AuditAction::kTokenRevoked, org_no};
+      row.token_id_bytes = id_bytes;
+      row.tag = row0.String(3);
+      row.user_id = row0.String(4);
+      row.detail = std::string(reason);
+      TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
+      TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
+    }
+    TA_ASSIGN_OR_RETURN(out, ReadTokenByNo(c, no));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<RevokeTokensResult> PostgresTokenStoreImpl::RevokeTokens(
+    absl::string_view organization_id, const RevokeFilter& filter,
+    absl::string_view reason, bool dry_run, const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
+  TA_RETURN_IF_ERROR(CheckRevokeFilter(filter));
+  TA_RETURN_IF_ERROR(CheckReason(reason));
+  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  RevokeTokensRun run;
+  sqlite::RevokeQuery& q = run.q;
+  q.filter = filter;
+  q.limit = options_.revoke_batch_size;
+  {
+    TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+    TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
+    // Every token acknowledged before this call is visible now; later ones
+    // have larger numbers and are left alone.
+    TA_ASSIGN_OR_RETURN(
+        q.max_no, c->QueryInt64("SELECT coalesce(max(no), 0) FROM tokens"));
+    q.now_seconds = sqlite::FloorSeconds(clock_.Now());
+    if (dry_run) {
+      const sqlite::BoundQuery bq = sqlite::BuildRevokeSelectQuery(q, true);
+      TA_ASSIGN_OR_RETURN(int64_t n,
+                          c->QueryInt64(PostgresDialect(bq.sql), ParamsOf(bq)));
+      return RevokeTokensResult{n, 0};
+    }
+  }
+  run.reason = reason;
+  run.audit = &audit;
+  run.filter_text = sqlite::RevokeFilterText(filter);
+  while (!run.done) {
+    // A batch may run again (an aborted transaction): it starts from the
+    // committed position each time.
+    TA_RETURN_IF_ERROR(
+        writer_.Write([&](WriteCtx& ctx) { return RevokeBatch(ctx, run); }));
+  }
+  TA_ASSIGN_OR_RETURN(run.result.last_sequence, MaxRevocationSequence());
+  return run.result;
+}
+
+absl::StatusOr<std::vector<RevocationEvent>>
+PostgresTokenStoreImpl::ListRevocationsSince(int64_t after_sequence,
+                                             int limit) {
+  if (limit < 1 || limit > 10000) {
+    return absl::InvalidArgumentError("limit: must be between 1 and 10000");
+  }
+  TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+  TA_ASSIGN_OR_RETURN(Result r,
+                      c->Query(PostgresDialect(sqlite::kRevocationsSinceSql),
+                               Params().Int(after_sequence).Int(limit)));
+  std::vector<RevocationEvent> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back(readers::ReadRevocation(r.row(i)));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RevocationEvent>>
+PostgresTokenStoreImpl::ListActiveRevocations(absl::Time now) {
+  TA_RETURN_IF_ERROR(Micros(now, "now").status());
+  TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+  TA_ASSIGN_OR_RETURN(Result r,
+                      c->Query(PostgresDialect(sqlite::kActiveRevocationsSql),
+                               Params().Int(sqlite::FloorSeconds(now))));
+  std::vector<RevocationEvent> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back(readers::ReadRevocation(r.row(i)));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> PostgresTokenStoreImpl::MaxRevocationSequence() {
+  TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+  return c->QueryInt64("SELECT last FROM revocation_counter");
+}
+
+}  // namespace token_authority::storage::pg
