@@ -21,6 +21,8 @@ namespace v1 = ::tokenauthority::v1;
 InlineDialog DialogForPage(const PageLocation& location) {
   InlineDialog dialog;
   dialog.location = location;
+  dialog.path = PagePath(location);
+  dialog.page_title = std::string(PageTitle(location.page));
   dialog.title = absl::StrCat("Secure token for stream ", location.stream_id,
                               " (", PageTitle(location.page), ")");
   dialog.defaults.stream_group_id = location.stream_id;

@@ -114,7 +114,13 @@ absl::string_view FormFieldLabel(absl::string_view field);
 
 // The dialog of one page.
 struct InlineDialog {
-  PageLocation location;
+  PageLocation location;  // stream_id empty on the standalone page
+  // The canonical path without a leading slash ("stream/abc",
+  // "secure/token") and the page's name ("Stream", "Secure Token").
+  std::string path;
+  std::string page_title;
+  // The standalone Secure Token page (dialog_web.h): no stream id.
+  bool standalone = false;
   std::string title;  // e.g. "Secure token for stream group abc (Playout)"
   DialogForm defaults;
   std::vector<TargetOption> target_options;
@@ -204,6 +210,11 @@ TokenOverview OverviewFromIssue(
 TokenOverview OverviewFromDecode(
     const tokenauthority::v1::DecodeTokenResponse& response,
     absl::string_view jwt, absl::Time now);
+
+// What the overview says of an invalid token instead of the snippets.
+inline constexpr absl::string_view kInvalidTokenWarning =
+    "This token is invalid: its signature does not verify with the "
+    "organisation's keys. Do not paste it into a player.";
 
 // The overview as an aligned two-column table followed by the four
 // snippets (for an invalid token: a warning instead), for terminals.

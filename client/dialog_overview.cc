@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/dialog.h"
+#include "client/dialog_json.h"
 #include "client/proto_text.h"
 #include "convert/proto_convert.h"
 #include "nlohmann/json.hpp"
@@ -166,10 +167,7 @@ std::string FormatOverview(const TokenOverview& o) {
       absl::StrAppend(&out, "  - ", p, "\n");
   }
   if (o.invalid) {
-    absl::StrAppend(&out,
-                    "\nThis token is invalid: its signature does not verify "
-                    "with the organisation's keys. Do not paste it into a "
-                    "player.\n");
+    absl::StrAppend(&out, "\n", kInvalidTokenWarning, "\n");
     return out;
   }
   absl::StrAppend(&out,
@@ -184,7 +182,7 @@ std::string FormatOverview(const TokenOverview& o) {
   return out;
 }
 
-std::string OverviewToJson(const TokenOverview& o, int indent) {
+nlohmann::json OverviewToJsonValue(const TokenOverview& o) {
   nlohmann::json j = nlohmann::json::object();
   j["target"] = o.target;
   j["issued_at"] = FormatTime(o.issued_at);
@@ -204,17 +202,20 @@ std::string OverviewToJson(const TokenOverview& o, int indent) {
   if (o.signature_valid.has_value()) j["signature_valid"] = *o.signature_valid;
   j["problems"] = o.problems;
   j["jwt"] = o.jwt;
-  if (o.invalid) {
-    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
+  if (o.invalid) return j;
   j["security_config"] = {{"group",
                            {{"javascript", o.security_config.group_js},
                             {"json", o.security_config.group_json}}},
                           {"entry",
                            {{"javascript", o.security_config.entry_js},
                             {"json", o.security_config.entry_json}}}};
+  return j;
+}
+
+std::string OverviewToJson(const TokenOverview& o, int indent) {
   // Replace invalid UTF-8 (a pasted foreign token may carry any bytes).
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+  return OverviewToJsonValue(o).dump(indent, ' ', false,
+                                     nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace token_authority::client
