@@ -27,9 +27,14 @@
 #include "openssl/x509.h"
 #include "server/blocking_executor.h"
 #include "server/call_log_interceptor.h"
+#include "server/call_metrics.h"
 #include "server/data_dir.h"
 #include "server/grpc_services.h"
+#include "server/metrics_endpoint.h"
+#include "server/reflection_v1.h"
 #include "server/reply_backlog.h"
+#include "server/server_metrics.h"
+#include "server/store_health.h"
 
 namespace token_authority::server {
 namespace {
@@ -98,6 +103,27 @@ absl::Status CheckCanBind(const HostPort& hp, const std::string& listen) {
   return absl::OkStatus();
 }
 
+// Every service the server registers, for the metrics' method names.
+const std::vector<std::string> kServices = {
+    "tokenauthority.v1.TokenService",
+    "tokenauthority.v1.KeyService",
+    "tokenauthority.v1.AuditService",
+    "tokenauthority.v1.AdminService",
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.reflection.v1.ServerReflection"};
+
+// One line on stderr when the store's health changes (the call log's time
+// format), so that the operator sees why probes fail.
+void ReportHealthChange(bool serving, const std::string& reason) {
+  const std::string line = absl::StrCat(
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                       absl::UTCTimeZone()),
+      serving ? " health SERVING: the store is usable again\n"
+              : absl::StrCat(" health NOT_SERVING: ", reason, "\n"));
+  (void)!::write(2, line.data(), line.size());
+}
+
 int ToMillis(absl::Duration d) {
   const int64_t ms = absl::ToInt64Milliseconds(d);
   return ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms);
@@ -164,6 +190,11 @@ absl::StatusOr<HostPort> CheckOptions(const AuthorityServerOptions& options) {
   if (options.data_dir.empty()) {
     return absl::InvalidArgumentError("data-dir: required");
   }
+  if (!options.database_url.empty() && !options.metrics_listen.empty()) {
+    // The health check and the metrics watch the SQLite writer.
+    return absl::InvalidArgumentError(
+        "metrics-listen: not yet available with --database (PostgreSQL)");
+  }
   if (options.max_concurrent_streams < 1) {
     return absl::InvalidArgumentError("max-concurrent-streams: must be >= 1");
   }
@@ -176,6 +207,14 @@ absl::StatusOr<HostPort> CheckOptions(const AuthorityServerOptions& options) {
     return absl::InvalidArgumentError(
         "reply-backlog: per connection must be >= 1 byte and the total at "
         "least the per-connection limit");
+  }
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<HostPort> metrics = SplitListen(options.metrics_listen);
+    if (!metrics.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metrics-", metrics.status().message()));
+    }
+    TA_RETURN_IF_ERROR(CheckCanBind(*metrics, options.metrics_listen));
   }
   TA_ASSIGN_OR_RETURN(HostPort hp, SplitListen(options.listen));
   TA_RETURN_IF_ERROR(CheckCanBind(hp, options.listen));
@@ -268,6 +307,11 @@ absl::Status AuthorityServer::StartInternal(
   } else {
     log_ = options.call_log;
   }
+  if (!options.metrics_listen.empty()) {
+    call_metrics_ = std::make_unique<CallMetrics>(MethodNamesOf(kServices));
+    metered_log_ = std::make_unique<MeteredCallLog>(log_, call_metrics_.get());
+    log_ = metered_log_.get();
+  }
   const Clock& clock = options.clock ? *options.clock : Clock::Real();
   RandomSource& random =
       options.random ? *options.random : RandomSource::Secure();
@@ -275,29 +319,57 @@ absl::Status AuthorityServer::StartInternal(
   // 2. The data directory and the store.
   TA_RETURN_IF_ERROR(EnsureDirectory(options.data_dir));
   TA_ASSIGN_OR_RETURN(data_dir_lock_, DataDirLock::Acquire(options.data_dir));
-  storage::SqliteTokenStoreOptions store_options;
-  store_options.path = DatabasePath(options.data_dir);
-  store_options.key_encryption_key_path = KekPath(options.data_dir);
-  store_options.synchronous = options.synchronous;
-  store_options.clock = &clock;
-  store_options.random = &random;
-  TA_ASSIGN_OR_RETURN(
-      store_, storage::SqliteTokenStore::Open(std::move(store_options)));
+  TA_RETURN_IF_ERROR(OpenStore(options, clock, random));
 
   // 3. The core.
   TA_ASSIGN_OR_RETURN(
       authority_,
-      TokenAuthority::Create(options.authority, store_.get(), clock, random));
+      TokenAuthority::Create(options.authority, token_store(), clock, random));
 
   // 4. gRPC.
   TA_RETURN_IF_ERROR(StartGrpc(options, hp.host));
 
-  // 5. The bootstrap admin key, once everything else works.
+  // 5. The store's health check, the metrics endpoint.
+  TA_RETURN_IF_ERROR(StartOperations(options));
+
+  // 6. The bootstrap admin key, once everything else works.
   admin_key_path_ = AdminKeyPath(options.data_dir);
   if (options.create_admin_key) {
     TA_RETURN_IF_ERROR(EnsureAdminKey(options.data_dir));
   }
   return absl::OkStatus();
+}
+
+absl::Status AuthorityServer::OpenStore(const AuthorityServerOptions& options,
+                                        const Clock& clock,
+                                        RandomSource& random) {
+  const std::string kek_path =
+      options.kek_file.empty() ? KekPath(options.data_dir) : options.kek_file;
+  if (!options.database_url.empty()) {
+    storage::PostgresTokenStoreOptions pg;
+    pg.conninfo = options.database_url;
+    pg.password = options.database_password;
+    pg.key_encryption_key_path = kek_path;
+    pg.clock = &clock;
+    pg.random = &random;
+    TA_ASSIGN_OR_RETURN(pg_store_,
+                        storage::PostgresTokenStore::Open(std::move(pg)));
+    return absl::OkStatus();
+  }
+  storage::SqliteTokenStoreOptions store_options;
+  store_options.path = DatabasePath(options.data_dir);
+  store_options.key_encryption_key_path = kek_path;
+  store_options.synchronous = options.synchronous;
+  store_options.clock = &clock;
+  store_options.random = &random;
+  TA_ASSIGN_OR_RETURN(
+      store_, storage::SqliteTokenStore::Open(std::move(store_options)));
+  return absl::OkStatus();
+}
+
+storage::TokenStore* AuthorityServer::token_store() {
+  if (pg_store_ != nullptr) return pg_store_.get();
+  return store_.get();
 }
 
 absl::Status AuthorityServer::StartGrpc(const AuthorityServerOptions& options,
@@ -319,6 +391,7 @@ absl::Status AuthorityServer::StartGrpc(const AuthorityServerOptions& options,
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.SetOption(NewReflectionV1Option());
   builder.AddListeningPort(options.listen, Credentials(options), &port_);
   for (auto& service : services_) builder.RegisterService(service.get());
   SetLimits(options, builder);
@@ -347,10 +420,92 @@ absl::Status AuthorityServer::StartGrpc(const AuthorityServerOptions& options,
   return absl::OkStatus();
 }
 
+absl::Status AuthorityServer::StartOperations(
+    const AuthorityServerOptions& options) {
+  // PostgreSQL: no SQLite writer to watch (CheckOptions refuses metrics).
+  if (store_ == nullptr) return absl::OkStatus();
+  // The SQLite store's file and writer; a PostgreSQL store (store_ null)
+  // has neither here.
+  storage::SqliteTokenStore* store = store_.get();
+  StoreHealthOptions health_options;
+  if (store != nullptr) {
+    health_options.database_path = DatabasePath(options.data_dir);
+    health_options.data_dir = options.data_dir;
+  }
+  health_options.interval = options.store_health_interval;
+  StoreHealth::WriteStateFn write_state;
+  StoreHealth::ProbeFn probe;
+  if (store != nullptr) {
+    write_state = [store] {
+      const storage::WriterStats w = store->GetWriterStats();
+      return StoreWriteState{w.storage_failures, w.last_failure};
+    };
+    probe = [store] { return store->ProbeWrite(); };
+  }
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health != nullptr) {
+    // Each service by name too (a probe may name one), all flipped together.
+    for (const std::string& name : kServices) {
+      health->SetServingStatus(name, true);
+    }
+  }
+  TA_ASSIGN_OR_RETURN(
+      store_health_,
+      StoreHealth::Start(std::move(health_options), std::move(write_state),
+                         std::move(probe),
+                         [health](bool serving, const std::string& reason) {
+                           if (health != nullptr)
+                             health->SetServingStatus(serving);
+                           ReportHealthChange(serving, reason);
+                         }));
+  if (options.metrics_listen.empty()) return absl::OkStatus();
+  ServerMetricsSources sources;
+  sources.calls = call_metrics_.get();
+  sources.authority = authority_.get();
+  sources.store = store;
+  sources.health = store_health_.get();
+  sources.grpc_port = port_;
+  sources.revocation_sequence_at_start =
+      authority_->revocation_feed().last_sequence();
+  TA_ASSIGN_OR_RETURN(
+      metrics_, MetricsEndpoint::Start(
+                    options.metrics_listen,
+                    [sources](std::vector<prometheus::MetricFamily>* out) {
+                      CollectServerMetrics(sources, out);
+                    }));
+  return absl::OkStatus();
+}
+
+int AuthorityServer::metrics_port() const {
+  return metrics_ == nullptr ? 0 : metrics_->port();
+}
+
+bool AuthorityServer::store_serving() const {
+  return store_health_ == nullptr || store_health_->serving();
+}
+
+std::string AuthorityServer::store_problem() const {
+  return store_health_ == nullptr ? "" : store_health_->reason();
+}
+
 absl::Status AuthorityServer::EnsureAdminKey(const std::string& data_dir) {
   if (FileExists(admin_key_path_) || authority_->HasActiveAdminKey()) {
     return absl::OkStatus();
   }
+  if (pg_store_ == nullptr) return CreateAdminKeyFile(data_dir);
+  // Replicas of one database starting together: the first to take the
+  // lock creates the key; the others then find it in the database.
+  return pg_store_->RunExclusively([&]() -> absl::Status {
+    TA_ASSIGN_OR_RETURN(std::vector<storage::ApiKey> keys,
+                        pg_store_->ListApiKeys("", /*include_revoked=*/false));
+    for (const storage::ApiKey& key : keys) {
+      if (key.role == storage::ApiKeyRole::kAdmin) return absl::OkStatus();
+    }
+    return CreateAdminKeyFile(data_dir);
+  });
+}
+
+absl::Status AuthorityServer::CreateAdminKeyFile(const std::string& data_dir) {
   TA_ASSIGN_OR_RETURN(CreatedApiKey key, authority_->CreateBootstrapAdminKey());
   TA_RETURN_IF_ERROR(
       WriteSecretFile(data_dir, admin_key_path_, key.secret + "\n"));
@@ -362,6 +517,9 @@ void AuthorityServer::Shutdown(absl::Duration grace) {
   MutexLock lock(&shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
+  // Neither may look at the store or flip the health status from here on.
+  metrics_.reset();
+  if (store_health_ != nullptr) store_health_->Stop();
   if (server_ != nullptr) {
     if (grpc::HealthCheckServiceInterface* health =
             server_->GetHealthCheckService()) {
@@ -381,6 +539,7 @@ void AuthorityServer::Shutdown(absl::Duration grace) {
   if (executor_ != nullptr) executor_->Shutdown();
   if (authority_ != nullptr) authority_->Shutdown();
   if (store_ != nullptr) (void)store_->Shutdown();
+  if (pg_store_ != nullptr) (void)pg_store_->Shutdown();
   data_dir_lock_.reset();
   if (log_ != nullptr) log_->Flush();
 }

@@ -19,6 +19,7 @@
 #include "base/random.h"
 #include "server/call_log.h"
 #include "server/token_authority.h"
+#include "storage/postgres_token_store.h"
 #include "storage/sqlite_token_store.h"
 
 namespace grpc {
@@ -29,7 +30,11 @@ class Service;
 namespace token_authority::server {
 
 class BlockingExecutor;
+class CallMetrics;
 class DataDirLock;
+class MeteredCallLog;
+class MetricsEndpoint;
+class StoreHealth;
 class ReplyBacklog;
 struct ServiceDeps;
 
@@ -39,6 +44,16 @@ struct AuthorityServerOptions {
   // Holds token-authority.db, kek.key and admin.key; created (mode 0700) if
   // missing.
   std::string data_dir = "./var";
+  // PostgreSQL instead of the SQLite file in data_dir, for several replicas
+  // on one database (storage/postgres_token_store.h): a libpq URL
+  // ("postgresql://user@host:5432/db") or key=value string; empty: SQLite.
+  // The data dir still holds kek.key (unless kek_file) and admin.key.
+  std::string database_url;
+  // The database password, if not in database_url.
+  std::string database_password;
+  // The key-encryption key file; empty: <data_dir>/kek.key. Replicas of one
+  // PostgreSQL database must share one key.
+  std::string kek_file;
 
   // TLS: the server certificate chain and key (PEM text). Both or neither;
   // neither means plaintext. `client_ca_pem` (needs TLS) turns on mutual TLS:
@@ -74,6 +89,14 @@ struct AuthorityServerOptions {
   // would go over either answers RESOURCE_EXHAUSTED instead.
   int64_t reply_backlog_per_connection_bytes = int64_t{8} << 20;
   int64_t reply_backlog_total_bytes = int64_t{64} << 20;
+
+  // host:port of the Prometheus endpoint (GET /metrics; README "Metrics");
+  // empty: none. Any address the operator gives; "127.0.0.1:9464" keeps it
+  // on the machine.
+  std::string metrics_listen;
+  // How often the store's health (grpc.health.v1) is checked: see
+  // server/store_health.h.
+  absl::Duration store_health_interval = absl::Seconds(1);
 
   // Write <data_dir>/admin.key with a new admin key when the store has no
   // active service-wide admin key and the file does not exist.
@@ -111,6 +134,12 @@ class AuthorityServer {
   bool admin_key_created() const { return admin_key_created_; }
   bool admin_key_file_exists() const;
 
+  // The metrics endpoint's port (0 without one).
+  int metrics_port() const;
+  // Whether grpc.health.v1 says SERVING (the store is usable), and why not.
+  bool store_serving() const;
+  std::string store_problem() const;
+
   // Not owned by the caller; valid until the server is destroyed.
   TokenAuthority* authority() { return authority_.get(); }
   storage::SqliteTokenStore* store() { return store_.get(); }
@@ -127,19 +156,35 @@ class AuthorityServer {
   // Starts serving the services on options.listen (`host` is its host part).
   absl::Status StartGrpc(const AuthorityServerOptions& options,
                          const std::string& host);
+  // Opens the SQLite store in the data dir, or the PostgreSQL one.
+  absl::Status OpenStore(const AuthorityServerOptions& options,
+                         const Clock& clock, RandomSource& random);
+  // The store in use (SQLite or PostgreSQL).
+  storage::TokenStore* token_store();
   absl::Status EnsureAdminKey(const std::string& data_dir);
+  // Creates the bootstrap admin key and writes it to admin_key_path_.
+  absl::Status CreateAdminKeyFile(const std::string& data_dir);
+  // The store's health check and the metrics endpoint, once gRPC serves.
+  absl::Status StartOperations(const AuthorityServerOptions& options);
 
   std::unique_ptr<CallLog> owned_log_;
   CallLog* log_ = nullptr;
+  // With a metrics endpoint: every call counted on its way to the log.
+  std::unique_ptr<CallMetrics> call_metrics_;
+  std::unique_ptr<MeteredCallLog> metered_log_;
   // Held from the start until Shutdown has closed the store.
   std::unique_ptr<DataDirLock> data_dir_lock_;
   std::unique_ptr<storage::SqliteTokenStore> store_;
+  // With database_url: the PostgreSQL store instead (store_ stays null).
+  std::unique_ptr<storage::PostgresTokenStore> pg_store_;
   std::unique_ptr<TokenAuthority> authority_;
   std::unique_ptr<BlockingExecutor> executor_;
   std::unique_ptr<ReplyBacklog> backlog_;
   std::unique_ptr<ServiceDeps> deps_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<StoreHealth> store_health_;
+  std::unique_ptr<MetricsEndpoint> metrics_;
   int port_ = 0;
   std::string address_;
   std::string admin_key_path_;

@@ -76,6 +76,10 @@ int Serve(const ServerFlags& flags) {
   std::printf("%s%s (%s)\n",
               std::string(token_authority::server::kStartLinePrefix).c_str(),
               (*server)->address().c_str(), AdminKeyNote(**server).c_str());
+  if ((*server)->metrics_port() != 0) {
+    std::printf("token-authority metrics on port %d (GET /metrics)\n",
+                (*server)->metrics_port());
+  }
   std::fflush(stdout);
 
   int sig = 0;

@@ -72,6 +72,9 @@ class RevocationFeed {
   // The highest sequence published so far.
   int64_t last_sequence() const;
 
+  // How many subscribers are registered (the open watch streams).
+  size_t subscriber_count() const { return subscribers_.size(); }
+
   // Registers `wake`; returns an id for Unsubscribe. After Close() the
   // function is called once with closing = true before this returns.
   uint64_t Subscribe(WakeFn wake);

@@ -27,6 +27,7 @@ constexpr char kDescription[] =
 struct FlagValues {
   std::string listen = "127.0.0.1:50051";
   std::string data_dir = "./var";
+  std::string database, database_password_file, kek_file;
   std::string tls_cert, tls_key, client_ca;
   std::string leeway = "60s", default_lifetime = "14d", max_lifetime = "365d";
   std::string issuer = "token-authority";
@@ -37,6 +38,7 @@ struct FlagValues {
   int max_concurrent_streams = 100;
   int64_t memory_limit_mib = 512;
   int64_t reply_backlog_mib = 8, reply_backlog_total_mib = 64;
+  std::string metrics_listen;
 };
 
 // CLI11's help, with each option's environment variable written as CLI11
@@ -102,6 +104,17 @@ CommandLine::CommandLine(FlagValues& v) {
   Add("--data-dir", v.data_dir,
       "directory for token-authority.db, kek.key and admin.key", "TA_DATA_DIR")
       ->capture_default_str();
+  Add("--database", v.database,
+      "PostgreSQL instead of the SQLite file in --data-dir, for several "
+      "replicas on one database: postgresql://user@host:5432/dbname",
+      "TA_DATABASE_URL");
+  Add("--database-password-file", v.database_password_file,
+      "file holding the PostgreSQL password (first line)",
+      "TA_DATABASE_PASSWORD_FILE");
+  Add("--kek-file", v.kek_file,
+      "key-encryption key file (default: kek.key in --data-dir); replicas of "
+      "one database share one",
+      "TA_KEK_FILE");
   Add("--tls-cert", v.tls_cert, "server certificate chain (PEM file)",
       "TA_TLS_CERT");
   Add("--tls-key", v.tls_key, "server private key (PEM file)", "TA_TLS_KEY");
@@ -138,6 +151,10 @@ CommandLine::CommandLine(FlagValues& v) {
   Add("--blocking-threads", v.blocking_threads,
       "threads serving calls that touch the database", "TA_BLOCKING_THREADS")
       ->capture_default_str();
+  Add("--metrics-listen", v.metrics_listen,
+      "host:port of the Prometheus endpoint (GET /metrics), e.g. "
+      "127.0.0.1:9464; off when empty",
+      "TA_METRICS_LISTEN");
   AddLimitFlags(v);
 }
 
@@ -196,7 +213,23 @@ absl::StatusOr<ServerFlags> ToServerFlags(const FlagValues& v) {
   AuthorityServerOptions& options = flags.server;
   options.listen = v.listen;
   options.data_dir = v.data_dir;
+  options.database_url = v.database;
+  options.kek_file = v.kek_file;
+  if (!v.database_password_file.empty()) {
+    if (v.database.empty()) {
+      return absl::InvalidArgumentError(
+          "--database-password-file: needs --database");
+    }
+    absl::StatusOr<std::string> text = ReadSmallFile(v.database_password_file);
+    if (!text.ok()) {
+      return absl::Status(
+          text.status().code(),
+          absl::StrCat("--database-password-file: ", text.status().message()));
+    }
+    options.database_password = text->substr(0, text->find_first_of("\r\n"));
+  }
   options.blocking_threads = v.blocking_threads;
+  options.metrics_listen = v.metrics_listen;
   options.max_concurrent_streams = v.max_concurrent_streams;
   options.memory_limit_bytes = v.memory_limit_mib << 20;
   options.reply_backlog_per_connection_bytes = v.reply_backlog_mib << 20;

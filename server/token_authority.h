@@ -326,6 +326,12 @@ class TokenAuthority {
 
   const TokenAuthorityOptions& options() const { return options_; }
 
+  // The verify cache's counters (all zero without a cache). Thread-safe.
+  token::VerifiedTokenCache::Stats verify_cache_stats() const {
+    const auto& cache = verifier_.options().cache;
+    return cache ? cache->GetStats() : token::VerifiedTokenCache::Stats{};
+  }
+
  private:
   struct PreparedIssue;
 

@@ -40,6 +40,12 @@ class WakeList {
     subscribers_.erase(id);
   }
 
+  // How many are subscribed.
+  size_t size() const {
+    MutexLock lock(&mu_);
+    return subscribers_.size();
+  }
+
   // Calls every wake function with closing = false; nothing after Close().
   void WakeAll() {
     MutexLock lock(&mu_);
@@ -59,7 +65,7 @@ class WakeList {
 
  private:
   // Held while wake functions run.
-  Mutex mu_;
+  mutable Mutex mu_;
   std::map<uint64_t, WakeFn> subscribers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

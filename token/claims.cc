@@ -472,7 +472,9 @@ absl::StatusOr<Claims> ClaimsBuilder::BuildWithId(std::string jti) const {
       v.push_back(std::move(t));
   }
   if (!ip_.empty()) check("ip", IpPrefix::Parse(ip_).status());
-  if (!domain_.empty()) check("domain", ValidateDomainPattern(domain_));
+  if (!domain_.empty()) {
+    check("domain", ValidateDomainPattern(CanonicalDomain(domain_)));
+  }
   check("user", ValidatePrintableText(user_, kMaxTextLength));
   check("tag", ValidatePrintableText(tag_, kMaxTextLength));
   TA_RETURN_IF_ERROR(ViolationsToStatus(v));
@@ -480,8 +482,9 @@ absl::StatusOr<Claims> ClaimsBuilder::BuildWithId(std::string jti) const {
   c.jti_ = std::move(jti);
   c.org_ = *org_;
   c.target_ = *target_;
-  c.ip_ = ip_;
-  c.domain_ = domain_;
+  // Signed (and so stored) in the form the verifier compares.
+  if (!ip_.empty()) c.ip_ = *CanonicalIpPrefix(ip_);  // checked above
+  if (!domain_.empty()) c.domain_ = CanonicalDomain(domain_);
   c.user_ = user_;
   c.tag_ = tag_;
   return c;

@@ -100,6 +100,8 @@ class ClaimsBuilder {
   ClaimsBuilder& SetExpiresAt(absl::Time t);
   ClaimsBuilder& SetOrganizationId(std::string organization_id);
   ClaimsBuilder& SetTarget(Target target);
+  // Build() signs these in their canonical forms (CanonicalIpPrefix,
+  // CanonicalDomain): the forms the verifier compares and the store keeps.
   ClaimsBuilder& SetClientIp(std::string ip_or_cidr);
   ClaimsBuilder& SetDomain(std::string domain_pattern);
   ClaimsBuilder& SetUserId(std::string user_id);

@@ -59,8 +59,13 @@ absl::Status ValidateDomainPattern(absl::string_view pattern) {
   return absl::OkStatus();
 }
 
-bool DomainMatches(absl::string_view pattern, absl::string_view host) {
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+std::string CanonicalDomain(absl::string_view domain) {
+  if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+  return absl::AsciiStrToLower(domain);
+}
+
+bool DomainMatches(absl::string_view pattern, absl::string_view viewer_host) {
+  const std::string host = CanonicalDomain(viewer_host);
   if (!IsValidHostName(host)) return false;
   if (absl::StartsWith(pattern, "*.")) {
     absl::string_view base = pattern.substr(1);  // ".example.com"

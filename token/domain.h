@@ -7,6 +7,8 @@
 #ifndef TOKEN_DOMAIN_H_
 #define TOKEN_DOMAIN_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -22,6 +24,12 @@ bool IsValidHostName(absl::string_view host);
 // site of a registry); otherwise InvalidArgumentError with a sentence saying
 // what is wrong (without a field prefix; callers add one).
 absl::Status ValidateDomainPattern(absl::string_view pattern);
+
+// The form a domain (a host name or a pattern) is stored, signed and compared
+// in: ASCII letters lowercased and one trailing dot removed ("Example.COM."
+// -> "example.com"). Nothing else changes, so an invalid name stays invalid.
+// DomainMatches compares the viewer's host in this form. Pure.
+std::string CanonicalDomain(absl::string_view domain);
 
 // Whether the viewer's `host` matches the (valid) `pattern`, as described at
 // the top. `host` may carry one trailing dot ("example.com."), which is

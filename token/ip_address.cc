@@ -175,4 +175,10 @@ std::string IpPrefix::ToString() const {
   return absl::StrCat(network_.ToString(), "/", length_);
 }
 
+absl::StatusOr<std::string> CanonicalIpPrefix(absl::string_view text) {
+  absl::StatusOr<IpPrefix> prefix = IpPrefix::Parse(text);
+  if (!prefix.ok()) return prefix.status();
+  return prefix->ToString();
+}
+
 }  // namespace token_authority::token

@@ -80,6 +80,13 @@ class IpPrefix {
   int length_ = 0;
 };
 
+// The form an "ip" value (address or CIDR) is stored, signed and shown in:
+// IpPrefix::Parse's result, the very parse the verifier compares with, as
+// text: host bits cleared ("10.1.2.3/8" -> "10.0.0.0/8"), IPv6 in RFC 5952
+// form ("2001:DB8::0:1" -> "2001:db8::1"), IPv4-mapped IPv6 as IPv4, a
+// full-length prefix without its length. InvalidArgumentError as Parse.
+absl::StatusOr<std::string> CanonicalIpPrefix(absl::string_view text);
+
 }  // namespace token_authority::token
 
 #endif  // TOKEN_IP_ADDRESS_H_

@@ -137,7 +137,8 @@ void ValidateRestrictions(const TokenSpec& spec,
     }
   }
   if (!spec.domain.empty()) {
-    absl::Status st = ValidateDomainPattern(spec.domain);
+    // Checked as it will be signed: "Example.COM." is "example.com".
+    absl::Status st = ValidateDomainPattern(CanonicalDomain(spec.domain));
     if (!st.ok()) v.push_back({"domain", std::string(st.message())});
   }
   {

@@ -104,6 +104,69 @@ TEST_F(TokenServiceE2eTest, IssueThenVerify) {
   EXPECT_EQ(v.reason(), v1::DENY_REASON_MALFORMED);
 }
 
+TEST_F(TokenServiceE2eTest, IpAndDomainAreStoredAsTheVerifierComparesThem) {
+  v1::TokenSpec spec = StreamsSpec({"cam1"});
+  spec.set_client_ip("2001:DB8::0:1");
+  spec.set_domain("Player.Example.COM.");
+  spec.set_tag("canonical");
+  ASSERT_OK_AND_ASSIGN(v1::IssueTokenResponse issued,
+                       Issue(issuer_.api_key, spec));
+  EXPECT_EQ(issued.token().client_ip(), "2001:db8::1");
+  EXPECT_EQ(issued.token().domain(), "player.example.com");
+  // Stored so: read back and listed.
+  v1::GetTokenRequest get;
+  get.set_token_id(issued.token().id());
+  ASSERT_OK_AND_ASSIGN(v1::Token got,
+                       Call(*stub_, &TS::GetToken, get, issuer_.api_key));
+  EXPECT_EQ(got.client_ip(), "2001:db8::1");
+  EXPECT_EQ(got.domain(), "player.example.com");
+  v1::ListTokensRequest list;
+  list.set_tag("canonical");
+  ASSERT_OK_AND_ASSIGN(v1::ListTokensResponse page,
+                       Call(*stub_, &TS::ListTokens, list, issuer_.api_key));
+  ASSERT_EQ(page.tokens_size(), 1);
+  EXPECT_EQ(page.tokens(0).client_ip(), "2001:db8::1");
+  // Signed so.
+  v1::DecodeTokenRequest decode;
+  decode.set_jwt(issued.jwt());
+  ASSERT_OK_AND_ASSIGN(v1::DecodeTokenResponse decoded,
+                       Call(*stub_, &TS::DecodeToken, decode, issuer_.api_key));
+  EXPECT_THAT(decoded.payload_json(), HasSubstr("2001:db8::1"));
+  EXPECT_THAT(decoded.payload_json(), Not(HasSubstr("DB8")));
+  EXPECT_THAT(decoded.payload_json(), HasSubstr("player.example.com\""));
+
+  // The viewer's address in its canonical form, and in another spelling.
+  for (const char* viewer : {"2001:db8::1", "2001:0DB8:0:0:0:0:0:1"}) {
+    v1::VerifyTokenRequest req;
+    req.set_jwt(issued.jwt());
+    req.set_organization_id(org_);
+    req.set_stream_name("cam1");
+    req.set_client_ip(viewer);
+    req.set_domain("PLAYER.example.com");
+    ASSERT_OK_AND_ASSIGN(
+        v1::VerifyTokenResponse v,
+        Call(*stub_, &TS::VerifyToken, req, verifier_.api_key));
+    EXPECT_TRUE(v.allowed()) << viewer << ": " << v.detail();
+  }
+  v1::VerifyTokenRequest other;
+  other.set_jwt(issued.jwt());
+  other.set_organization_id(org_);
+  other.set_stream_name("cam1");
+  other.set_client_ip("2001:db8::2");
+  other.set_domain("player.example.com");
+  ASSERT_OK_AND_ASSIGN(
+      v1::VerifyTokenResponse v,
+      Call(*stub_, &TS::VerifyToken, other, verifier_.api_key));
+  EXPECT_EQ(v.reason(), v1::DENY_REASON_IP_MISMATCH);
+
+  // A CIDR with host bits set becomes its network.
+  spec.set_client_ip("10.1.2.3/8");
+  spec.set_domain("*.Example.com");
+  ASSERT_OK_AND_ASSIGN(issued, Issue(issuer_.api_key, spec));
+  EXPECT_EQ(issued.token().client_ip(), "10.0.0.0/8");
+  EXPECT_EQ(issued.token().domain(), "*.example.com");
+}
+
 TEST_F(TokenServiceE2eTest, IssueTargetsAndDefaults) {
   v1::TokenSpec group;
   group.mutable_target()->set_stream_group_id("group-1");

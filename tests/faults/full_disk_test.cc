@@ -104,6 +104,7 @@ TEST_F(FullDiskTest,
   int64_t total_retried = 0;
   std::map<absl::StatusCode, int64_t> codes;
   std::string example;
+  int64_t storage_failures_before = 0;
   for (size_t cycle = 0; cycle < slack_bytes.size(); ++cycle) {
     SCOPED_TRACE(absl::StrCat("cycle ", cycle));
     const int64_t budget = vfs_->BytesInUse() + slack_bytes[cycle];
@@ -167,6 +168,13 @@ TEST_F(FullDiskTest,
           << f.what << " " << f.token_id << ": " << f.status;
     }
 
+    // The writer's stats say the storage failed (what the server's health
+    // check reads), with the error.
+    const storage::WriterStats full_stats = store->GetWriterStats();
+    EXPECT_GT(full_stats.storage_failures, storage_failures_before);
+    storage_failures_before = full_stats.storage_failures;
+    EXPECT_THAT(full_stats.last_failure, HasSubstr("full"));
+
     // Reads keep working on the full disk and see every acknowledged write.
     CheckResult while_full = CheckAcknowledged(*store, ledger_);
     EXPECT_TRUE(while_full.AllPresent()) << while_full.Describe();
@@ -198,6 +206,16 @@ TEST_F(FullDiskTest,
       EXPECT_EQ(dup.token.id, f.token.id);
       ++total_retried;
     }
+    EXPECT_OK(store->ProbeWrite());
+    // Writes committed again: the failure is over, and each committed
+    // batch is in the batch-size and commit-time histograms.
+    const storage::WriterStats stats = store->GetWriterStats();
+    int64_t batches = 0, timed = 0;
+    for (int64_t n : stats.batch_sizes) batches += n;
+    for (int64_t n : stats.commit_micros) timed += n;
+    EXPECT_EQ(batches, timed);
+    EXPECT_GT(batches, 0);
+    EXPECT_GE(stats.committed_operations, batches);
     for (int n = 0; n < 50; ++n) WriteOk(*store, rng, "after", n);
     CheckResult after = CheckAcknowledged(*store, ledger_);
     EXPECT_TRUE(after.AllPresent()) << after.Describe();

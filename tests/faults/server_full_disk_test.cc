@@ -8,7 +8,9 @@
 //  - VerifyToken keeps answering for tokens issued before (allowed) and
 //    GetToken keeps reading every acknowledged token;
 //  - when space returns, writes resume on the same server: each refused
-//    request, retried with its request_id, yields exactly one token.
+//    request, retried with its request_id, yields exactly one token;
+//  - grpc.health.v1 says NOT_SERVING while the disk is full and SERVING
+//    once space returns.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,17 +18,22 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/faults/server_client.h"
 #include "tests/faults/server_process.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/time_scale.h"
 
 #ifndef TA_SERVER_BINARY
 #error "TA_SERVER_BINARY must name the token-authority binary"
@@ -163,6 +170,14 @@ class ServerFullDiskTest : public ::testing::Test {
     return out;
   }
 
+  // The server's stderr so far (its call log and health lines).
+  std::string ServerLog() const {
+    std::ifstream in(tmp_.File("server.log"));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
   TempDir tmp_;
   std::string data_, disk_;
   std::unique_ptr<ServerProcess> server_;
@@ -263,6 +278,55 @@ TEST_F(ServerFullDiskTest, WritesAreRefusedVerificationGoesOnWritesResume) {
       static_cast<long long>(kDiskBytes), static_cast<long long>(filled),
       attempts, refused.size(), code_list.c_str(), example.c_str(),
       acked.size());
+}
+
+// grpc.health.v1 follows the disk: NOT_SERVING once writes fail on the full
+// disk (the store's writer saw a failed transaction and the health probe
+// cannot write either), SERVING again once space returns, without a write in
+// between.
+TEST_F(ServerFullDiskTest, HealthIsNotServingWhileTheDiskIsFull) {
+  auto health_stub =
+      grpc::health::v1::Health::NewStub(NewChannel(server_->address()));
+  auto status = [&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     Scaled(std::chrono::seconds(10)));
+    grpc::health::v1::HealthCheckResponse resp;
+    const grpc::Status s =
+        health_stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.status();
+  };
+  // The server checks every second: wait up to 30 s (scaled) for `want`.
+  auto wait_for =
+      [&](grpc::health::v1::HealthCheckResponse::ServingStatus want) {
+        const absl::Time deadline = absl::Now() + Scaled(absl::Seconds(30));
+        while (absl::Now() < deadline) {
+          if (status() == want) return true;
+          absl::SleepFor(absl::Milliseconds(50));
+        }
+        return false;
+      };
+  EXPECT_EQ(status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  ASSERT_GT(FillDisk(disk_ + "/filler"), 0);
+  int refusals = 0;
+  for (int i = 0; i < kMaxAttempts && refusals == 0; ++i) {
+    v1::IssueTokenResponse resp;
+    if (!IssueToken(absl::StrCat("h-", i), &resp).ok()) ++refusals;
+  }
+  ASSERT_EQ(refusals, 1) << "the full disk refused no IssueToken call";
+  EXPECT_TRUE(wait_for(grpc::health::v1::HealthCheckResponse::NOT_SERVING))
+      << "server stderr:\n"
+      << ServerLog();
+
+  ASSERT_EQ(::unlink((disk_ + "/filler").c_str()), 0) << std::strerror(errno);
+  EXPECT_TRUE(wait_for(grpc::health::v1::HealthCheckResponse::SERVING))
+      << "server stderr:\n"
+      << ServerLog();
+  health_stub.reset();
+  tokens_.reset();
+  EXPECT_EQ(server_->Terminate(), 0);
 }
 
 }  // namespace

@@ -205,6 +205,12 @@ TEST_F(AuthorityServerTest, PortInUseFailsBeforeTouchingTheDisk) {
   EXPECT_THAT(AuthorityServer::Start(o),
               StatusIs(absl::StatusCode::kUnavailable,
                        HasSubstr(absl::StrCat("127.0.0.1:", port))));
+  // The metrics endpoint's port too.
+  o.listen = "127.0.0.1:0";
+  o.metrics_listen = absl::StrCat("127.0.0.1:", port);
+  EXPECT_THAT(AuthorityServer::Start(o),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr(absl::StrCat("127.0.0.1:", port))));
   struct stat st;
   EXPECT_NE(::stat((dir_ + "/never").c_str(), &st), 0);
   ::close(fd);
@@ -219,6 +225,11 @@ TEST_F(AuthorityServerTest, BadOptions) {
   o.listen = "127.0.0.1:99999";
   EXPECT_THAT(AuthorityServer::Start(o),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  o = Options(dir_);
+  o.metrics_listen = "9464";
+  EXPECT_THAT(AuthorityServer::Start(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("metrics-listen: \"9464\" is not host:port")));
   o = Options(dir_);
   o.tls_key_pem = "key";
   EXPECT_THAT(AuthorityServer::Start(o),

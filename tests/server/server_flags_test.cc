@@ -187,6 +187,18 @@ TEST_F(ServerFlagsTest, TransportLimits) {
   }
 }
 
+TEST_F(ServerFlagsTest, MetricsEndpointIsOffUnlessAsked) {
+  ASSERT_OK_AND_ASSIGN(ServerFlags f, Parse({}));
+  EXPECT_EQ(f.server.metrics_listen, "");
+  ASSERT_OK_AND_ASSIGN(f, Parse({"--metrics-listen", "127.0.0.1:9464"}));
+  EXPECT_EQ(f.server.metrics_listen, "127.0.0.1:9464");
+  ASSERT_OK_AND_ASSIGN(f, Parse({}, {{"TA_METRICS_LISTEN", "[::1]:9000"}}));
+  EXPECT_EQ(f.server.metrics_listen, "[::1]:9000");
+  ASSERT_OK_AND_ASSIGN(f, Parse({"--help"}));
+  EXPECT_THAT(f.help, HasSubstr("--metrics-listen"));
+  EXPECT_THAT(f.help, HasSubstr("TA_METRICS_LISTEN"));
+}
+
 TEST_F(ServerFlagsTest, TheProcessEnvironmentIsReadOnlyThroughEnv) {
   ASSERT_EQ(::setenv("TA_ISSUER", "from-process", 1), 0);
   absl::StatusOr<ServerFlags> injected = Parse({});
@@ -229,6 +241,38 @@ TEST_F(ServerFlagsTest, UnreadableFilesNameTheirFlag) {
                             AllOf(StartsWith(name + ": cannot read"),
                                   HasSubstr(missing))));
     EXPECT_EQ(ReportFlagError(f.status()).exit_code, 1);
+  }
+}
+
+TEST_F(ServerFlagsTest, DatabaseFlagsSelectPostgresql) {
+  ASSERT_OK_AND_ASSIGN(ServerFlags f, Parse({}));
+  EXPECT_EQ(f.server.database_url, "");  // SQLite in the data dir
+  EXPECT_EQ(f.server.kek_file, "");
+  const std::string pw = WriteFile("pw", "s3cret\nignored\n");
+  ASSERT_OK_AND_ASSIGN(
+      f, Parse({"--database", "postgresql://ta@db:5432/ta",
+                "--database-password-file", pw, "--kek-file", "/k/kek.key"}));
+  EXPECT_EQ(f.server.database_url, "postgresql://ta@db:5432/ta");
+  EXPECT_EQ(f.server.database_password, "s3cret");
+  EXPECT_EQ(f.server.kek_file, "/k/kek.key");
+  ASSERT_OK_AND_ASSIGN(f, Parse({}, {{"TA_DATABASE_URL", "host=db dbname=ta"},
+                                     {"TA_DATABASE_PASSWORD_FILE", pw},
+                                     {"TA_KEK_FILE", "/k2"}}));
+  EXPECT_EQ(f.server.database_url, "host=db dbname=ta");
+  EXPECT_EQ(f.server.database_password, "s3cret");
+  EXPECT_EQ(f.server.kek_file, "/k2");
+  EXPECT_THAT(Parse({"--database-password-file", pw}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "--database-password-file: needs --database"));
+  EXPECT_THAT(Parse({"--database", "postgresql://db/ta",
+                     "--database-password-file", dir_ + "/missing"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       StartsWith("--database-password-file: cannot read")));
+  ASSERT_OK_AND_ASSIGN(f, Parse({"--help"}));
+  for (const char* text :
+       {"--database", "TA_DATABASE_URL", "--database-password-file",
+        "TA_DATABASE_PASSWORD_FILE", "--kek-file", "TA_KEK_FILE"}) {
+    EXPECT_THAT(f.help, HasSubstr(text));
   }
 }
 

@@ -94,5 +94,22 @@ TEST(DomainMatchTest, InvalidRequestHostsNeverMatch) {
   EXPECT_FALSE(DomainMatches("*.example.com", "www.example.com.."));
 }
 
+TEST(CanonicalDomainTest, LowercaseWithoutTrailingDot) {
+  EXPECT_EQ(CanonicalDomain("Example.COM."), "example.com");
+  EXPECT_EQ(CanonicalDomain("*.WWW.Example.com"), "*.www.example.com");
+  EXPECT_EQ(CanonicalDomain("example.com"), "example.com");
+  // One dot only, and nothing else changes: a bad name stays bad.
+  EXPECT_EQ(CanonicalDomain("example.com.."), "example.com.");
+  EXPECT_FALSE(IsValidHostName(CanonicalDomain("example.com..")));
+  EXPECT_EQ(CanonicalDomain(""), "");
+  EXPECT_EQ(CanonicalDomain(CanonicalDomain("A.b.")), "a.b");
+}
+
+TEST(DomainMatchTest, ComparesTheCanonicalForm) {
+  EXPECT_TRUE(DomainMatches("example.com", "EXAMPLE.com."));
+  EXPECT_TRUE(DomainMatches("*.example.com", "WWW.Example.COM."));
+  EXPECT_FALSE(DomainMatches("*.example.com", "Example.com."));
+}
+
 }  // namespace
 }  // namespace token_authority::token

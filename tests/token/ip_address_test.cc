@@ -7,6 +7,7 @@
 namespace token_authority::token {
 namespace {
 
+using ::token_authority::testing::IsOkAndHolds;
 using ::token_authority::testing::StatusIs;
 
 IpAddress Addr(const char* s) {
@@ -117,6 +118,33 @@ TEST(IpPrefixTest, RefusesBadLengths) {
                 StatusIs(absl::StatusCode::kInvalidArgument))
         << bad;
   }
+}
+
+TEST(CanonicalIpPrefixTest, TheFormParseReads) {
+  EXPECT_THAT(CanonicalIpPrefix("10.1.2.3/8"), IsOkAndHolds("10.0.0.0/8"));
+  EXPECT_THAT(CanonicalIpPrefix("203.0.113.7/32"), IsOkAndHolds("203.0.113.7"));
+  EXPECT_THAT(CanonicalIpPrefix("2001:DB8::0:1"), IsOkAndHolds("2001:db8::1"));
+  EXPECT_THAT(CanonicalIpPrefix("2001:0db8:0000:0000:0000:0000:0000:0001"),
+              IsOkAndHolds("2001:db8::1"));
+  // RFC 5952: the longest run of zero fields is compressed (the first of
+  // equal runs), a single zero field is not.
+  EXPECT_THAT(CanonicalIpPrefix("2001:db8:0:0:1:0:0:1"),
+              IsOkAndHolds("2001:db8::1:0:0:1"));
+  EXPECT_THAT(CanonicalIpPrefix("2001:db8:0:1:1:1:1:1"),
+              IsOkAndHolds("2001:db8:0:1:1:1:1:1"));
+  EXPECT_THAT(CanonicalIpPrefix("2001:DB8:1:2:3:4:5:6/33"),
+              IsOkAndHolds("2001:db8::/33"));
+  EXPECT_THAT(CanonicalIpPrefix("::ffff:10.1.2.3/104"),
+              IsOkAndHolds("10.0.0.0/8"));
+  EXPECT_THAT(CanonicalIpPrefix("::1"), IsOkAndHolds("::1"));
+  // Idempotent, and the verifier's parse finds the same network.
+  for (const char* text : {"10.1.2.3/8", "2001:DB8::0:1", "fe80::1:2/64"}) {
+    ASSERT_OK_AND_ASSIGN(std::string once, CanonicalIpPrefix(text));
+    EXPECT_THAT(CanonicalIpPrefix(once), IsOkAndHolds(once));
+    EXPECT_EQ(Net(once.c_str()), Net(text));
+  }
+  EXPECT_THAT(CanonicalIpPrefix("10.0.0.0/33"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -324,6 +324,44 @@ TEST(ClaimsFromSpecTest, BuildsClaims) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("target:")));
 }
 
+TEST(ClaimsFromSpecTest, SignsValuesInTheFormTheVerifierCompares) {
+  struct Case {
+    const char* ip;
+    const char* domain;
+    const char* want_ip;
+    const char* want_domain;
+  };
+  for (const Case& k : {
+           Case{"10.1.2.3/8", "Example.COM.", "10.0.0.0/8", "example.com"},
+           Case{"2001:DB8::0:1", "*.Example.com", "2001:db8::1",
+                "*.example.com"},
+           Case{"2001:0db8:0:0:1:0:0:1/128", "a.b.", "2001:db8::1:0:0:1",
+                "a.b"},
+           Case{"::ffff:203.0.113.7", "x.example.org", "203.0.113.7",
+                "x.example.org"},
+       }) {
+    TokenSpec s = Good();
+    s.client_ip = k.ip;
+    s.domain = k.domain;
+    EXPECT_THAT(ValidateTokenSpec(s, kLimits, kNow), IsEmpty()) << k.domain;
+    FakeRandom random(5);
+    ASSERT_OK_AND_ASSIGN(Claims c,
+                         ClaimsFromSpec(s, kLimits, kNow, "i", "o", random));
+    EXPECT_EQ(c.client_ip(), k.want_ip);
+    EXPECT_EQ(c.domain(), k.want_domain);
+  }
+  // Normalising does not make a bad value good.
+  TokenSpec bad = Good();
+  bad.domain = "example.com..";
+  bad.client_ip = "10.0.0.256";
+  EXPECT_THAT(Fields(ValidateTokenSpec(bad, kLimits, kNow)),
+              UnorderedElementsAre("client_ip", "domain"));
+  bad = Good();
+  bad.domain = "*.CO.UK.";  // still a wildcard over a public suffix
+  EXPECT_THAT(Fields(ValidateTokenSpec(bad, kLimits, kNow)),
+              ElementsAre("domain"));
+}
+
 TEST(ClaimsFromSpecTest, TokenIdsSortByMillisecondWithinOneSecond) {
   // Ids are time-ordered to the millisecond (so the store's id index grows at
   // its end) while iat stays in whole seconds. The later call draws smaller
