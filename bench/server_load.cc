@@ -44,6 +44,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -140,7 +141,17 @@ void StopServer(ServerChild& child) {
   if (child.pid <= 0) return;
   ::kill(child.pid, SIGTERM);
   int status = 0;
-  ::waitpid(child.pid, &status, 0);
+  // The server's grace is 10 s by default; one that is still there after 30 s
+  // is killed, so the benchmark never hangs on a stuck shutdown.
+  for (int i = 0; i < 300 && ::waitpid(child.pid, &status, WNOHANG) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (::waitpid(child.pid, &status, WNOHANG) == 0) {
+    std::fprintf(stderr,
+                 "server_load: the server did not stop in 30 s; killed\n");
+    ::kill(child.pid, SIGKILL);
+    ::waitpid(child.pid, &status, 0);
+  }
   std::error_code ec;
   std::filesystem::remove_all(child.data_dir, ec);
 }

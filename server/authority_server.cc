@@ -375,9 +375,11 @@ storage::TokenStore* AuthorityServer::token_store() {
 absl::Status AuthorityServer::StartGrpc(const AuthorityServerOptions& options,
                                         const std::string& host) {
   executor_ = BlockingExecutor::Create(options.blocking_threads);
+  list_executor_ = BlockingExecutor::Create(options.list_threads);
   deps_ = std::make_unique<ServiceDeps>();
   deps_->authority = authority_.get();
   deps_->executor = executor_.get();
+  deps_->list_executor = list_executor_.get();
   deps_->log = log_;
   backlog_ =
       std::make_unique<ReplyBacklog>(options.reply_backlog_per_connection_bytes,
@@ -537,6 +539,7 @@ void AuthorityServer::Shutdown(absl::Duration grace) {
     server_->Wait();
   }
   if (executor_ != nullptr) executor_->Shutdown();
+  if (list_executor_ != nullptr) list_executor_->Shutdown();
   if (authority_ != nullptr) authority_->Shutdown();
   if (store_ != nullptr) (void)store_->Shutdown();
   if (pg_store_ != nullptr) (void)pg_store_->Shutdown();

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "base/status_macros.h"
+#include "server/early_release_allocator.h"
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
 #include "tokenauthority/v1/admin_service.grpc.pb.h"
@@ -12,7 +13,12 @@ namespace {
 
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
-  explicit AdminServiceImpl(const ServiceDeps& deps) : deps_(deps) {}
+  explicit AdminServiceImpl(const ServiceDeps& deps) : deps_(deps) {
+    // Replies that can be large: their messages are freed once serialized
+    // (a client that does not read pins only the bytes).
+    SetMessageAllocatorFor_ListOrganizations(&list_organizations_messages_);
+    SetMessageAllocatorFor_ListApiKeys(&list_api_keys_messages_);
+  }
 
   grpc::ServerUnaryReactor* CreateOrganization(
       grpc::CallbackServerContext* context,
@@ -56,7 +62,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
       const v1::ListOrganizationsRequest* request,
       v1::ListOrganizationsResponse* response) override {
     return RunUnary(deps_, context, response, "AdminService/ListOrganizations",
-                    Execution::kBlocking,
+                    Execution::kListing,
                     [this, request, response](const Caller& caller,
                                               CallInfo&) -> absl::Status {
                       TA_ASSIGN_OR_RETURN(
@@ -99,7 +105,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
       v1::ListApiKeysResponse* response) override {
     return RunUnary(
         deps_, context, response, "AdminService/ListApiKeys",
-        Execution::kBlocking,
+        Execution::kListing,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
           TA_ASSIGN_OR_RETURN(
@@ -130,6 +136,11 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
 
  private:
   const ServiceDeps deps_;
+  EarlyReleaseAllocator<v1::ListOrganizationsRequest,
+                        v1::ListOrganizationsResponse>
+      list_organizations_messages_;
+  EarlyReleaseAllocator<v1::ListApiKeysRequest, v1::ListApiKeysResponse>
+      list_api_keys_messages_;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "base/status_macros.h"
+#include "server/early_release_allocator.h"
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
 #include "tokenauthority/v1/audit_service.grpc.pb.h"
@@ -11,7 +12,11 @@ namespace {
 
 class AuditServiceImpl final : public v1::AuditService::CallbackService {
  public:
-  explicit AuditServiceImpl(const ServiceDeps& deps) : deps_(deps) {}
+  explicit AuditServiceImpl(const ServiceDeps& deps) : deps_(deps) {
+    // Replies that can be large: their messages are freed once serialized
+    // (a client that does not read pins only the bytes).
+    SetMessageAllocatorFor_ListAuditEvents(&list_audit_events_messages_);
+  }
 
   grpc::ServerUnaryReactor* ListAuditEvents(
       grpc::CallbackServerContext* context,
@@ -19,7 +24,7 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
       v1::ListAuditEventsResponse* response) override {
     return RunUnary(
         deps_, context, response, "AuditService/ListAuditEvents",
-        Execution::kBlocking,
+        Execution::kListing,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
           TA_ASSIGN_OR_RETURN(storage::AuditFilter filter, FromProto(*request));
@@ -38,6 +43,8 @@ class AuditServiceImpl final : public v1::AuditService::CallbackService {
 
  private:
   const ServiceDeps deps_;
+  EarlyReleaseAllocator<v1::ListAuditEventsRequest, v1::ListAuditEventsResponse>
+      list_audit_events_messages_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "convert/status.h"
+#include "server/early_release_allocator.h"
 
 namespace token_authority::server {
 namespace {
@@ -92,6 +93,22 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
   void OnDone() override { delete this; }
   void OnCancel() override {}
 
+  // Runs `start` once gRPC has bound this reactor to its call: sends the
+  // initial metadata, whose completion gRPC reports only after binding (a
+  // reactor returned by the method handler is bound after the handler
+  // returns; a Finish before that is deferred to the binding, and with it
+  // the reply's serialization, so the messages could not be released when
+  // Finish returns). `start` runs whether or not the metadata went out (a
+  // cancelled call must still be finished).
+  void StartAfterBinding(std::function<void()> start) {
+    after_binding_ = std::move(start);
+    StartSendInitialMetadata();
+  }
+  void OnSendInitialMetadataDone(bool /*ok*/) override {
+    std::function<void()> start = std::move(after_binding_);
+    start();
+  }
+
   // Reserves the reply's bytes, or replaces an OK `status` by the backlog's
   // refusal (and drops the reply).
   void ReserveReply(const ServiceDeps& deps, const CallInfo& info,
@@ -110,27 +127,47 @@ class UnaryReactor final : public grpc::ServerUnaryReactor {
 
  private:
   ReplyBacklog::Reservation reservation_;
+  std::function<void()> after_binding_;
 };
 
-// Ends a unary call: the reply's reservation, its log line, then Finish.
-void Answer(const ServiceDeps& deps, UnaryReactor* reactor,
-            google::protobuf::MessageLite* response, absl::string_view method,
-            const CallInfo& info, std::chrono::steady_clock::time_point start,
-            absl::Status status) {
-  reactor->ReserveReply(deps, info, response, status);
+// A unary call's reactor, reply and messages.
+struct UnaryCall {
+  UnaryReactor* reactor;
+  google::protobuf::MessageLite* response;
+  // The call's messages if their method has an EarlyReleaseAllocator (found
+  // at the start: the context and gRPC's own holder are gone once the call is
+  // done, which can be before Finish returns).
+  EarlyReleasable* messages;
+};
+
+// Ends a unary call: the reply's reservation, its log line, then Finish;
+// then frees the messages of a method with an EarlyReleaseAllocator (only
+// listing calls have one, and they Finish after binding). Neither the reactor
+// nor the response may be touched after Finish (the call can be done and
+// deleted by then).
+void Answer(const ServiceDeps& deps, const UnaryCall& call,
+            absl::string_view method, const CallInfo& info,
+            std::chrono::steady_clock::time_point start, absl::Status status) {
+  call.reactor->ReserveReply(deps, info, call.response, status);
   LogCall(deps, method, info, status.code(), start);
-  reactor->Finish(convert::ToGrpcStatus(status));
+  call.reactor->Finish(convert::ToGrpcStatus(status));
+  ReleaseMessagesEarly(call.messages);
+}
+
+UnaryCall StartUnaryCall(grpc::CallbackServerContext* context,
+                         google::protobuf::MessageLite* response) {
+  return UnaryCall{new UnaryReactor(), response,
+                   EarlyReleasableMessages(context->GetRpcAllocatorState())};
 }
 
 // The Respond of a call answered later.
-Respond MakeRespond(const ServiceDeps& deps, UnaryReactor* reactor,
-                    google::protobuf::MessageLite* response,
+Respond MakeRespond(const ServiceDeps& deps, const UnaryCall& call,
                     absl::string_view method,
                     std::shared_ptr<const CallInfo> info,
                     std::chrono::steady_clock::time_point start) {
-  return [deps, reactor, response, method, info = std::move(info),
+  return [deps, call, method, info = std::move(info),
           start](const absl::Status& status) {
-    Answer(deps, reactor, response, method, *info, start, status);
+    Answer(deps, call, method, *info, start, status);
   };
 }
 
@@ -153,45 +190,59 @@ grpc::ServerUnaryReactor* RunUnary(
     google::protobuf::MessageLite* response, absl::string_view method,
     Execution execution,
     std::function<absl::Status(const Caller&, CallInfo&)> handler) {
-  auto* reactor = new UnaryReactor();
+  const UnaryCall call = StartUnaryCall(context, response);
   const auto start = std::chrono::steady_clock::now();
-  auto run = [deps, context, reactor, response, method, start, execution,
+  auto run = [deps, context, call, method, start, execution,
               handler = std::move(handler)]() {
     CallInfo info;
     info.peer = context->peer();
     absl::StatusOr<Caller> caller =
-        AdmitCall(deps, *context, execution == Execution::kBlocking, &info);
-    Answer(deps, reactor, response, method, info, start,
+        AdmitCall(deps, *context, execution != Execution::kInline, &info);
+    Answer(deps, call, method, info, start,
            caller.ok() ? handler(*caller, info) : caller.status());
   };
+  BlockingExecutor* executor =
+      execution == Execution::kListing && deps.list_executor != nullptr
+          ? deps.list_executor
+          : deps.executor;
   if (execution == Execution::kInline) {
     run();
-  } else if (!deps.executor->Schedule(run)) {
-    CallInfo info;
-    info.peer = context->peer();
-    Answer(deps, reactor, response, method, info, start,
-           absl::UnavailableError("the server is shutting down"));
+    return call.reactor;
   }
-  return reactor;
+  auto schedule = [deps, context, call, method, start, executor,
+                   run = std::move(run)]() {
+    if (!executor->Schedule(run)) {
+      CallInfo info;
+      info.peer = context->peer();
+      Answer(deps, call, method, info, start,
+             absl::UnavailableError("the server is shutting down"));
+    }
+  };
+  if (execution == Execution::kListing) {
+    call.reactor->StartAfterBinding(std::move(schedule));
+  } else {
+    schedule();
+  }
+  return call.reactor;
 }
 
 grpc::ServerUnaryReactor* RunUnaryAsync(
     const ServiceDeps& deps, grpc::CallbackServerContext* context,
     google::protobuf::MessageLite* response, absl::string_view method,
     const std::function<void(const Caller&, CallInfo&, Respond)>& handler) {
-  auto* reactor = new UnaryReactor();
+  const UnaryCall call = StartUnaryCall(context, response);
   const auto start = std::chrono::steady_clock::now();
   auto info = std::make_shared<CallInfo>();
   info->peer = context->peer();
   absl::StatusOr<Caller> caller =
       AdmitCall(deps, *context, /*check_backlog=*/false, info.get());
-  Respond respond = MakeRespond(deps, reactor, response, method, info, start);
+  Respond respond = MakeRespond(deps, call, method, info, start);
   if (caller.ok()) {
     handler(*caller, *info, std::move(respond));
   } else {
     respond(caller.status());
   }
-  return reactor;
+  return call.reactor;
 }
 
 }  // namespace token_authority::server

@@ -27,6 +27,9 @@ struct ServiceDeps {
   TokenAuthority* authority = nullptr;
   // Runs handlers that touch the store, off gRPC's callback threads.
   BlockingExecutor* executor = nullptr;
+  // Runs the handlers of listing calls (Execution::kListing); nullptr: those
+  // run on `executor` too.
+  BlockingExecutor* list_executor = nullptr;
   CallLog* log = nullptr;
   // Bounds the replies waiting for slow readers; nullptr: unbounded.
   ReplyBacklog* backlog = nullptr;
@@ -69,9 +72,10 @@ absl::StatusOr<Caller> AuthenticateCall(
 enum class Execution {
   kInline,    // memory only (VerifyToken, GetJwks): on gRPC's thread
   kBlocking,  // touches the store: on the BlockingExecutor
+  kListing,   // reads a page of rows: on the (smaller) listing executor
 };
 
-// Runs one unary call: checks the deadline (and, for kBlocking, that the
+// Runs one unary call: checks the deadline (and, unless kInline, that the
 // connection's reply backlog has room), authenticates, runs `handler` (which
 // converts, calls the core and fills `response`), reserves the reply's bytes
 // in deps.backlog (RESOURCE_EXHAUSTED instead of the reply when full),

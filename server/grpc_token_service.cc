@@ -6,6 +6,7 @@
 #include "base/status_macros.h"
 #include "convert/proto_convert.h"
 #include "convert/status.h"
+#include "server/early_release_allocator.h"
 #include "server/grpc_services.h"
 #include "server/proto_conversion.h"
 #include "server/watch_reactors.h"
@@ -16,7 +17,11 @@ namespace {
 
 class TokenServiceImpl final : public v1::TokenService::CallbackService {
  public:
-  explicit TokenServiceImpl(const ServiceDeps& deps) : deps_(deps) {}
+  explicit TokenServiceImpl(const ServiceDeps& deps) : deps_(deps) {
+    // Replies that can be large: their messages are freed once serialized
+    // (a client that does not read pins only the bytes).
+    SetMessageAllocatorFor_ListTokens(&list_tokens_messages_);
+  }
 
   grpc::ServerUnaryReactor* IssueToken(
       grpc::CallbackServerContext* context,
@@ -65,7 +70,7 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
       v1::ListTokensResponse* response) override {
     return RunUnary(
         deps_, context, response, "TokenService/ListTokens",
-        Execution::kBlocking,
+        Execution::kListing,
         [this, request, response](const Caller& caller,
                                   CallInfo&) -> absl::Status {
           TA_ASSIGN_OR_RETURN(storage::TokenFilter filter, FromProto(*request));
@@ -195,6 +200,8 @@ class TokenServiceImpl final : public v1::TokenService::CallbackService {
 
  private:
   const ServiceDeps deps_;
+  EarlyReleaseAllocator<v1::ListTokensRequest, v1::ListTokensResponse>
+      list_tokens_messages_;
 };
 
 }  // namespace

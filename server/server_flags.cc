@@ -34,10 +34,11 @@ struct FlagValues {
   double rate_limit = 0, rate_burst = 0;
   std::string shutdown_grace = "10s";
   int blocking_threads = 64;
+  int list_threads = 4;
   int64_t verify_cache = 10000;
   int max_concurrent_streams = 100;
   int64_t memory_limit_mib = 512;
-  int64_t reply_backlog_mib = 8, reply_backlog_total_mib = 64;
+  int64_t reply_backlog_mib = 4, reply_backlog_total_mib = 64;
   std::string metrics_listen;
 };
 
@@ -155,6 +156,12 @@ CommandLine::CommandLine(FlagValues& v) {
       "host:port of the Prometheus endpoint (GET /metrics), e.g. "
       "127.0.0.1:9464; off when empty",
       "TA_METRICS_LISTEN");
+  Add("--list-threads", v.list_threads,
+      "threads building the replies of List calls (pages of up to 1,000 "
+      "rows): bounds the memory replies being built take",
+      "TA_LIST_THREADS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   AddLimitFlags(v);
 }
 
@@ -230,6 +237,7 @@ absl::StatusOr<ServerFlags> ToServerFlags(const FlagValues& v) {
   }
   options.blocking_threads = v.blocking_threads;
   options.metrics_listen = v.metrics_listen;
+  options.list_threads = v.list_threads;
   options.max_concurrent_streams = v.max_concurrent_streams;
   options.memory_limit_bytes = v.memory_limit_mib << 20;
   options.reply_backlog_per_connection_bytes = v.reply_backlog_mib << 20;

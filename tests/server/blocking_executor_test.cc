@@ -37,7 +37,9 @@ TEST(BlockingExecutorTest, TasksRunConcurrently) {
       ++started;
       threads.insert(std::this_thread::get_id());
       cv.notify_all();
-      cv.wait(lock, [&] { return started == 4; });
+      // Bounded: a pool of fewer than 4 threads fails the claim below
+      // instead of hanging the test.
+      cv.wait_for(lock, std::chrono::seconds(30), [&] { return started == 4; });
     });
   }
   executor->Shutdown();

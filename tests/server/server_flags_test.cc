@@ -72,6 +72,7 @@ TEST_F(ServerFlagsTest, Defaults) {
   EXPECT_EQ(f.server.tls_key_pem, "");
   EXPECT_EQ(f.server.client_ca_pem, "");
   EXPECT_EQ(f.server.blocking_threads, 64);
+  EXPECT_EQ(f.server.list_threads, 4);
   EXPECT_EQ(f.server.authority.leeway, absl::Seconds(60));
   EXPECT_EQ(f.server.authority.limits.default_lifetime, absl::Hours(14 * 24));
   EXPECT_EQ(f.server.authority.limits.max_lifetime, absl::Hours(365 * 24));
@@ -112,7 +113,9 @@ TEST_F(ServerFlagsTest, EveryFlagOnTheCommandLine) {
                                              "--verify-cache",
                                              "0",
                                              "--blocking-threads",
-                                             "8"}));
+                                             "8",
+                                             "--list-threads",
+                                             "2"}));
   EXPECT_EQ(f.server.listen, "[::1]:0");
   EXPECT_EQ(f.server.data_dir, dir_);
   EXPECT_EQ(f.server.tls_cert_pem, "CERT");
@@ -127,6 +130,7 @@ TEST_F(ServerFlagsTest, EveryFlagOnTheCommandLine) {
   EXPECT_EQ(f.shutdown_grace, absl::Minutes(15));
   EXPECT_EQ(f.server.authority.verify_cache_entries, 0u);
   EXPECT_EQ(f.server.blocking_threads, 8);
+  EXPECT_EQ(f.server.list_threads, 2);
 }
 
 TEST_F(ServerFlagsTest, EnvironmentVariablesStandInForMissingFlags) {
@@ -136,7 +140,8 @@ TEST_F(ServerFlagsTest, EnvironmentVariablesStandInForMissingFlags) {
                    {"TA_DEFAULT_LIFETIME", "1h"}, {"TA_MAX_LIFETIME", "2d"},
                    {"TA_ISSUER", "from-env"},     {"TA_RATE_LIMIT", "7"},
                    {"TA_RATE_BURST", "9"},        {"TA_SHUTDOWN_GRACE", "1s"},
-                   {"TA_VERIFY_CACHE", "5"},      {"TA_BLOCKING_THREADS", "3"}};
+                   {"TA_VERIFY_CACHE", "5"},      {"TA_BLOCKING_THREADS", "3"},
+                   {"TA_LIST_THREADS", "5"}};
   ASSERT_OK_AND_ASSIGN(ServerFlags f, Parse({}, env));
   EXPECT_EQ(f.server.listen, "127.0.0.1:0");
   EXPECT_EQ(f.server.data_dir, dir_);
@@ -150,6 +155,7 @@ TEST_F(ServerFlagsTest, EnvironmentVariablesStandInForMissingFlags) {
   EXPECT_EQ(f.shutdown_grace, absl::Seconds(1));
   EXPECT_EQ(f.server.authority.verify_cache_entries, 5u);
   EXPECT_EQ(f.server.blocking_threads, 3);
+  EXPECT_EQ(f.server.list_threads, 5);
 
   // A flag on the command line wins; an empty variable counts as unset.
   ASSERT_OK_AND_ASSIGN(f, Parse({"--issuer", "from-flag", "--leeway=1m"},
@@ -165,7 +171,7 @@ TEST_F(ServerFlagsTest, TransportLimits) {
   ASSERT_OK_AND_ASSIGN(ServerFlags f, Parse({}));
   EXPECT_EQ(f.server.max_concurrent_streams, 100);
   EXPECT_EQ(f.server.memory_limit_bytes, int64_t{512} << 20);
-  EXPECT_EQ(f.server.reply_backlog_per_connection_bytes, int64_t{8} << 20);
+  EXPECT_EQ(f.server.reply_backlog_per_connection_bytes, int64_t{4} << 20);
   EXPECT_EQ(f.server.reply_backlog_total_bytes, int64_t{64} << 20);
 
   ASSERT_OK_AND_ASSIGN(f, Parse({"--max-concurrent-streams", "20",
@@ -299,6 +305,10 @@ TEST_F(ServerFlagsTest, ValuesCli11RefusesAreOneLineStartUpErrors) {
        {},
        "Could not convert: --blocking-threads = 1.5",
        1},
+      {{"--list-threads", "0"},
+       {},
+       "--list-threads: Value 0 not in range 1 to 256",
+       1},
       {{"--listen"}, {}, "--listen: 1 required TEXT missing", 1},
       {{"--bogus"}, {}, "The following argument was not expected: --bogus", 1},
       {{"extra"}, {}, "The following argument was not expected: extra", 1},
@@ -335,7 +345,7 @@ TEST_F(ServerFlagsTest, HelpListsEveryFlagWithItsVariable) {
        {"TA_LISTEN", "TA_DATA_DIR", "TA_TLS_CERT", "TA_TLS_KEY", "TA_CLIENT_CA",
         "TA_LEEWAY", "TA_DEFAULT_LIFETIME", "TA_MAX_LIFETIME", "TA_ISSUER",
         "TA_RATE_LIMIT", "TA_RATE_BURST", "TA_SHUTDOWN_GRACE",
-        "TA_VERIFY_CACHE", "TA_BLOCKING_THREADS"}) {
+        "TA_VERIFY_CACHE", "TA_BLOCKING_THREADS", "TA_LIST_THREADS"}) {
     EXPECT_THAT(f.help, HasSubstr(absl::StrCat("(Env:", env, ")")));
   }
   ASSERT_OK_AND_ASSIGN(f, Parse({"-h"}));

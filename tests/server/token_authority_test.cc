@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "storage/sqlite_token_store.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/time_scale.h"
 #include "token/base64url.h"
 #include "token/jws.h"
 
@@ -394,7 +395,12 @@ struct AsyncIssue {
   }
   absl::StatusOr<IssuedToken> Wait() {
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [this] { return result.has_value(); });
+    if (!cv.wait_for(lock,
+                     absl::ToChronoSeconds(
+                         token_authority::testing::Scaled(absl::Seconds(30))),
+                     [this] { return result.has_value(); })) {
+      return absl::DeadlineExceededError("no IssueToken callback within 30 s");
+    }
     return *result;
   }
 };

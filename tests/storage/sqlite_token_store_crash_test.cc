@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "storage/sqlite_token_store.h"
 #include "tests/storage/storage_test_util.h"
+#include "tests/testing/child_process.h"
 #include "tests/testing/status_matchers.h"
 
 namespace token_authority::storage {
@@ -149,7 +150,12 @@ TEST(SqliteTokenStoreCrashTest, AcknowledgedWritesSurviveSigkill) {
     }
     ::close(fds[0]);
     int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    if (!::token_authority::testing::WaitForExit(
+            pid, ::token_authority::testing::Scaled(absl::Seconds(30)),
+            &status)) {
+      ::token_authority::testing::KillAndReap(pid);
+      FAIL() << "the child did not exit within 30 s of its SIGKILL";
+    }
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "child exited on its own, status " << status;
 

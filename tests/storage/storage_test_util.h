@@ -3,7 +3,6 @@
 #ifndef TESTS_STORAGE_STORAGE_TEST_UTIL_H_
 #define TESTS_STORAGE_STORAGE_TEST_UTIL_H_
 
-#include <ftw.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,38 +16,12 @@
 #include "gtest/gtest.h"
 #include "storage/record_validation.h"
 #include "storage/sqlite_token_store.h"
+#include "tests/testing/temp_dir.h"
 
 namespace token_authority::storage::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl =
-        absl::StrCat(base != nullptr ? base : "/tmp", "/ta-storage-XXXXXX");
-    char* p = mkdtemp(tmpl.data());
-    EXPECT_NE(p, nullptr);
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    nftw(
-        path_.c_str(),
-        [](const char* p, const struct stat*, int, struct FTW*) {
-          return ::remove(p);
-        },
-        16, FTW_DEPTH | FTW_PHYS);
-  }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const {
-    return absl::StrCat(path_, "/", name);
-  }
-
- private:
-  std::string path_;
-};
+// One TempDir for every test (tests/testing/temp_dir.h).
+using ::token_authority::testing::TempDir;
 
 inline absl::Time StartTime() { return absl::FromUnixSeconds(1700000000); }
 
