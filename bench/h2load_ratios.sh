@@ -12,7 +12,9 @@
 # the README.
 #
 # Starts the server built in ${BUILD_DIR:-build} (port 0, a temporary data
-# directory), sets up two organisations with tokenctl (ES256 and HS256
+# directory; a second one with --verify-cache 0 for the phase "new token each
+# call", whose ratio is to its limit: Health's cost per call plus one raw
+# P-256 verify from `openssl speed ecdsap256`, spread over the cores), sets up two organisations with tokenctl (ES256 and HS256
 # primary keys), an issuer and a verifier key and one token each, encodes the
 # request bodies with `protoc --encode` and sends the same bytes on every call
 # (-c 4 -m 64: 256 calls in flight over 4 connections, as server_load). The
@@ -48,17 +50,28 @@ done
 
 work=$(mktemp -d /tmp/ta-h2load-XXXXXX)
 server_pid=""
+nocache_pid=""
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  for pid in $server_pid $nocache_pid; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-"$SERVER" --listen 127.0.0.1:0 --data-dir "$work/var" >"$work/start" 2>"$work/calls.log" &
-server_pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/start" 2>/dev/null && break; sleep 0.1; done
-addr=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$work/start")
-[ -n "$addr" ] || { echo "h2load_ratios: the server did not start: $(cat "$work/start")" >&2; exit 1; }
+start_server() {  # name [flags...]: starts it, sets $started_pid and $started_addr
+  local name=$1
+  shift
+  "$SERVER" --listen 127.0.0.1:0 --data-dir "$work/$name" "$@" >"$work/$name.start" 2>"$work/$name.calls.log" &
+  started_pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$work/$name.start" 2>/dev/null && break; sleep 0.1; done
+  started_addr=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$work/$name.start")
+  [ -n "$started_addr" ] || { echo "h2load_ratios: the server did not start: $(cat "$work/$name.start")" >&2; exit 1; }
+}
+start_server var
+server_pid=$started_pid addr=$started_addr
+# The same server with its verify cache off, for VerifyToken of a token it has
+# not seen (what a new token costs: every call checks the signature).
+start_server nocache --verify-cache 0
+nocache_pid=$started_pid nocache_addr=$started_addr
 
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 admin=(--server "$addr" --api-key-file "$work/var/admin.key")
@@ -75,6 +88,13 @@ for pair in "$es_jwt $es_org" "$hs_jwt $hs_org"; do
   set -- $pair
   "$TOKENCTL" --server "$addr" --api-key-file "$work/verifier.key" verify --org "$2" --stream cam1 "$1" >/dev/null
 done
+nc_admin=(--server "$nocache_addr" --api-key-file "$work/nocache/admin.key")
+nc_org=$("$TOKENCTL" "${nc_admin[@]}" --json admin org create h2load-new | json_field "['id']")
+"$TOKENCTL" "${nc_admin[@]}" --json admin key create --role verifier |
+  json_field "['secret']" >"$work/nocache-verifier.key"
+nc_jwt=$("$TOKENCTL" "${nc_admin[@]}" --as-org "$nc_org" --json issue --streams cam1 | json_field "['jwt']")
+"$TOKENCTL" --server "$nocache_addr" --api-key-file "$work/nocache-verifier.key" verify --org "$nc_org" \
+  --stream cam1 "$nc_jwt" >/dev/null
 
 # A gRPC message: flag byte 0, 4-byte big-endian length, the protobuf bytes.
 frame() {
@@ -96,25 +116,34 @@ echo "jwt: \"$es_jwt\" organization_id: \"$es_org\" stream_name: \"cam1\"" |
   frame tokenauthority.v1.VerifyTokenRequest >"$work/es256.bin"
 echo "jwt: \"$hs_jwt\" organization_id: \"$hs_org\" stream_name: \"cam1\"" |
   frame tokenauthority.v1.VerifyTokenRequest >"$work/hs256.bin"
+echo "jwt: \"$nc_jwt\" organization_id: \"$nc_org\" stream_name: \"cam1\"" |
+  frame tokenauthority.v1.VerifyTokenRequest >"$work/es256new.bin"
 echo 'spec { target { stream_names { names: "cam1" } } tag: "h2load" }' |
   frame tokenauthority.v1.IssueTokenRequest >"$work/issue.bin"
 check_body "$work/es256.bin" tokenauthority.v1.VerifyTokenRequest \
   "$(printf 'jwt: "%s"\norganization_id: "%s"\nstream_name: "cam1"' "$es_jwt" "$es_org")"
 check_body "$work/hs256.bin" tokenauthority.v1.VerifyTokenRequest \
   "$(printf 'jwt: "%s"\norganization_id: "%s"\nstream_name: "cam1"' "$hs_jwt" "$hs_org")"
+check_body "$work/es256new.bin" tokenauthority.v1.VerifyTokenRequest \
+  "$(printf 'jwt: "%s"\norganization_id: "%s"\nstream_name: "cam1"' "$nc_jwt" "$nc_org")"
 
-phases=(health es256 hs256 issue)
-declare -A path key goal name reqs secs srv gen
+phases=(health es256 es256new hs256 issue)
+declare -A path key goal name reqs secs srv gen target pid_of
 path=([health]=/grpc.health.v1.Health/Check [es256]=/tokenauthority.v1.TokenService/VerifyToken
+      [es256new]=/tokenauthority.v1.TokenService/VerifyToken
       [hs256]=/tokenauthority.v1.TokenService/VerifyToken [issue]=/tokenauthority.v1.TokenService/IssueToken)
-key=([health]="" [es256]="$(cat "$work/verifier.key")" [hs256]="$(cat "$work/verifier.key")"
-     [issue]="$(cat "$work/issuer.key")")
-goal=([health]=0 [es256]=0.30 [hs256]=0.70 [issue]=0.30)
-name=([health]="Health/Check" [es256]="VerifyToken ES256" [hs256]="VerifyToken HS256"
-      [issue]="IssueToken ES256")
+key=([health]="" [es256]="$(cat "$work/verifier.key")" [es256new]="$(cat "$work/nocache-verifier.key")"
+     [hs256]="$(cat "$work/verifier.key")" [issue]="$(cat "$work/issuer.key")")
+# es256new's goal is against its own limit (below), not Health.
+goal=([health]=0 [es256]=0.30 [es256new]=0.85 [hs256]=0.70 [issue]=0.30)
+name=([health]="Health/Check" [es256]="VerifyToken ES256" [es256new]="  new token each call"
+      [hs256]="VerifyToken HS256" [issue]="IssueToken ES256")
+for p in "${phases[@]}"; do target[$p]=$addr; pid_of[$p]=$server_pid; done
+target[es256new]=$nocache_addr
+pid_of[es256new]=$nocache_pid
 for p in "${phases[@]}"; do reqs[$p]=0; secs[$p]=0; srv[$p]=0; gen[$p]=0; done
 
-ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$server_pid/stat"; }
+ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 runs=()  # "request-id calls" of every h2load run, checked in the call log
 run_h2load() {  # phase requests run-name -> appends to the phase's sums
@@ -122,13 +151,13 @@ run_h2load() {  # phase requests run-name -> appends to the phase's sums
   local auth=()
   [ -n "${key[$p]}" ] && auth=(-H "authorization: Bearer ${key[$p]}")
   rm -f "$work/requests.log"  # h2load appends to it
-  t0=$(ticks)
+  t0=$(ticks "${pid_of[$p]}")
   TIMEFORMAT='%U %S'
   { time h2load -n "$n" -c 4 -m 64 -t 1 -H 'content-type: application/grpc' -H 'te: trailers' \
       -H "x-request-id: $id" "${auth[@]}" -d "$work/$p.bin" --log-file="$work/requests.log" \
-      "http://$addr${path[$p]}" \
+      "http://${target[$p]}${path[$p]}" \
       >"$work/h2load.out" 2>&1 || rc=$?; } 2>"$work/time"
-  t1=$(ticks)
+  t1=$(ticks "${pid_of[$p]}")
   out=$(cat "$work/h2load.out")
   [ "$rc" = 0 ] || { echo "h2load_ratios: $p: h2load exited with $rc:" >&2; echo "$out" >&2; exit 1; }
   runs+=("$id $n")
@@ -156,9 +185,12 @@ done
 # Every call must have answered OK (h2load counts HTTP 200 only). The call
 # log is written by a background thread: stop the server (SIGTERM flushes it)
 # before reading it.
-kill "$server_pid"
-wait "$server_pid" || { echo "h2load_ratios: the server did not stop cleanly" >&2; exit 1; }
-server_pid=""
+for pid in "$server_pid" "$nocache_pid"; do
+  kill "$pid"
+  wait "$pid" || { echo "h2load_ratios: a server did not stop cleanly" >&2; exit 1; }
+done
+server_pid="" nocache_pid=""
+cat "$work/var.calls.log" "$work/nocache.calls.log" >"$work/calls.log"
 not_ok=$(grep 'code=' "$work/calls.log" | grep -vc 'code=OK ' || true)
 if [ "$not_ok" != 0 ]; then
   echo "h2load_ratios: $not_ok calls did not answer OK:" >&2
@@ -183,6 +215,14 @@ quantile() {  # phase q
     k = int(q * NR + 0.999999); if (k < 1) k = 1; print v[k] }'
 }
 health_rps=$(awk -v n="${reqs[health]}" -v s="${secs[health]}" 'BEGIN { print n / s }')
+# The limit of VerifyToken with a new token: a Health call's cost on the whole
+# machine plus one raw P-256 verify (openssl speed, one core) spread over its
+# cores: 1 / (1 / Health's rate + 1 / (cores x verifies/s)).
+verify_rate=$(openssl speed -seconds 2 ecdsap256 2>/dev/null |
+  awk '/nistp256/ { print $NF }')
+[ -n "$verify_rate" ] || { echo "h2load_ratios: no rate from openssl speed ecdsap256" >&2; exit 1; }
+cores=$(nproc)
+limit_rps=$(awk -v h="$health_rps" -v v="$verify_rate" -v c="$cores" 'BEGIN { print 1 / (1 / h + 1 / (c * v)) }')
 status=0
 for p in "${phases[@]}"; do
   logged=$(wc -l <"$work/latency-$p")
@@ -194,9 +234,10 @@ for p in "${phases[@]}"; do
   p99=$(quantile "$p" 0.99)
   line=$(awk -v n="${reqs[$p]}" -v s="${secs[$p]}" -v t="${srv[$p]}" -v g="${gen[$p]}" \
     -v p50="$p50" -v p99="$p99" \
-    -v hz="$hz" -v h="$health_rps" -v goal="${goal[$p]}" 'BEGIN {
-      rps = n / s; r = rps / h
+    -v hz="$hz" -v h="$health_rps" -v goal="${goal[$p]}" -v lim="$limit_rps" -v new="$([ "$p" = es256new ] && echo 1)" 'BEGIN {
+      rps = n / s; r = rps / h; ratio = new ? rps / lim : r
       if (goal == 0) verdict = "reference"
+      else if (new) verdict = sprintf("%.2f x limit, >= %.2f %s", ratio, goal, (ratio >= goal) ? "met" : "NOT met")
       else verdict = sprintf(">= %.2f %s", goal, (r >= goal) ? "met" : "NOT met")
       printf "%9d %9.0f %8d %8d %8.1f %8.1f %9.2f  %s", n, rps, p50, p99, t * 1e6 / hz / n, g * 1e6 / n, r,
         verdict
@@ -204,6 +245,8 @@ for p in "${phases[@]}"; do
   printf '%-20s %s\n' "${name[$p]}" "$line"
   [[ "$line" == *"NOT met"* ]] && status=2
 done
+printf 'limit of a new ES256 token: %.0f req/s (Health %.0f req/s, openssl speed ecdsap256 %.0f verifies/s x %d cores)\n' \
+  "$limit_rps" "$health_rps" "$verify_rate" "$cores"
 # h2load_ratios_smoke.sh passes only with this line: a run that stopped early
 # (set -e passes a tool's exit status on, 2 included) never prints it.
 echo "h2load_ratios: all ${#phases[@]} phases measured, every call OK"
