@@ -234,6 +234,8 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+constexpr int kMaxGrpcSyncThreads = 32;
+
 // The request size limit, no port sharing, keepalive enforcement, the
 // transport limits against hostile clients (README "Hostile clients").
 void SetLimits(const AuthorityServerOptions& options,
@@ -243,6 +245,10 @@ void SetLimits(const AuthorityServerOptions& options,
                              options.max_concurrent_streams);
   grpc::ResourceQuota quota("token-authority");
   quota.Resize(static_cast<size_t>(options.memory_limit_bytes));
+  // The threads gRPC may start for synchronous services (reflection
+  // v1alpha); the project's handlers run on the callback API and on the
+  // executors above, whose sizes are their own flags.
+  quota.SetMaxThreads(kMaxGrpcSyncThreads);
   builder.SetResourceQuota(quota);
   // Requests are accepted uncompressed only: a compressed one is refused
   // (UNIMPLEMENTED) from its headers, before its body is inflated, so that
