@@ -77,9 +77,12 @@ void AddStateAndProblems(bool has_key_set, DecodeResult& out) {
   }
   if (out.record.has_value() && out.record->revoked_at.has_value()) {
     out.state = storage::TokenState::kRevoked;
+    // At whole seconds, as every other time people read (the store keeps
+    // microseconds).
     std::string sentence =
         absl::StrCat("The token was revoked at ",
-                     token::FormatRfc3339(*out.record->revoked_at));
+                     token::FormatRfc3339(absl::FromUnixSeconds(
+                         absl::ToUnixSeconds(*out.record->revoked_at))));
     if (!out.record->revocation_reason.empty()) {
       absl::StrAppend(&sentence, " (reason: ", out.record->revocation_reason,
                       ")");

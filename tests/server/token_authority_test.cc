@@ -530,11 +530,16 @@ TEST_F(TokenAuthorityTest, DecodeValidRevokedAndForeignTokens) {
   EXPECT_EQ(d.state, storage::TokenState::kActive);
   ASSERT_TRUE(d.record.has_value());
 
+  // Revoked 250 ms into a second: the sentence says the whole second, as
+  // every other time people read.
+  clock_.Advance(absl::Milliseconds(250));
   ASSERT_OK(
       authority_->RevokeToken(issuer_a_, t.record.token.id, "leaked").status());
   ASSERT_OK_AND_ASSIGN(d, authority_->DecodeToken(issuer_a_, t.jwt));
   EXPECT_EQ(d.state, storage::TokenState::kRevoked);
-  EXPECT_THAT(d.problems, Contains(HasSubstr("leaked")));
+  EXPECT_THAT(d.problems,
+              Contains("The token was revoked at 2026-01-01T00:00:00Z "
+                       "(reason: leaked)."));
 
   // Org B decodes org A's token: no signature match, no record revealed.
   ASSERT_OK_AND_ASSIGN(d, authority_->DecodeToken(issuer_b_, t.jwt));
