@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/dialog.h"
+#include "client/dialog_json.h"
 #include "client/tokenctl/command.h"
 #include "client/tokenctl/commands.h"
 #include "client/tokenctl/form_flags.h"
@@ -22,19 +23,6 @@ struct DialogFlags {
   bool yes = false;
   const CLI::App* app = nullptr;  // the dialog command, for FormFlags::AnyGiven
 };
-
-nlohmann::json FormJson(const DialogForm& f) {
-  return {{"target", f.target},
-          {"stream_group_id", f.stream_group_id},
-          {"stream_names", f.stream_names},
-          {"lifetime", f.lifetime},
-          {"expires", f.expires},
-          {"not_before", f.not_before},
-          {"client_ip", f.client_ip},
-          {"domain", f.domain},
-          {"user_id", f.user_id},
-          {"tag", f.tag}};
-}
 
 // The form's target in words, as typed.
 std::string TargetText(const DialogForm& f) {
@@ -73,8 +61,8 @@ int ShowDialog(Context& context, const PageLocation& location,
                         {"stream_id", location.stream_id},
                         {"title", dialog.title},
                         {"target_options", nlohmann::json::array()},
-                        {"defaults", FormJson(dialog.defaults)},
-                        {"form", FormJson(form)},
+                        {"defaults", FormToJson(dialog.defaults)},
+                        {"form", FormToJson(form)},
                         {"valid", check.ok()},
                         {"created", false}};
   Table choices({"CHOICE", "LABEL", "FLAG"});
