@@ -21,7 +21,7 @@ class ReplyBacklog {
  public:
   // Replies smaller than this are not counted: a connection holds at most
   // max_concurrent_streams of them, which its stream limit bounds.
-  static constexpr int64_t kCountedReplyBytes = 16 * 1024;
+  static constexpr int64_t kCountedReplyBytes = int64_t{16} * 1024;
 
   // Both limits > 0.
   ReplyBacklog(int64_t per_connection_limit, int64_t total_limit);

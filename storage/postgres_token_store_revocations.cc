@@ -110,7 +110,7 @@ absl::Status RevokeBatch(WriteCtx& ctx, RevokeTokensRun& run) {
   }
   run.result.count += count;
   if (count > 0) {
-    const Row back = rows.row(count - 1);
+    const Row back = rows.row(static_cast<int>(count - 1));
     run.q.after = std::make_pair(back.Int64(3), back.Int64(0));
   }
   run.done = last;
@@ -209,6 +209,7 @@ PostgresTokenStoreImpl::ListRevocationsSince(int64_t after_sequence,
                       c->Query(PostgresDialect(sqlite::kRevocationsSinceSql),
                                Params().Int(after_sequence).Int(limit)));
   std::vector<RevocationEvent> out;
+  out.reserve(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back(readers::ReadRevocation(r.row(i)));
   }
@@ -223,6 +224,7 @@ PostgresTokenStoreImpl::ListActiveRevocations(absl::Time now) {
                       c->Query(PostgresDialect(sqlite::kActiveRevocationsSql),
                                Params().Int(sqlite::FloorSeconds(now))));
   std::vector<RevocationEvent> out;
+  out.reserve(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back(readers::ReadRevocation(r.row(i)));
   }
