@@ -10,17 +10,40 @@
 #include "base/random.h"
 #include "server/admin_key_reset.h"
 #include "server/backup.h"
+#include "server/migrate.h"
 
 namespace token_authority::server {
 namespace {
 
 struct OfflineFlags {
   std::string data_dir = "./var";
-  std::string to, from, kek_file;
+  std::string to, from, kek_file, password_file;
 };
 
 // The command chosen, run after parsing: its output line or its error.
 using Action = std::function<absl::StatusOr<std::string>()>;
+
+void AddMigrate(CLI::App& app, OfflineFlags& f, Action& action) {
+  CLI::App* migrate = app.add_subcommand(
+      "migrate",
+      "Copy a stopped SQLite deployment into an empty PostgreSQL database "
+      "(all or nothing, counts checked), for replicas started with "
+      "--database");
+  migrate->add_option("--from", f.from, "the data directory (server stopped)")
+      ->required();
+  migrate->add_option("--to", f.to, "the database: postgresql://...")
+      ->required();
+  migrate->add_option("--database-password-file", f.password_file,
+                      "file holding the PostgreSQL password (first line)");
+  migrate->add_option("--kek-file", f.kek_file,
+                      "the key-encryption key (default: kek.key in --from); "
+                      "the replicas use the same");
+  migrate->callback([&f, &action] {
+    action = [&f]() -> absl::StatusOr<std::string> {
+      return MigrateDataDir({f.from, f.to, f.password_file, f.kek_file});
+    };
+  });
+}
 
 void AddCommands(CLI::App& app, OfflineFlags& f, Action& action) {
   CLI::App* admin_key = app.add_subcommand(
@@ -80,13 +103,14 @@ void AddCommands(CLI::App& app, OfflineFlags& f, Action& action) {
               : "; kek.key copied and checked");
     };
   });
+  AddMigrate(app, f, action);
 }
 
 }  // namespace
 
 bool IsOfflineCommand(absl::string_view first_argument) {
   return first_argument == "admin-key" || first_argument == "backup" ||
-         first_argument == "restore";
+         first_argument == "restore" || first_argument == "migrate";
 }
 
 int RunOfflineCommand(int argc, const char* const* argv, std::string* out,

@@ -1,10 +1,13 @@
 // The commands of the token-authority binary that run without serving:
 //
 //   token-authority admin-key reset [--data-dir DIR]     (server stopped)
-//   token-authority backup [--data-dir DIR] --to FILE      (server running or
-//   not) token-authority restore --from FILE [--kek-file KEK] --data-dir NEWDIR
+//   token-authority backup [--data-dir DIR] --to FILE    (running or not)
+//   token-authority restore --from FILE [--kek-file KEK] --data-dir NEWDIR
+//   token-authority migrate --from DIR --to postgresql://...
+//       [--database-password-file FILE] [--kek-file KEK]  (server stopped)
 //
-// See README "Admin keys" and "Backups".
+// See README "Admin keys", "Backups" and "Running several replicas on
+// PostgreSQL".
 #ifndef SERVER_OFFLINE_COMMANDS_H_
 #define SERVER_OFFLINE_COMMANDS_H_
 

@@ -39,6 +39,7 @@ TEST(OfflineCommandsTest, Recognised) {
   EXPECT_TRUE(IsOfflineCommand("admin-key"));
   EXPECT_TRUE(IsOfflineCommand("backup"));
   EXPECT_TRUE(IsOfflineCommand("restore"));
+  EXPECT_TRUE(IsOfflineCommand("migrate"));
   EXPECT_FALSE(IsOfflineCommand("--listen"));
   EXPECT_FALSE(IsOfflineCommand("serve"));
 }
@@ -48,6 +49,10 @@ TEST(OfflineCommandsTest, UsageAndHelp) {
   EXPECT_EQ(RunCommand({"backup"}).code, 2);  // --to is required
   EXPECT_EQ(RunCommand({"restore", "--from", "x"}).code, 2);
   EXPECT_EQ(RunCommand({"backup", "--to", "x", "--bogus"}).code, 2);
+  EXPECT_EQ(RunCommand({"migrate", "--from", "x"}).code, 2);  // --to
+  Result migrate_help = RunCommand({"migrate", "--help"});
+  EXPECT_EQ(migrate_help.code, 0);
+  EXPECT_THAT(migrate_help.out, HasSubstr("--database-password-file"));
   Result help = RunCommand({"backup", "--help"});
   EXPECT_EQ(help.code, 0);
   EXPECT_THAT(help.out, HasSubstr("--to"));
