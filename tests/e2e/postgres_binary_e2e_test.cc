@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -287,6 +288,54 @@ TEST_F(PostgresBinaryE2eTest, BadDatabaseFlagsAreOneLine) {
   EXPECT_EQ(no_url.Wait(), 1);
   EXPECT_THAT(no_url.err(),
               HasSubstr("--database-password-file: needs --database"));
+}
+
+// --database-password-file: the right password starts the server; a wrong
+// one, none, and a missing file are refused at start in one line (exit 1).
+TEST_F(PostgresBinaryE2eTest, DatabasePasswordFromAFile) {
+  const std::string db = url_.substr(url_.rfind('/') + 1);
+  const std::string role = db + "_pw";
+  ASSERT_OK(cluster_->AddPasswordRole(role, "right horse"));
+  ASSERT_OK(cluster_->Exec(
+      "postgres", absl::StrCat("ALTER DATABASE ", db, " OWNER TO ", role)));
+  const std::string url = absl::StrCat(
+      "postgresql://", role, "@127.0.0.1:", cluster_->port(), "/", db);
+  const std::string good = tmp_.File("good.pw");
+  const std::string bad = tmp_.File("bad.pw");
+  std::ofstream(good) << "right horse\n";
+  std::ofstream(bad) << "wrong horse\n";
+  auto start = [&](const std::string& data, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"--listen",   "127.0.0.1:0",
+                                     "--data-dir", tmp_.File(data),
+                                     "--database", url};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<ServerChild>(args,
+                                         std::map<std::string, std::string>{});
+  };
+  auto one_line = [](const std::string& s) {
+    return std::count(s.begin(), s.end(), '\n') == 1;
+  };
+  auto wrong = start("a", {"--database-password-file", bad});
+  EXPECT_EQ(wrong->Wait(), 1);
+  EXPECT_TRUE(one_line(wrong->err())) << wrong->err();
+  EXPECT_THAT(wrong->err(),
+              HasSubstr("password authentication failed for user \"" + role));
+  auto none = start("b", {});
+  EXPECT_EQ(none->Wait(), 1);
+  EXPECT_TRUE(one_line(none->err())) << none->err();
+  EXPECT_THAT(none->err(), HasSubstr("no password supplied"));
+  auto missing =
+      start("c", {"--database-password-file", tmp_.File("absent.pw")});
+  EXPECT_EQ(missing->Wait(), 1);
+  EXPECT_TRUE(one_line(missing->err())) << missing->err();
+  EXPECT_THAT(missing->err(),
+              HasSubstr("--database-password-file: cannot read"));
+  EXPECT_THAT(missing->err(), HasSubstr("absent.pw"));
+  auto right = start("d", {"--database-password-file", good});
+  ASSERT_FALSE(right->Address().empty()) << right->FirstLine() << right->err();
+  EXPECT_THAT(right->FirstLine(), HasSubstr("admin key written"));
+  right->Signal(SIGTERM);
+  EXPECT_EQ(right->Wait(), 0) << right->err();
 }
 
 }  // namespace

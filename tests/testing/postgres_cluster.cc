@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/time_scale.h"
 
@@ -250,6 +251,38 @@ absl::StatusOr<std::string> PostgresCluster::QueryText(
     return std::string();
   }
   return std::string(PQgetvalue(res.get(), 0, 0), PQgetlength(res.get(), 0, 0));
+}
+
+absl::Status PostgresCluster::AddPasswordRole(absl::string_view name,
+                                              absl::string_view password) {
+  absl::Status st = Exec(
+      "postgres",
+      absl::StrCat("CREATE ROLE ", name, " LOGIN PASSWORD '", password, "'"));
+  if (!st.ok()) return st;
+  const std::string hba = dir_.File("data") + "/pg_hba.conf";
+  const std::string rules = ReadFile(hba);
+  if (rules.empty()) return absl::InternalError("cannot read " + hba);
+  {
+    std::ofstream out(hba, std::ios::trunc);
+    out << "host all " << name << " 127.0.0.1/32 scram-sha-256\n" << rules;
+    if (!out.flush()) return absl::InternalError("cannot write " + hba);
+  }
+  st = Exec("postgres", "SELECT pg_reload_conf()");
+  if (!st.ok()) return st;
+  // The reload is asynchronous: wait until the role is asked for its
+  // password.
+  const std::string conninfo =
+      absl::StrCat("host=127.0.0.1 port=", port_, " user=", name,
+                   " dbname=postgres connect_timeout=10");
+  const absl::Time deadline = absl::Now() + Scaled(absl::Seconds(30));
+  while (true) {
+    std::unique_ptr<PGconn, ConnCloser> conn(PQconnectdb(conninfo.c_str()));
+    if (PQstatus(conn.get()) != CONNECTION_OK) return absl::OkStatus();
+    if (absl::Now() > deadline) {
+      return absl::InternalError("pg_hba.conf reload not in effect in time");
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
 }
 
 absl::StatusOr<std::string> PostgresCluster::CreateDatabase() {

@@ -6,7 +6,8 @@
 //
 // Start() runs `initdb` into a fresh TempDir and `pg_ctl start` with the
 // server listening on 127.0.0.1 and a free port only (no unix socket), with
-// trust authentication for the superuser "ta". PostgreSQL refuses to run as
+// trust authentication for the superuser "ta" (AddPasswordRole adds a role
+// that must give a password). PostgreSQL refuses to run as
 // root: when the test runs as root, the binaries run as the system user
 // "postgres" (installed with postgresql-common) or, if that is missing, as
 // "ta-postgres" (created with useradd); the TempDir is handed to that user.
@@ -81,6 +82,14 @@ class PostgresCluster {
   // row).
   absl::StatusOr<std::string> QueryText(absl::string_view dbname,
                                         absl::string_view sql) const;
+
+  // Creates login role `name` with `password` and makes the server ask it
+  // (only it) for that password (scram-sha-256) over TCP: a line in
+  // pg_hba.conf ahead of the trust lines, then a reload, waited for until a
+  // connection as `name` without the password is refused. Every other
+  // user keeps trust authentication.
+  absl::Status AddPasswordRole(absl::string_view name,
+                               absl::string_view password);
 
   // The directory holding initdb, pg_ctl and postgres.
   static std::string BinDir();

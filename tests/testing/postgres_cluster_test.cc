@@ -1,11 +1,13 @@
 #include "tests/testing/postgres_cluster.h"
 
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -50,6 +52,28 @@ TEST(PostgresClusterTest, StartsServesStopsAndRestarts) {
   const std::string dir = pg->directory();
   pg.reset();
   EXPECT_NE(::stat(dir.c_str(), &st), 0) << "directory left behind";
+}
+
+// Connects with `conninfo`; libpq's error message, "" when connected.
+std::string ConnectError(const std::string& conninfo) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  std::string error =
+      PQstatus(c) == CONNECTION_OK ? "" : std::string(PQerrorMessage(c));
+  PQfinish(c);
+  return error;
+}
+
+TEST(PostgresClusterTest, PasswordRoleMustGiveItsPassword) {
+  ASSERT_OK_AND_ASSIGN(PostgresCluster * pg, SharedPostgresCluster());
+  ASSERT_OK(pg->AddPasswordRole("pw_role", "open sesame"));
+  const std::string base = absl::StrCat("host=127.0.0.1 port=", pg->port(),
+                                        " dbname=postgres user=pw_role");
+  EXPECT_THAT(ConnectError(base), HasSubstr("no password supplied"));
+  EXPECT_THAT(ConnectError(base + " password=wrong"),
+              HasSubstr("password authentication failed"));
+  EXPECT_EQ(ConnectError(base + " password='open sesame'"), "");
+  // Everyone else keeps trust authentication.
+  EXPECT_THAT(pg->QueryText("postgres", "SELECT 1"), IsOkAndHolds("1"));
 }
 
 TEST(PostgresClusterTest, MissingBinariesFailLoudly) {
