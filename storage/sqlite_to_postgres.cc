@@ -2,11 +2,13 @@
 
 #include <sys/stat.h>
 
+#include <iterator>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "base/random.h"
 #include "base/status_macros.h"
 #include "storage/kek_binding.h"
@@ -26,112 +28,76 @@ struct Column {
   Kind kind;
 };
 
-// A table copied row by row, in `order`, the rows `where` selects (the
-// same filter counts them on both sides).
-struct Table {
-  const char* name;
-  const char* where;  // "" or a condition
-  const char* order;
-  std::vector<Column> columns;
-};
-
 constexpr Kind I = Kind::kInt;
 constexpr Kind T = Kind::kText;
 constexpr Kind B = Kind::kBytes;
 
-// Parents before children (foreign keys). The columns are the SQLite
-// schema's (schema.cc), minus tokens.request_hash.
-const std::vector<Table>& Tables() {
-  static const std::vector<Table>* const kTables = new std::vector<Table>{
-      {"organizations",
-       "no <> 0",
-       "no",
-       {{"no", I},
-        {"id", T},
-        {"name", T},
-        {"secure_enabled", I},
-        {"created_at", I},
-        {"updated_at", I}}},
-      {"api_keys",
-       "",
-       "no",
-       {{"no", I},
-        {"id", T},
-        {"org_no", I},
-        {"role", I},
-        {"name", T},
-        {"secret_hash", B},
-        {"created_at", I},
-        {"revoked_at", I},
-        {"last_used_at", I}}},
-      {"signing_keys",
-       "",
-       "no",
-       {{"no", I},
-        {"org_no", I},
-        {"kid", T},
-        {"algorithm", T},
-        {"state", I},
-        {"created_at", I},
-        {"retired_at", I},
-        {"sealed_key", B}}},
-      {"tokens",
-       "",
-       "no",
-       {{"no", I},
-        {"id", B},
-        {"org_no", I},
-        {"kind", I},
-        {"target", T},
-        {"issued_at", I},
-        {"not_before", I},
-        {"expires_at", I},
-        {"key_no", I},
-        {"jwt_sha256", B},
-        {"issued_by", I},
-        {"user_id", T},
-        {"tag", T},
-        {"client_ip", T},
-        {"domain", T},
-        {"request_id", T},
-        {"spec_fingerprint", B},
-        {"revoked_at", I},
-        {"revocation_seq", I},
-        {"revocation_reason", T}}},
-      {"token_streams",
-       "",
-       "org_no, stream, issued_at, token_no",
-       {{"org_no", I}, {"stream", T}, {"issued_at", I}, {"token_no", I}}},
-      {"revocations",
-       "",
-       "seq",
-       {{"seq", I},
-        {"token_id", B},
-        {"org_no", I},
-        {"revoked_at", I},
-        {"expires_at", I}}},
-      {"audit_events",
-       "",
-       "id",
-       {{"id", I},
-        {"time", I},
-        {"action", I},
-        {"org_no", I},
-        {"actor_no", I},
-        {"token_id", B},
-        {"tag", T},
-        {"user_id", T},
-        {"request_id", T},
-        {"detail", T}}},
-      // The key-encryption key's check value and fingerprint (the other
-      // meta rows are the SQLite store's own, e.g. its health probe).
-      {"meta",
-       "key IN ('kek_check', 'kek_fingerprint')",
-       "key",
-       {{"key", T}, {"value", B}}},
-  };
-  return *kTables;
-}
+// The columns of the SQLite schema (schema.cc), minus tokens.request_hash.
+constexpr Column kOrganizations[] = {{"no", I},         {"id", T},
+                                     {"name", T},       {"secure_enabled", I},
+                                     {"created_at", I}, {"updated_at", I}};
+constexpr Column kApiKeys[] = {
+    {"no", I},         {"id", T},         {"org_no", I},
+    {"role", I},       {"name", T},       {"secret_hash", B},
+    {"created_at", I}, {"revoked_at", I}, {"last_used_at", I}};
+constexpr Column kSigningKeys[] = {
+    {"no", I},    {"org_no", I},     {"kid", T},        {"algorithm", T},
+    {"state", I}, {"created_at", I}, {"retired_at", I}, {"sealed_key", B}};
+constexpr Column kTokens[] = {{"no", I},
+                              {"id", B},
+                              {"org_no", I},
+                              {"kind", I},
+                              {"target", T},
+                              {"issued_at", I},
+                              {"not_before", I},
+                              {"expires_at", I},
+                              {"key_no", I},
+                              {"jwt_sha256", B},
+                              {"issued_by", I},
+                              {"user_id", T},
+                              {"tag", T},
+                              {"client_ip", T},
+                              {"domain", T},
+                              {"request_id", T},
+                              {"spec_fingerprint", B},
+                              {"revoked_at", I},
+                              {"revocation_seq", I},
+                              {"revocation_reason", T}};
+constexpr Column kTokenStreams[] = {
+    {"org_no", I}, {"stream", T}, {"issued_at", I}, {"token_no", I}};
+constexpr Column kRevocations[] = {{"seq", I},
+                                   {"token_id", B},
+                                   {"org_no", I},
+                                   {"revoked_at", I},
+                                   {"expires_at", I}};
+constexpr Column kAuditEvents[] = {
+    {"id", I},         {"time", I},     {"action", I}, {"org_no", I},
+    {"actor_no", I},   {"token_id", B}, {"tag", T},    {"user_id", T},
+    {"request_id", T}, {"detail", T}};
+constexpr Column kMeta[] = {{"key", T}, {"value", B}};
+
+// A table copied row by row, in `order`, the rows `where` selects (the
+// same filter counts them on both sides, and finds a target not empty).
+struct Table {
+  const char* name;
+  const char* where;  // "" or a condition
+  const char* order;
+  absl::Span<const Column> columns;
+};
+
+// Parents before children (foreign keys).
+constexpr Table kTables[] = {
+    {"organizations", "no <> 0", "no", kOrganizations},
+    {"api_keys", "", "no", kApiKeys},
+    {"signing_keys", "", "no", kSigningKeys},
+    {"tokens", "", "no", kTokens},
+    {"token_streams", "", "org_no, stream, issued_at, token_no", kTokenStreams},
+    {"revocations", "", "seq", kRevocations},
+    {"audit_events", "", "id", kAuditEvents},
+    // The key-encryption key's check value and fingerprint (the other meta
+    // rows are the SQLite store's own, e.g. its health probe).
+    {"meta", "key IN ('kek_check', 'kek_fingerprint')", "key", kMeta},
+};
 
 // The identity columns, set past the copied numbers.
 constexpr std::pair<const char*, const char*> kIdentities[] = {
@@ -309,10 +275,8 @@ absl::StatusOr<std::unique_ptr<sqlite::Connection>> OpenSource(
 // FailedPrecondition unless the (token-authority) PostgreSQL database holds
 // no rows beyond what its schema creates.
 absl::Status CheckEmpty(pg::Connection& c) {
-  for (const Table& t : Tables()) {
-    const bool orgs = absl::string_view(t.name) == "organizations";
-    TA_ASSIGN_OR_RETURN(int64_t n,
-                        c.QueryInt64(CountSql(t, orgs ? t.where : "")));
+  for (const Table& t : kTables) {
+    TA_ASSIGN_OR_RETURN(int64_t n, c.QueryInt64(CountSql(t, t.where)));
     if (n > 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("the PostgreSQL database is not empty (", t.name,
@@ -380,7 +344,7 @@ absl::StatusOr<SqliteToPostgresReport> CopyAll(sqlite::Connection& from,
                                                const SqliteToPostgresOptions& o,
                                                const KeyEncryptionKey& kek) {
   SqliteToPostgresReport report;
-  for (const Table& t : Tables()) {
+  for (const Table& t : kTables) {
     TA_ASSIGN_OR_RETURN(int64_t n, CopyTable(from, to, t, o.batch_rows));
     report.tables.push_back({t.name, n});
   }
@@ -404,8 +368,8 @@ absl::StatusOr<SqliteToPostgresReport> CopyAll(sqlite::Connection& from,
 // The counts on both sides, table by table, and the revocation counter.
 absl::Status VerifyCounts(sqlite::Connection& from, pg::Connection& to,
                           const SqliteToPostgresReport& report) {
-  for (size_t i = 0; i < Tables().size(); ++i) {
-    const Table& t = Tables()[i];
+  for (size_t i = 0; i < std::size(kTables); ++i) {
+    const Table& t = kTables[i];
     TA_ASSIGN_OR_RETURN(int64_t source, from.QueryInt64(CountSql(t, t.where)));
     TA_ASSIGN_OR_RETURN(int64_t target, to.QueryInt64(CountSql(t, t.where)));
     if (source != target || target != report.tables[i].rows) {
