@@ -141,7 +141,94 @@ CREATE INDEX audit_user ON audit_events(org_no, user_id, id)
 CREATE INDEX audit_token ON audit_events(token_id) WHERE token_id IS NOT NULL;
 )sql";
 
-const char* const kSteps[] = {kSchemaV1};
+// v2: the change log that keeps replicas in step (pg_change_log.h).
+// Triggers, so that every path (this store, a migration, an operator's SQL)
+// is logged: change_log gets one row per insert or update of what replicas
+// cache (organisations, signing keys, API keys: their creation and
+// revocation; TouchApiKey's last_used_at updates are not logged), its seq
+// taken from the one row of change_counter, locked by the changing
+// transaction until COMMIT (as revocation_counter for revocations), so that
+// seq order is commit order across replicas and a reader that sees seq N
+// sees every seq below it. Inserts into change_log and revocations NOTIFY
+// ta_changes (statement level: PostgreSQL delivers at COMMIT and merges
+// duplicates of one transaction).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE change_counter(
+  one boolean PRIMARY KEY DEFAULT true CHECK (one),
+  last bigint NOT NULL
+);
+INSERT INTO change_counter(one, last) VALUES (true, 0);
+
+CREATE TABLE change_log(
+  seq bigint PRIMARY KEY,
+  kind text NOT NULL,
+  organization_id text NOT NULL,
+  entity_id text NOT NULL,
+  changed_at bigint NOT NULL
+);
+
+CREATE FUNCTION ta_log_change(p_kind text, p_org_no bigint, p_entity text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  next_seq bigint;
+  org_id text;
+BEGIN
+  UPDATE change_counter SET last = last + 1 RETURNING last INTO next_seq;
+  SELECT id INTO org_id FROM organizations WHERE no = p_org_no;
+  INSERT INTO change_log(seq, kind, organization_id, entity_id, changed_at)
+    VALUES (next_seq, p_kind, coalesce(org_id, ''), p_entity,
+            (extract(epoch FROM clock_timestamp()) * 1000000)::bigint);
+END $$;
+
+CREATE FUNCTION ta_organization_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ta_log_change('organization', NEW.no, NEW.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER organizations_inserted AFTER INSERT ON organizations
+  FOR EACH ROW WHEN (NEW.no <> 0) EXECUTE FUNCTION ta_organization_changed();
+CREATE TRIGGER organizations_updated AFTER UPDATE ON organizations
+  FOR EACH ROW WHEN (NEW.no <> 0 AND OLD.* IS DISTINCT FROM NEW.*)
+  EXECUTE FUNCTION ta_organization_changed();
+
+CREATE FUNCTION ta_signing_key_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ta_log_change('signing_key', NEW.org_no, NEW.kid);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER signing_keys_inserted AFTER INSERT ON signing_keys
+  FOR EACH ROW EXECUTE FUNCTION ta_signing_key_changed();
+CREATE TRIGGER signing_keys_updated AFTER UPDATE ON signing_keys
+  FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*)
+  EXECUTE FUNCTION ta_signing_key_changed();
+
+CREATE FUNCTION ta_api_key_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ta_log_change('api_key', NEW.org_no, NEW.id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER api_keys_inserted AFTER INSERT ON api_keys
+  FOR EACH ROW EXECUTE FUNCTION ta_api_key_changed();
+CREATE TRIGGER api_keys_revoked AFTER UPDATE OF revoked_at ON api_keys
+  FOR EACH ROW WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at)
+  EXECUTE FUNCTION ta_api_key_changed();
+
+CREATE FUNCTION ta_notify_changes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('ta_changes', TG_TABLE_NAME);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER change_log_notify AFTER INSERT ON change_log
+  FOR EACH STATEMENT EXECUTE FUNCTION ta_notify_changes();
+CREATE TRIGGER revocations_notify AFTER INSERT ON revocations
+  FOR EACH STATEMENT EXECUTE FUNCTION ta_notify_changes();
+)sql";
+
+const char* const kSteps[] = {kSchemaV1, kSchemaV2};
 static_assert(sizeof(kSteps) / sizeof(kSteps[0]) == kLatestSchemaVersion);
 
 }  // namespace

@@ -13,8 +13,8 @@
 
 namespace token_authority::storage::pg {
 
-// v1: base schema.
-inline constexpr int kLatestSchemaVersion = 1;
+// v1: base schema; v2: the change log (change_log, its triggers, NOTIFY).
+inline constexpr int kLatestSchemaVersion = 2;
 
 // The advisory lock key that serialises migrations and first-start set-up
 // (the KEK check value) across replicas.

@@ -18,10 +18,12 @@
 #ifndef STORAGE_POSTGRES_TOKEN_STORE_H_
 #define STORAGE_POSTGRES_TOKEN_STORE_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -31,6 +33,31 @@
 #include "storage/token_store.h"
 
 namespace token_authority::storage {
+
+// What a change_log row says changed (pg_schema.cc, v2): replicas re-read
+// that entity from the store.
+enum class ChangeKind {
+  kOrganization,  // entity_id: the organisation's id
+  kSigningKey,    // entity_id: the key's kid
+  kApiKey,        // entity_id: the API key's id
+};
+
+// One row of the change log, written by triggers at every insert or
+// update of what replicas cache. Sequences are in commit order across
+// replicas: a reader that sees seq N sees every seq below it.
+struct ChangeEvent {
+  int64_t seq = 0;
+  ChangeKind kind = ChangeKind::kOrganization;
+  std::string organization_id;  // "" for a service-wide API key
+  std::string entity_id;
+};
+
+// Wakes a callback when another replica (or this one) committed a change
+// or a revocation (pg_change_listener.h). Destroying it stops its thread.
+class ChangeListener {
+ public:
+  virtual ~ChangeListener() = default;
+};
 
 struct PostgresTokenStoreOptions {
   // libpq connection string: "postgresql://user@host:port/db" or
@@ -58,7 +85,7 @@ struct PostgresTokenStoreOptions {
 
 class PostgresTokenStore : public TokenStore {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Connects, creates or migrates the schema (under an advisory lock),
   // checks synchronous_commit and the key-encryption key, starts the writer
@@ -79,6 +106,21 @@ class PostgresTokenStore : public TokenStore {
   // RunExclusively.
   virtual absl::Status RunExclusively(
       const std::function<absl::Status()>& fn) = 0;
+
+  // Change log entries with seq > `after_seq`, ascending, at most `limit`
+  // (1..10000). (postgres_token_store_changes.cc)
+  virtual absl::StatusOr<std::vector<ChangeEvent>> ListChangesSince(
+      int64_t after_seq, int limit) = 0;
+  // The highest seq in the change log (0 when empty).
+  virtual absl::StatusOr<int64_t> MaxChangeSequence() = 0;
+  // Starts a thread with a connection of its own that LISTENs for changes
+  // and revocations committed by any replica and calls `on_change` after
+  // each notification and after each (re)connect (so that the caller
+  // catches up: a notification missed while disconnected loses nothing).
+  // `on_change` must be quick (it should wake a thread of the caller's).
+  // Never fails: an unreachable server is retried with backoff.
+  virtual std::unique_ptr<ChangeListener> ListenForChanges(
+      std::function<void()> on_change) = 0;
 
  protected:
   PostgresTokenStore() = default;

@@ -127,6 +127,13 @@ class PostgresTokenStoreImpl final : public PostgresTokenStore {
   absl::Status FlushTouches() override;
   absl::Status RunExclusively(const std::function<absl::Status()>& fn) override;
 
+  // postgres_token_store_changes.cc
+  absl::StatusOr<std::vector<ChangeEvent>> ListChangesSince(int64_t after_seq,
+                                                            int limit) override;
+  absl::StatusOr<int64_t> MaxChangeSequence() override;
+  std::unique_ptr<ChangeListener> ListenForChanges(
+      std::function<void()> on_change) override;
+
  private:
   void StartMaintenance();
   void MergeTouch(const std::string& api_key_id, int64_t us)

@@ -100,8 +100,10 @@ TEST_F(PostgresTokenStoreTest, NewerSchemaIsRefusedInOneLine) {
   absl::StatusOr<std::unique_ptr<PostgresTokenStore>> s =
       PostgresTokenStore::Open(Options());
   ASSERT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition,
-                          "database schema version 7 is newer than this "
-                          "build supports (1): upgrade token-authority"));
+                          absl::StrCat("database schema version 7 is newer "
+                                       "than this build supports (",
+                                       PostgresTokenStore::kSchemaVersion,
+                                       "): upgrade token-authority")));
 }
 
 TEST_F(PostgresTokenStoreTest, ReplicasStartingTogetherMigrateOnce) {
@@ -115,7 +117,8 @@ TEST_F(PostgresTokenStoreTest, ReplicasStartingTogetherMigrateOnce) {
   }
   for (auto& t : threads) t.join();
   for (auto& s : stores) ASSERT_OK(s.status());
-  EXPECT_EQ(Query("SELECT count(*) FROM ta_schema"), "1");
+  EXPECT_EQ(Query("SELECT count(*) FROM ta_schema"),
+            absl::StrCat(PostgresTokenStore::kSchemaVersion));
   EXPECT_EQ(Query("SELECT count(*) FROM meta WHERE key = 'kek_check'"), "1");
   // Every replica writes, and sees the others' rows.
   ASSERT_OK((*stores[0])->CreateOrganization(MakeOrg("acme"), {}).status());
