@@ -140,6 +140,12 @@ void ApiKeyRegistry::Put(const storage::ApiKey& key) {
   keys_[key.id] = std::move(entry);
 }
 
+bool ApiKeyRegistry::PutIfAbsent(const storage::ApiKey& key) {
+  auto entry = std::make_shared<Entry>(key);
+  WriterLock lock(&mu_);
+  return keys_.try_emplace(key.id, std::move(entry)).second;
+}
+
 void ApiKeyRegistry::MarkRevoked(absl::string_view api_key_id) {
   ReaderLock lock(&mu_);
   auto it = keys_.find(api_key_id);

@@ -59,6 +59,9 @@ class ApiKeyRegistry {
   // Adds (or replaces) `key`, which must carry its secret hash; its
   // revocation is taken from revoked_at.
   void Put(const storage::ApiKey& key);
+  // Put, unless a key with that id is known already (which keeps its rate
+  // limit and revocation); returns whether it was added.
+  bool PutIfAbsent(const storage::ApiKey& key);
   // Marks the key revoked (effective for every later call); unknown ids are
   // ignored.
   void MarkRevoked(absl::string_view api_key_id);

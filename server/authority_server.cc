@@ -327,10 +327,20 @@ absl::Status AuthorityServer::StartInternal(
   TA_ASSIGN_OR_RETURN(data_dir_lock_, DataDirLock::Acquire(options.data_dir));
   TA_RETURN_IF_ERROR(OpenStore(options, clock, random));
 
-  // 3. The core.
+  // 3. The core; with PostgreSQL, in step with the other replicas from the
+  // change log's sequence read before the core loads its state (so nothing
+  // committed in between is missed; re-applying is harmless).
+  int64_t change_sequence = 0;
+  if (pg_store_ != nullptr) {
+    TA_ASSIGN_OR_RETURN(change_sequence, pg_store_->MaxChangeSequence());
+  }
   TA_ASSIGN_OR_RETURN(
       authority_,
       TokenAuthority::Create(options.authority, token_store(), clock, random));
+  if (pg_store_ != nullptr) {
+    replica_sync_ =
+        ReplicaSync::Start(pg_store_.get(), authority_.get(), change_sequence);
+  }
 
   // 4. gRPC.
   TA_RETURN_IF_ERROR(StartGrpc(options, hp.host));
@@ -528,6 +538,7 @@ void AuthorityServer::Shutdown(absl::Duration grace) {
   // Neither may look at the store or flip the health status from here on.
   metrics_.reset();
   if (store_health_ != nullptr) store_health_->Stop();
+  if (replica_sync_ != nullptr) replica_sync_->Stop();
   if (server_ != nullptr) {
     if (grpc::HealthCheckServiceInterface* health =
             server_->GetHealthCheckService()) {

@@ -18,6 +18,7 @@
 #include "base/mutex.h"
 #include "base/random.h"
 #include "server/call_log.h"
+#include "server/replica_sync.h"
 #include "server/token_authority.h"
 #include "storage/postgres_token_store.h"
 #include "storage/sqlite_token_store.h"
@@ -185,6 +186,8 @@ class AuthorityServer {
   // With database_url: the PostgreSQL store instead (store_ stays null).
   std::unique_ptr<storage::PostgresTokenStore> pg_store_;
   std::unique_ptr<TokenAuthority> authority_;
+  // With database_url: keeps authority_ in step with the other replicas.
+  std::unique_ptr<ReplicaSync> replica_sync_;
   std::unique_ptr<BlockingExecutor> executor_;
   std::unique_ptr<BlockingExecutor> list_executor_;
   std::unique_ptr<ReplyBacklog> backlog_;

@@ -35,6 +35,34 @@ absl::StatusOr<std::shared_ptr<const token::SigningKey>> KeyOfRow(
   return std::shared_ptr<const token::SigningKey>(std::move(*parsed));
 }
 
+// Whether `entry` already holds `org` with the keys `rows` (kid, state and
+// retirement; keys never change otherwise).
+bool SameAsStored(const OrgEntry& entry, const storage::Organization& org,
+                  const std::vector<storage::SigningKey>& rows) {
+  if (entry.org.name != org.name ||
+      entry.org.secure_enabled != org.secure_enabled ||
+      entry.org.updated_at != org.updated_at ||
+      entry.keys.size() != rows.size()) {
+    return false;
+  }
+  for (const storage::SigningKey& row : rows) {
+    auto it = std::find_if(
+        entry.keys.begin(), entry.keys.end(),
+        [&](const storage::SigningKey& k) { return k.kid == row.kid; });
+    if (it == entry.keys.end() || it->state != row.state ||
+        it->retired_at != row.retired_at) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool HasPrimary(const std::vector<storage::SigningKey>& rows) {
+  return std::any_of(rows.begin(), rows.end(), [](const auto& k) {
+    return k.state == token::KeyState::kPrimary;
+  });
+}
+
 }  // namespace
 
 absl::Status OrganizationNotFound(absl::string_view organization_id) {
@@ -140,6 +168,26 @@ absl::Status OrganizationRegistry::ChangeKeys(
   WriterLock key_change(&key_change_mu_);
   TA_RETURN_IF_ERROR(store_write());
   return Reload(organization_id);
+}
+
+absl::Status OrganizationRegistry::Refresh(const std::string& organization_id) {
+  MutexLock write(&write_mu_);
+  TA_ASSIGN_OR_RETURN(storage::Organization org,
+                      store_->GetOrganization(organization_id));
+  TA_ASSIGN_OR_RETURN(std::vector<storage::SigningKey> rows,
+                      store_->ListSigningKeys(organization_id));
+  std::shared_ptr<const OrgEntry> current = Find(organization_id);
+  // A new organisation whose creator has not yet added its primary key:
+  // that key's own change installs it.
+  if (current == nullptr && !HasPrimary(rows)) return absl::OkStatus();
+  if (current != nullptr && SameAsStored(*current, org, rows)) {
+    return absl::OkStatus();
+  }
+  WriterLock key_change(&key_change_mu_);
+  TA_ASSIGN_OR_RETURN(std::shared_ptr<const OrgEntry> entry,
+                      Build(std::move(org), std::move(rows)));
+  Put(std::move(entry));
+  return absl::OkStatus();
 }
 
 absl::Status OrganizationRegistry::EnsurePrimaryKey(

@@ -103,6 +103,15 @@ class OrganizationRegistry {
   absl::Status ChangeKeys(const std::string& organization_id,
                           const std::function<absl::Status()>& store_write);
 
+  // Installs the organisation as the store has it now (record and keys),
+  // for a change made by another replica: a new organisation (once it has
+  // a primary key; until then it is skipped) or a changed one; an entry
+  // that did not change is left alone, and a state is published only when
+  // it changed. Serialised with every other change and exclusive of
+  // ReadForSigning. Errors: the store's (NotFound for an unknown
+  // organisation); DataLoss.
+  absl::Status Refresh(const std::string& organization_id);
+
   // Every organisation's latest published state.
   OrganizationStateFeed& state_feed() { return states_; }
 

@@ -267,6 +267,24 @@ bool TokenAuthority::HasActiveAdminKey() const {
   return api_keys_->HasActiveAdminKey();
 }
 
+absl::Status TokenAuthority::RefreshOrganization(
+    const std::string& organization_id) {
+  return orgs_->Refresh(organization_id);
+}
+
+absl::Status TokenAuthority::RefreshApiKey(const std::string& api_key_id) {
+  TA_ASSIGN_OR_RETURN(storage::ApiKey key, store_->GetApiKey(api_key_id));
+  if (api_keys_->PutIfAbsent(key) || !key.revoked_at.has_value()) {
+    return absl::OkStatus();
+  }
+  // Known here and revoked through another replica.
+  if (api_keys_->IsActive(api_key_id)) {
+    api_keys_->MarkRevoked(api_key_id);
+    api_key_revocations_.WakeAll();
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TokenAuthority::RunMaintenance() {
   const absl::Time now = clock_.Now();
   revoked_->ForgetExpired(now);

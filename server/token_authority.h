@@ -311,6 +311,18 @@ class TokenAuthority {
   // Whether a service-wide, unrevoked admin key exists.
   bool HasActiveAdminKey() const;
 
+  // --- Replicas (replica_sync.h) ----------------------------------------
+
+  // Re-reads the organisation (record and signing keys) from the store and
+  // installs it when new or changed (another replica created, updated or
+  // rotated it); publishes its state when that changed. Idempotent.
+  // Errors: the store's; DataLoss.
+  absl::Status RefreshOrganization(const std::string& organization_id);
+  // Re-reads the API key from the store: a new key becomes usable, a
+  // revoked one stops authenticating (and wakes api_key_revocations()).
+  // Idempotent. Errors: the store's.
+  absl::Status RefreshApiKey(const std::string& api_key_id);
+
   // Retires non-primary keys whose tokens have all expired (beyond the
   // leeway) and forgets revocations of expired tokens. A key is retired when
   // max_lifetime has passed since it stopped signing, or when no live token
