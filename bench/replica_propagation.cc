@@ -12,11 +12,12 @@
 //   Key rotations and organisation disables: --changes of each through A,
 //   one at a time, each waiting for B's WatchOrganizationStates stream to
 //   deliver it (a new JWK Set digest; the secure flag toggled).
-// The delay is measured from A's answer (the change is committed) to B's
-// delivery, on one steady clock; a delivery before A's answer reached this
-// program counts as 0 (how many did is printed). Prints p50/p99/max per
-// kind, the run's time and the load average before and after.
-// Exit status: 0 measured (the figures are not checked), 1 a failure.
+// The delay is measured on one steady clock to B's delivery from A's answer
+// (the change is committed; a delivery before the answer reached this
+// program counts as 0, and how many did is printed) and from the start of
+// the call to A (an upper bound: it includes A's commit). Prints p50/p99/max
+// per kind, the run's time and the load average before and after. Exit status:
+// 0 measured (the figures are not checked), 1 a failure.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -174,20 +175,33 @@ Resp MustCall(Stub& stub,
 
 // --- Figures ---------------------------------------------------------------
 
-void Print(const char* kind, std::vector<double> ms, int early) {
-  if (ms.empty()) {
-    std::printf("%-28s no samples\n", kind);
-    return;
-  }
+// One kind's delays: from A's answer (0 when B delivered before it) and
+// from the start of the call to A (an upper bound, including A's commit).
+struct Delays {
+  std::vector<double> from_answer;
+  std::vector<double> from_call;
+  int early = 0;  // delivered before A's answer reached this program
+};
+
+void PrintLine(const char* kind, const char* from, std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
   auto at = [&](double q) {
     size_t i = static_cast<size_t>(q * static_cast<double>(ms.size() - 1));
     return ms[i];
   };
-  std::printf(
-      "%-28s n=%-5zu p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  (%d before "
-      "A's answer)\n",
-      kind, ms.size(), at(0.5), at(0.99), ms.back(), early);
+  std::printf("%-28s %-14s n=%-5zu p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n",
+              kind, from, ms.size(), at(0.5), at(0.99), ms.back());
+}
+
+void Print(const char* kind, Delays d) {
+  if (d.from_answer.empty()) {
+    std::printf("%-28s no samples\n", kind);
+    return;
+  }
+  PrintLine(kind, "from answer", std::move(d.from_answer));
+  PrintLine(kind, "from call", std::move(d.from_call));
+  std::printf("%-28s %d of them delivered before A's answer arrived\n", kind,
+              d.early);
 }
 
 double Ms(Clock::duration d) {
@@ -223,13 +237,15 @@ void MeasureRevocations(const Settings& s, Replica& a, Replica& b,
       cv.notify_all();
     }
   });
-  std::map<std::string, Clock::time_point> answered;
+  std::map<std::string, std::pair<Clock::time_point, Clock::time_point>>
+      answered;  // call start, answer
   for (const std::string& id : ids) {
     v1::RevokeTokenRequest rev;
     rev.set_token_id(id);
+    const Clock::time_point called = Clock::now();
     MustCall(*a.tokens, &v1::TokenService::Stub::RevokeToken, rev, admin, org,
              "RevokeToken");
-    answered[id] = Clock::now();
+    answered[id] = {called, Clock::now()};
     std::this_thread::sleep_for(std::chrono::milliseconds(s.interval_ms));
   }
   {
@@ -240,15 +256,15 @@ void MeasureRevocations(const Settings& s, Replica& a, Replica& b,
   watch.TryCancel();
   watcher.join();
   (void)reader->Finish();
-  std::vector<double> ms;
-  int early = 0;
+  Delays d;
   for (const auto& [id, t] : answered) {
     auto it = arrived.find(id);
     if (it == arrived.end()) Die("a revocation never reached B");
-    if (it->second < t) ++early;
-    ms.push_back(Ms(it->second - t));
+    if (it->second < t.second) ++d.early;
+    d.from_answer.push_back(Ms(it->second - t.second));
+    d.from_call.push_back(Ms(it->second - t.first));
   }
-  Print("revocation (WatchRevocations)", std::move(ms), early);
+  Print("revocation (WatchRevocations)", std::move(d));
 }
 
 // --- Organisation states -----------------------------------------------------
@@ -282,8 +298,13 @@ void MeasureOrganizationStates(const Settings& s, Replica& a, Replica& b,
     return events[n - 1];
   };
   wait_for(1);
-  std::vector<double> rotations, disables;
-  int early_rotations = 0, early_disables = 0;
+  Delays rotations, toggles;
+  auto record = [](Delays& d, Clock::time_point called,
+                   Clock::time_point answered, Clock::time_point at) {
+    if (at < answered) ++d.early;
+    d.from_answer.push_back(Ms(at - answered));
+    d.from_call.push_back(Ms(at - called));
+  };
   bool secure = true;
   for (int i = 0; i < s.changes; ++i) {
     size_t before;
@@ -293,30 +314,30 @@ void MeasureOrganizationStates(const Settings& s, Replica& a, Replica& b,
     }
     v1::RotateSigningKeyRequest rotate;
     rotate.set_algorithm(v1::ALGORITHM_ES256);
+    Clock::time_point called = Clock::now();
     MustCall(*a.keys, &v1::KeyService::Stub::RotateSigningKey, rotate, admin,
              org, "RotateSigningKey");
     Clock::time_point t = Clock::now();
     auto [e, at] = wait_for(before + 1);
-    if (at < t) ++early_rotations;
-    rotations.push_back(Ms(at - t));
+    record(rotations, called, t, at);
 
     secure = !secure;
     v1::UpdateOrganizationRequest update;
     update.set_organization_id(org);
     update.set_secure_enabled(secure);
+    called = Clock::now();
     MustCall(*a.admin, &v1::AdminService::Stub::UpdateOrganization, update,
              admin, "", "UpdateOrganization");
     t = Clock::now();
     auto [e2, at2] = wait_for(before + 2);
     if (e2.secure_enabled() != secure) Die("B delivered the wrong state");
-    if (at2 < t) ++early_disables;
-    disables.push_back(Ms(at2 - t));
+    record(toggles, called, t, at2);
   }
   watch.TryCancel();
   watcher.join();
   (void)reader->Finish();
-  Print("key rotation (OrgStates)", std::move(rotations), early_rotations);
-  Print("secure toggled (OrgStates)", std::move(disables), early_disables);
+  Print("key rotation (OrgStates)", std::move(rotations));
+  Print("secure toggled (OrgStates)", std::move(toggles));
 }
 
 }  // namespace
