@@ -5,9 +5,11 @@
 // arguments and returning absl::Status / absl::StatusOr. The gRPC adapters in
 // server/grpc_*.cc only authenticate, convert and call these methods.
 //
-// State kept in memory, in step with the store (this process is the store's
-// only writer; every mutation goes to the store first and is applied to
-// memory after its COMMIT), each in a part of its own (internal headers):
+// State kept in memory, in step with the store (every mutation goes to the
+// store first and is applied to memory after its COMMIT; with several
+// replicas on one PostgreSQL database, the others' changes are applied by
+// ReplicaSync (replica_sync.h) through RefreshOrganization, RefreshApiKey
+// and the revocation feed), each in a part of its own (internal headers):
 //  - each organisation's record (the `secure` flag) and KeySet, loaded at
 //    start, replaced on rotation and retirement (OrganizationRegistry,
 //    organization_registry.h);
