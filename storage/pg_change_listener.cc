@@ -3,9 +3,11 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <iostream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/thread_name.h"
 #include "storage/pg_connection.h"
@@ -62,12 +64,16 @@ bool PgChangeListener::SleepUnlessStopped(absl::Duration d) {
   return stop_;
 }
 
-void PgChangeListener::MarkLost(const std::string& why) {
+void PgChangeListener::MarkLost(absl::string_view why) {
   if (down_) return;
   down_ = true;
   backoff_ = options_.initial_backoff;
-  std::cerr << "change listener: PostgreSQL connection lost (" << why
-            << "); replicas' changes are read every second until it is back\n";
+  // One line: libpq's messages run over several.
+  const absl::string_view first = absl::StripAsciiWhitespace(
+      why.substr(0, std::min(why.find('\n'), why.size())));
+  std::cerr << "change listener: PostgreSQL connection lost (" << first
+            << "); other replicas' changes are read every second until it "
+               "is back\n";
 }
 
 std::unique_ptr<Connection> PgChangeListener::Connect() {
@@ -76,7 +82,7 @@ std::unique_ptr<Connection> PgChangeListener::Connect() {
   absl::Status st = c.status();
   if (st.ok()) st = (*c)->ExecScript(absl::StrCat("LISTEN ", kChangeChannel));
   if (!st.ok()) {
-    MarkLost(std::string(st.message()));
+    MarkLost(st.message());
     SleepUnlessStopped(backoff_);
     backoff_ = std::min(backoff_ * 2, options_.max_backoff);
     return nullptr;

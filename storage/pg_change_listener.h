@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/mutex.h"
 #include "storage/postgres_token_store.h"
@@ -61,7 +62,7 @@ class PgChangeListener final : public ChangeListener {
   // Waits on `conn` until notifications arrive (true) or poll_timeout
   // passes (false); resets `conn` when the connection is lost.
   bool WaitForNotifications(std::unique_ptr<Connection>& conn);
-  void MarkLost(const std::string& why);
+  void MarkLost(absl::string_view why);
   // Waits `d` or until stopped; true when stopped.
   bool SleepUnlessStopped(absl::Duration d);
   bool stopped();
