@@ -31,14 +31,15 @@ void Die(const std::string& message) {
   std::exit(1);
 }
 
-namespace {
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+std::string ReadKeyFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+    line.pop_back();
+  }
+  return line;
 }
-
-}  // namespace
 
 ServerChild StartServer(const std::string& binary,
                         const std::vector<std::string>& extra_args) {
@@ -78,9 +79,7 @@ ServerChild StartServer(const std::string& binary,
   ::close(out[0]);
   child.address = token_authority::server::ListenAddressFromStartLine(line);
   if (child.address.empty()) Die("the server did not start: " + line);
-  std::ifstream key(child.data_dir + "/admin.key");
-  std::getline(key, child.admin_key);
-  child.admin_key = Trim(child.admin_key);
+  child.admin_key = ReadKeyFile(child.data_dir + "/admin.key");
   return child;
 }
 

@@ -51,6 +51,9 @@ ServerChild StartServer(const std::string& binary,
                         const std::vector<std::string>& extra_args = {});
 // SIGTERM, SIGKILL after 30 s; removes the temporary directory.
 void StopServer(ServerChild& child);
+// The first line of the file at `path` without trailing blanks ("" if it
+// cannot be read): an admin key file.
+std::string ReadKeyFile(const std::string& path);
 
 // --- Set-up with blocking calls ---------------------------------------------
 

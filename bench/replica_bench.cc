@@ -32,7 +32,7 @@
 // range of the rounds' ratios, against issue 16's goal (>= 0.5 for one
 // replica).
 //
-//   build/bench/replica_bench --requests 60000 --seconds 30 --rounds 5
+//   build/bench/replica_bench --requests 40000 --seconds 20 --rounds 5
 //
 // Exit status: 0 the goal met, 2 not met, 1 a call failed or the run could
 // not be set up. The closing line "replica_bench: all 3 configurations

@@ -28,7 +28,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -64,11 +63,6 @@ struct Settings {
   int rounds = 5;    // phases interleaved, each round a share of every phase
   std::string only;  // "health,es256,hs256,issue" subset; empty: all
 };
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 }  // namespace
 
@@ -114,9 +108,7 @@ int main(int argc, char** argv) {
     s.target = child.address;
     admin_key = child.admin_key;
   } else {
-    std::ifstream in(s.admin_key_file);
-    std::getline(in, admin_key);
-    admin_key = Trim(admin_key);
+    admin_key = ta_bench::ReadKeyFile(s.admin_key_file);
     if (admin_key.empty()) Die("--admin-key-file: no key");
   }
   std::vector<pid_t> server_pids;
