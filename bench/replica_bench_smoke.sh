@@ -7,7 +7,8 @@
 set -u
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$1" --requests 300 --warmup 20 --rounds 2 --in-flight 16 --seconds 60 >"$out"
+"$1" --requests 300 --warmup 20 --rounds 2 --in-flight 16 --seconds 60 \
+  --propagation-samples 4 >"$out"
 rc=$?
 cat "$out"
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
