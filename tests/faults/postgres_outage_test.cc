@@ -27,6 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -331,6 +332,18 @@ TEST_F(PostgresOutageTest, WritesUnavailableVerifyAnswersReplicasRecover) {
   Ledger ledgers[kReplicas];
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
+  // Stops and joins the clients, also when an assertion below returns early
+  // (the writers then retry until the database answers or 60 s pass).
+  auto join = [&] {
+    stop = true;
+    for (std::thread& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  };
+  struct Joiner {
+    std::function<void()> join;
+    ~Joiner() { join(); }
+  } joiner{join};
   for (int r = 0; r < kReplicas; ++r) {
     for (int t = 0; t < kWritersPerReplica; ++t) {
       threads.emplace_back(WriterLoop, set_->address(r), creds_.issuer_key,
@@ -455,8 +468,7 @@ TEST_F(PostgresOutageTest, WritesUnavailableVerifyAnswersReplicasRecover) {
                                verified_before[1]),
         recovered_s[0], recovered_s[1]);
   }
-  stop = true;
-  for (std::thread& t : threads) t.join();
+  join();
   for (int r = 0; r < kReplicas; ++r) {
     EXPECT_TRUE(ledgers[r].errors.empty())
         << ledgers[r].errors.size() << " calls on replica " << r
