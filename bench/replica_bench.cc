@@ -45,6 +45,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -111,10 +112,25 @@ std::vector<pid_t> PostgresPids(const PostgresCluster& cluster) {
   return pids;
 }
 
-int64_t SumTicks(const std::vector<pid_t>& pids) {
-  int64_t sum = 0;
+// CPU ticks of each of `pids`.
+std::map<pid_t, int64_t> TicksOf(const std::vector<pid_t>& pids) {
+  std::map<pid_t, int64_t> ticks;
   for (pid_t pid : pids) {
-    sum += ta_bench::ProcessTicks("/proc/" + std::to_string(pid) + "/stat");
+    ticks[pid] =
+        ta_bench::ProcessTicks("/proc/" + std::to_string(pid) + "/stat");
+  }
+  return ticks;
+}
+
+// The CPU ticks PostgreSQL's processes used since `before`: of those that
+// ran then, the difference; of those started since, all. (A process that
+// ended meanwhile, such as an autovacuum worker, is not counted.)
+int64_t PostgresTicksSince(const PostgresCluster& cluster,
+                           const std::map<pid_t, int64_t>& before) {
+  int64_t sum = 0;
+  for (const auto& [pid, ticks] : TicksOf(PostgresPids(cluster))) {
+    auto it = before.find(pid);
+    sum += ticks - (it != before.end() ? it->second : 0);
   }
   return sum;
 }
@@ -227,14 +243,16 @@ PhaseResult RunPhase(const Settings& s, Config& c, Phase phase, int limit,
     if (limit == 0) Die(c.name + ": no token to verify");
     start = ta_bench::VerifyCalls(&c.stubs, &c.es_new, c.f.verifier_key);
   }
-  const std::vector<pid_t> db =
-      cluster != nullptr ? PostgresPids(*cluster) : std::vector<pid_t>{};
-  const int64_t db_before = SumTicks(db);
+  const std::map<pid_t, int64_t> db_before =
+      cluster != nullptr ? TicksOf(PostgresPids(*cluster))
+                         : std::map<pid_t, int64_t>{};
   const int64_t writer_before =
       ThreadTicks(c.pids, "ta-writer", "ta-pg-writer");
   PhaseResult r = ta_bench::Driver({s.channels, s.in_flight}, c.pids, start)
                       .Run(kPhaseNames[phase], limit, seconds);
-  c.db_ticks[phase] += SumTicks(db) - db_before;
+  if (cluster != nullptr) {
+    c.db_ticks[phase] += PostgresTicksSince(*cluster, db_before);
+  }
   if (phase == kIssue) {
     c.writer_ticks +=
         ThreadTicks(c.pids, "ta-writer", "ta-pg-writer") - writer_before;
