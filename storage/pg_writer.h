@@ -14,22 +14,20 @@
 #define STORAGE_PG_WRITER_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "base/background_loop.h"
 #include "base/clock.h"
-#include "base/mutex.h"
+#include "storage/basic_write_ctx.h"
+#include "storage/group_commit_queue.h"
 #include "storage/pg_connection.h"
+#include "storage/writer_stats.h"
 
 namespace token_authority::storage::pg {
 
@@ -40,37 +38,8 @@ absl::StatusOr<std::optional<int64_t>> LookupApiKeyNo(Connection& c,
                                                       absl::string_view id,
                                                       absl::string_view field);
 
-// What an operation sees inside the writer's transaction. Writer thread
-// only, for one operation.
-class WriteCtx {
- public:
-  WriteCtx(Connection* conn, absl::Time now, int64_t* last_audit_time,
-           std::unordered_map<std::string, int64_t>* org_cache)
-      : conn(*conn),
-        now(now),
-        last_audit_time_(last_audit_time),
-        org_cache_(org_cache) {}
-
-  Connection& conn;
-  const absl::Time now;
-
-  // LookupOrgNo, cached (organisations are never deleted).
-  absl::StatusOr<int64_t> OrgNo(absl::string_view id);
-  absl::StatusOr<std::optional<int64_t>> ApiKeyNo(absl::string_view id,
-                                                  absl::string_view field) {
-    return LookupApiKeyNo(conn, id, field);
-  }
-  int64_t NowMicros() const { return absl::ToUnixMicros(now); }
-  // This writer's audit times never decrease.
-  int64_t AuditTime() {
-    *last_audit_time_ = std::max(*last_audit_time_, NowMicros());
-    return *last_audit_time_;
-  }
-
- private:
-  int64_t* last_audit_time_;
-  std::unordered_map<std::string, int64_t>* org_cache_;
-};
+// Writer thread only, for one operation (basic_write_ctx.h).
+using WriteCtx = BasicWriteCtx<Connection>;
 
 // A write operation: runs in a savepoint of its own; a non-OK status rolls
 // back its writes alone. It may run more than once (a batch the server
@@ -80,10 +49,12 @@ using WriteFn = std::function<absl::Status(WriteCtx&)>;
 // Thread-safe. Write and Stop must not be called from an operation.
 class Writer {
  public:
-  using DoneFn = std::function<void(const absl::Status&)>;
+  using DoneFn = GroupCommitQueue::DoneFn;
 
+  // `clock` and `stats` not owned; they outlive this.
   Writer(std::unique_ptr<Connection> conn, const Clock& clock,
-         int max_batch_size, int64_t last_audit_time);
+         int max_batch_size, int64_t last_audit_time,
+         WriterStatsCounter* stats);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -91,50 +62,43 @@ class Writer {
   void Start();
   // Queues `fn` and waits until its batch committed (or failed).
   // Unavailable once stopped.
-  absl::Status Write(WriteFn fn);
+  absl::Status Write(WriteFn fn) { return queue_.Write(std::move(fn)); }
   // Queues `fn`; `done` gets what Write would have returned, on the
   // completion thread (Unavailable on this thread once stopped).
-  void WriteAsync(WriteFn fn, DoneFn done);
+  void WriteAsync(WriteFn fn, DoneFn done) {
+    queue_.WriteAsync(std::move(fn), std::move(done));
+  }
   // Refuses new operations, runs every queued one and every completion,
   // then ends both threads. Idempotent.
-  void Stop();
+  void Stop() { queue_.Stop(); }
 
  private:
-  struct Op;
+  using Queue = GroupCommitQueueOf<WriteCtx>;
+  using Op = GroupCommitQueue::Op;
 
-  bool Enqueue(Op* op);
-  void DrainQueue();
-  // Runs `batch` in one transaction; sets every operation's status.
+  // The queue's BatchFn: runs `batch` in one transaction (again when the
+  // server aborted it); sets every operation's status.
   void RunBatch(std::vector<Op*>& batch);
   // One attempt: BEGIN, the operations in savepoints, COMMIT. Returns the
   // failure of the transaction itself (the operations' own in their ops).
   absl::Status TryBatch(std::vector<Op*>& batch);
+  // Ends the open transaction after a failure that ends the batch.
+  void AbortTransaction();
   // Re-opens a lost connection (at most once per backoff period).
   absl::Status EnsureConnected();
-  void Finish(std::vector<Op*>& batch);
-  void CompleteQueued();
 
   const std::unique_ptr<Connection> conn_;
   const Clock& clock_;
-  const int max_batch_size_;
 
   // The writer thread only.
   int64_t last_audit_time_;
-  std::unordered_map<std::string, int64_t> org_cache_;
+  WriterCache cache_;
   bool down_ = false;  // the connection was lost and is not back yet
   absl::Duration backoff_;
   absl::Time next_attempt_;  // absl::Now() time of the next reconnect
 
-  Mutex queue_mu_;
-  std::deque<Op*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool closed_ ABSL_GUARDED_BY(queue_mu_) = false;
-
-  Mutex completion_mu_;
-  std::vector<Op*> completion_queue_ ABSL_GUARDED_BY(completion_mu_);
-
-  // Last: the threads end before the members they use are destroyed.
-  BackgroundLoop completion_loop_;
-  BackgroundLoop writer_loop_;
+  // Last: its threads end before the members they use are destroyed.
+  Queue queue_;
 };
 
 }  // namespace token_authority::storage::pg

@@ -121,7 +121,7 @@ PostgresTokenStoreImpl::PostgresTokenStoreImpl(
       random_(*options_.random),
       kek_(std::move(kek)),
       writer_(std::move(writer), clock_, options_.max_batch_size,
-              last_audit_time),
+              last_audit_time, &stats_),
       readers_(options_.conninfo, options_.password, options_.read_pool_size) {}
 
 PostgresTokenStoreImpl::~PostgresTokenStoreImpl() { (void)Shutdown(); }

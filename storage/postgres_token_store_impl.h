@@ -22,6 +22,7 @@
 #include "storage/pg_connection.h"
 #include "storage/pg_writer.h"
 #include "storage/postgres_token_store.h"
+#include "storage/writer_stats.h"
 
 namespace token_authority::storage::pg {
 
@@ -145,6 +146,7 @@ class PostgresTokenStoreImpl final : public PostgresTokenStore {
   RandomSource& random_;
   const KeyEncryptionKey kek_;
 
+  WriterStatsCounter stats_;
   Writer writer_;
   ReadPool readers_;
 

@@ -26,6 +26,7 @@
 #include "base/random.h"
 #include "storage/key_encryption_key.h"
 #include "storage/token_store.h"
+#include "storage/writer_stats.h"
 
 namespace token_authority::storage {
 
@@ -95,38 +96,6 @@ struct SqliteTokenStoreOptions {
   // FailedPrecondition at Open. One of the two is required.
   std::optional<KeyEncryptionKey> key_encryption_key;
   std::string key_encryption_key_path;
-};
-
-// Upper bounds of WriterStats' histogram buckets (a last bucket holds the
-// rest): operations per write transaction, and a transaction's time from
-// BEGIN to the end of its COMMIT (fsync included) in microseconds.
-inline constexpr std::array<int64_t, 9> kBatchSizeBounds = {1,  2,  4,   8,  16,
-                                                            32, 64, 128, 256};
-inline constexpr std::array<int64_t, 12> kCommitMicrosBounds = {
-    100,   250,   500,   1000,   2500,   5000,
-    10000, 25000, 50000, 100000, 250000, 1000000};
-
-// Counters of the group-commit writer since Open.
-struct WriterStats {
-  int64_t transactions = 0;  // write transactions attempted (batches)
-  int64_t operations = 0;    // operations run (OK or failed)
-  int64_t failed_operations = 0;
-  int64_t wal_frames = 0;          // frames in the WAL after the last commit
-  int64_t wal_frames_written = 0;  // pages written to the WAL (by commits)
-  int64_t checkpoints = 0;         // background checkpoints completed
-  int64_t writer_checkpoints = 0;  // checkpoints the writer had to run
-  // Batches in which the storage failed (disk full, I/O error, a corrupt
-  // file: the transaction as a whole or one of its operations), and the
-  // latest such error.
-  int64_t storage_failures = 0;
-  std::string last_failure;
-  // Committed transactions: how many operations each held, and how long
-  // each took (bucket i counts values <= the bounds' i-th and above the one
-  // before; the last, the rest), with the sum of those times.
-  std::array<int64_t, kBatchSizeBounds.size() + 1> batch_sizes{};
-  std::array<int64_t, kCommitMicrosBounds.size() + 1> commit_micros{};
-  int64_t commit_micros_sum = 0;
-  int64_t committed_operations = 0;  // the sum of batch_sizes' values
 };
 
 class SqliteTokenStore : public TokenStore {
