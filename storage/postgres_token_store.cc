@@ -128,19 +128,15 @@ PostgresTokenStoreImpl::~PostgresTokenStoreImpl() { (void)Shutdown(); }
 
 void PostgresTokenStoreImpl::Start() {
   writer_.Start();
-  StartMaintenance();
+  // Every replica sweeps; their batches skip rows another replica locked.
+  housekeeping_.Start("ta-pg-maint", options_.touch_flush_interval,
+                      options_.sweep_interval,
+                      {[this] { return FlushTouches(); },
+                       [this] { return RunRetentionSweep(); }});
 }
 
 absl::Status PostgresTokenStoreImpl::Shutdown() {
-  {
-    MutexLock lock(&shutdown_mu_);
-    if (shut_down_) return absl::OkStatus();
-    shut_down_ = true;
-  }
-  maintenance_.Stop();
-  absl::Status touches = FlushTouches();
-  writer_.Stop();
-  return touches;
+  return housekeeping_.Shutdown([this] { writer_.Stop(); });
 }
 
 absl::Status PostgresTokenStoreImpl::RunExclusively(

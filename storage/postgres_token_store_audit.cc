@@ -32,59 +32,24 @@ absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row) {
           .TextOrNull(row.detail));
 }
 
-absl::Status AuditFromContext(const AuditContext& audit, AuditRow* row,
-                              WriteCtx& ctx) {
-  TA_ASSIGN_OR_RETURN(row->actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
-  row->request_id = audit.request_id;
-  if (!audit.detail.empty()) row->detail = audit.detail;
-  return absl::OkStatus();
-}
-
 absl::StatusOr<Page<AuditEvent>> PostgresTokenStoreImpl::ListAuditEvents(
     absl::string_view organization_id, const AuditFilter& filter,
     const PageRequest& page) {
-  TA_RETURN_IF_ERROR(CheckOptionalOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckAuditFilter(filter));
-  TA_ASSIGN_OR_RETURN(int size, EffectivePageSize(page.page_size));
-  sqlite::AuditQuery q;
-  q.tag = filter.tag;
-  q.user_id = filter.user_id;
-  if (!filter.token_id.empty()) {
-    TA_ASSIGN_OR_RETURN(q.token_id_bytes,
-                        DecodeTokenId(filter.token_id, "token_id"));
-  }
-  if (filter.action.has_value()) q.action = static_cast<int>(*filter.action);
-  if (filter.since.has_value()) {
-    q.since_micros = absl::ToUnixMicros(*filter.since);
-  }
-  if (filter.until.has_value()) {
-    q.until_micros = absl::ToUnixMicros(*filter.until);
-  }
-  const std::string binding = sqlite::AuditBinding(organization_id, filter);
-  if (!page.page_token.empty()) {
-    TA_ASSIGN_OR_RETURN(
-        std::string payload,
-        DecodePageToken(page.page_token, PageKind::kAuditEvents, binding));
-    TA_ASSIGN_OR_RETURN(auto pair, DecodeInt64Pair(payload));
-    q.before_id = pair.first;
-  }
+  TA_ASSIGN_OR_RETURN(AuditListStart start,
+                      StartAuditList(organization_id, filter, page));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
-  TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
-  q.limit = size + 1;
-  const sqlite::BoundQuery bq = sqlite::BuildAuditListQuery(q);
+  TA_ASSIGN_OR_RETURN(start.q.org_no, LookupOrgNo(*c, organization_id));
+  const sqlite::BoundQuery bq = sqlite::BuildAuditListQuery(start.q);
   TA_ASSIGN_OR_RETURN(Result r,
                       c->Query(PostgresDialect(bq.sql), ParamsOf(bq)));
-  Page<AuditEvent> out;
+  PageFiller<AuditEvent> out(start.size, PageKind::kAuditEvents, start.binding);
   for (int i = 0; i < r.rows(); ++i) {
-    if (static_cast<int>(out.items.size()) == size) {
-      out.next_page_token =
-          EncodePageToken(PageKind::kAuditEvents, binding,
-                          EncodeInt64Pair(out.items.back().id, 0));
-      break;
-    }
-    out.items.push_back(readers::ReadAudit(r.row(i)));
+    if (!out.Room()) break;
+    AuditEvent event = readers::ReadAudit(r.row(i));
+    std::string cursor = AuditCursor(event.id);
+    out.Add(std::move(event), std::move(cursor));
   }
-  return out;
+  return out.Take();
 }
 
 }  // namespace token_authority::storage::pg

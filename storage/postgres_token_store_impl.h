@@ -22,30 +22,16 @@
 #include "storage/pg_connection.h"
 #include "storage/pg_writer.h"
 #include "storage/postgres_token_store.h"
+#include "storage/store_housekeeping.h"
+#include "storage/store_rules.h"
+#include "storage/write_rules.h"
 #include "storage/writer_stats.h"
 
 namespace token_authority::storage::pg {
 
-// One audit_events row, written by InsertAudit.
-struct AuditRow {
-  AuditRow(AuditAction a, int64_t org) : action(a), org_no(org) {}
-  AuditAction action;
-  int64_t org_no = 0;
-  std::optional<int64_t> actor_no;
-  std::string token_id_bytes;
-  std::string tag;
-  std::string user_id;
-  std::string request_id;
-  std::string detail;
-};
-
 // Inserts `row` at ctx.AuditTime(), in the operation's savepoint.
 // (postgres_token_store_audit.cc)
 absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row);
-// Sets row's actor (InvalidArgument "actor: ..." if unknown), request id
-// and, when set, detail from `audit`. (postgres_token_store_audit.cc)
-absl::Status AuditFromContext(const AuditContext& audit, AuditRow* row,
-                              WriteCtx& ctx);
 // The token in row `no`; Internal if none. (postgres_token_store_tokens.cc)
 absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no);
 
@@ -136,9 +122,9 @@ class PostgresTokenStoreImpl final : public PostgresTokenStore {
       std::function<void()> on_change) override;
 
  private:
-  void StartMaintenance();
-  void MergeTouch(const std::string& api_key_id, int64_t us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(touch_mu_);
+  // Writes `touches` (TouchBuffer::Flush's write).
+  absl::Status WriteTouches(const TouchBuffer::Touches& touches);
+  // One transaction of the retention sweep; returns the tokens deleted.
   absl::StatusOr<int64_t> SweepBatch();
 
   const PostgresTokenStoreOptions options_;
@@ -150,13 +136,9 @@ class PostgresTokenStoreImpl final : public PostgresTokenStore {
   Writer writer_;
   ReadPool readers_;
 
-  Mutex touch_mu_;
-  std::map<std::string, int64_t> pending_touches_ ABSL_GUARDED_BY(touch_mu_);
-
-  Mutex shutdown_mu_;
-  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
-
-  BackgroundLoop maintenance_;
+  TouchBuffer touches_;
+  // Last: its thread (which flushes touches and sweeps) ends first.
+  StoreHousekeeping housekeeping_;
 };
 
 }  // namespace token_authority::storage::pg

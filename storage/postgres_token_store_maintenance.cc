@@ -12,27 +12,6 @@
 
 namespace token_authority::storage::pg {
 
-void PostgresTokenStoreImpl::StartMaintenance() {
-  const bool sweep = options_.sweep_interval > absl::ZeroDuration();
-  const absl::Duration tick =
-      sweep ? std::min(options_.touch_flush_interval, options_.sweep_interval)
-            : options_.touch_flush_interval;
-  auto run = [this, sweep, tick, since_touch = absl::ZeroDuration(),
-              since_sweep = absl::ZeroDuration()]() mutable {
-    since_touch += tick;
-    since_sweep += tick;
-    if (since_touch >= options_.touch_flush_interval) {
-      (void)FlushTouches();
-      since_touch = absl::ZeroDuration();
-    }
-    if (sweep && since_sweep >= options_.sweep_interval) {
-      (void)RunRetentionSweep();
-      since_sweep = absl::ZeroDuration();
-    }
-  };
-  maintenance_.Start("ta-pg-maint", tick, std::move(run));
-}
-
 absl::StatusOr<int64_t> PostgresTokenStoreImpl::SweepBatch() {
   int64_t deleted = 0;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
@@ -52,13 +31,8 @@ absl::StatusOr<int64_t> PostgresTokenStoreImpl::SweepBatch() {
 }
 
 absl::StatusOr<int64_t> PostgresTokenStoreImpl::RunRetentionSweep() {
-  int64_t total = 0;
-  while (true) {
-    TA_ASSIGN_OR_RETURN(int64_t n, SweepBatch());
-    total += n;
-    if (n < options_.sweep_batch_size) break;
-  }
-  return total;
+  return SweepInBatches(options_.sweep_batch_size,
+                        [this] { return SweepBatch(); });
 }
 
 }  // namespace token_authority::storage::pg

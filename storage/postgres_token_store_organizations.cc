@@ -55,16 +55,9 @@ absl::StatusOr<Organization> PostgresTokenStoreImpl::CreateOrganization(
                            .Text(org.name)
                            .Int(org.secure_enabled ? 1 : 0)
                            .Int(ctx.NowMicros())));
-    if (r.rows() == 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("organization ", org.id, " already exists"));
-    }
-    AuditRow row{AuditAction::kOrganizationCreated, r.row(0).Int64(0)};
-    row.detail =
-        absl::StrCat("name=", org.name,
-                     " secure_enabled=", org.secure_enabled ? "true" : "false");
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
+    if (r.rows() == 0) return OrganizationExistsError(org.id);
+    TA_RETURN_IF_ERROR(WriteAudit(
+        ctx, audit, OrganizationCreatedEvent(r.row(0).Int64(0), org)));
     out.created_at = out.updated_at = absl::FromUnixMicros(ctx.NowMicros());
     return absl::OkStatus();
   }));
@@ -104,16 +97,7 @@ absl::StatusOr<Organization> PostgresTokenStoreImpl::UpdateOrganization(
             p));
     if (r.rows() == 0) return absl::InternalError("organization row vanished");
     out = readers::ReadOrganization(r.row(0));
-    AuditRow row{AuditAction::kOrganizationUpdated, no};
-    std::vector<std::string> changes;
-    if (update.name.has_value()) changes.push_back("name=" + *update.name);
-    if (update.secure_enabled.has_value()) {
-      changes.push_back(absl::StrCat(
-          "secure_enabled=", *update.secure_enabled ? "true" : "false"));
-    }
-    row.detail = absl::StrJoin(changes, " ");
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    return InsertAudit(ctx, row);
+    return WriteAudit(ctx, audit, OrganizationUpdatedEvent(no, update));
   }));
   return out;
 }
@@ -134,31 +118,22 @@ absl::StatusOr<Organization> PostgresTokenStoreImpl::GetOrganization(
 
 absl::StatusOr<Page<Organization>> PostgresTokenStoreImpl::ListOrganizations(
     const PageRequest& page) {
-  TA_ASSIGN_OR_RETURN(int size, EffectivePageSize(page.page_size));
-  const std::string binding = PageBinding({"organizations"});
-  std::string after;
-  if (!page.page_token.empty()) {
-    TA_ASSIGN_OR_RETURN(
-        after,
-        DecodePageToken(page.page_token, PageKind::kOrganizations, binding));
-  }
+  TA_ASSIGN_OR_RETURN(OrgListStart start, StartOrgList(page));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   // COLLATE "C": ordered by bytes, as SQLite orders text.
   TA_ASSIGN_OR_RETURN(
       Result r,
       c->Query(OrgSelect() + "WHERE no != 0 AND id COLLATE \"C\" > $1 ORDER BY "
                              "id COLLATE \"C\" LIMIT $2",
-               Params().Text(after).Int(size + 1)));
-  Page<Organization> out;
-  for (int i = 0; i < r.rows(); ++i) {
-    if (static_cast<int>(out.items.size()) == size) {
-      out.next_page_token = EncodePageToken(PageKind::kOrganizations, binding,
-                                            out.items.back().id);
-      break;
-    }
-    out.items.push_back(readers::ReadOrganization(r.row(i)));
+               Params().Text(start.after).Int(start.size + 1)));
+  PageFiller<Organization> out(start.size, PageKind::kOrganizations,
+                               start.binding);
+  for (int i = 0; i < r.rows() && out.Room(); ++i) {
+    Organization org = readers::ReadOrganization(r.row(i));
+    std::string cursor = org.id;
+    out.Add(std::move(org), std::move(cursor));
   }
-  return out;
+  return out.Take();
 }
 
 absl::StatusOr<std::vector<Organization>>
@@ -178,9 +153,7 @@ absl::StatusOr<ApiKey> PostgresTokenStoreImpl::CreateApiKey(
     const ApiKey& key, const AuditContext& audit) {
   TA_RETURN_IF_ERROR(CheckApiKey(key));
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
-  ApiKey out = key;
-  out.revoked_at.reset();
-  out.last_used_at.reset();
+  ApiKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
     absl::Status inserted = ctx.conn.Run(
@@ -194,19 +167,12 @@ absl::StatusOr<ApiKey> PostgresTokenStoreImpl::CreateApiKey(
             .Bytes(key.secret_hash)
             .Int(ctx.NowMicros()));
     if (absl::IsAlreadyExists(inserted)) {
-      return absl::AlreadyExistsError(
-          absl::StrContains(inserted.message(), "secret_hash")
-              ? std::string("secret_hash: another API key has this secret")
-              : absl::StrCat("API key ", key.id, " already exists"));
+      return ApiKeyExistsError(
+          key.id, !absl::StrContains(inserted.message(), "secret_hash"));
     }
     TA_RETURN_IF_ERROR(inserted);
-    AuditRow row{AuditAction::kApiKeyCreated, org_no};
-    row.detail =
-        absl::StrCat("api_key=", key.id, " role=", ApiKeyRoleName(key.role));
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
-    out.created_at = absl::FromUnixMicros(ctx.NowMicros());
-    return absl::OkStatus();
+    out = CreatedApiKey(key, ctx.NowMicros());
+    return WriteAudit(ctx, audit, ApiKeyCreatedEvent(org_no, key));
   }));
   return out;
 }
@@ -220,49 +186,33 @@ absl::StatusOr<ApiKey> PostgresTokenStoreImpl::RevokeApiKey(
     TA_ASSIGN_OR_RETURN(
         Result r, ctx.conn.Query(ApiKeySelect() + "WHERE k.id = $1 FOR UPDATE",
                                  Params().Text(api_key_id)));
-    if (r.rows() == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("API key ", api_key_id, " not found"));
-    }
+    if (r.rows() == 0) return ApiKeyNotFoundError(api_key_id);
     out = readers::ReadApiKey(r.row(0));
     if (out.revoked_at.has_value()) return absl::OkStatus();
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(out.organization_id));
     TA_RETURN_IF_ERROR(
         ctx.conn.Run("UPDATE api_keys SET revoked_at = $2 WHERE id = $1",
                      Params().Text(api_key_id).Int(ctx.NowMicros())));
-    AuditRow row{AuditAction::kApiKeyRevoked, org_no};
-    row.detail = absl::StrCat("api_key=", api_key_id);
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
     out.revoked_at = absl::FromUnixMicros(ctx.NowMicros());
-    return absl::OkStatus();
+    return WriteAudit(ctx, audit, ApiKeyRevokedEvent(org_no, api_key_id));
   }));
   return out;
 }
 
 absl::Status PostgresTokenStoreImpl::TouchApiKey(absl::string_view api_key_id,
                                                  absl::Time at) {
-  TA_RETURN_IF_ERROR(CheckIdentifier(api_key_id, "api_key_id", kMaxIdLength));
-  TA_ASSIGN_OR_RETURN(int64_t us, Micros(at, "at"));
-  MutexLock lock(&touch_mu_);
-  MergeTouch(std::string(api_key_id), us);
-  return absl::OkStatus();
-}
-
-void PostgresTokenStoreImpl::MergeTouch(const std::string& api_key_id,
-                                        int64_t us) {
-  auto [it, inserted] = pending_touches_.emplace(api_key_id, us);
-  if (!inserted) it->second = std::max(it->second, us);
+  return touches_.Add(api_key_id, at);
 }
 
 absl::Status PostgresTokenStoreImpl::FlushTouches() {
-  std::map<std::string, int64_t> touches;
-  {
-    MutexLock lock(&touch_mu_);
-    touches.swap(pending_touches_);
-  }
-  if (touches.empty()) return absl::OkStatus();
-  absl::Status st = writer_.Write([&](WriteCtx& ctx) -> absl::Status {
+  return touches_.Flush([this](const TouchBuffer::Touches& touches) {
+    return WriteTouches(touches);
+  });
+}
+
+absl::Status PostgresTokenStoreImpl::WriteTouches(
+    const TouchBuffer::Touches& touches) {
+  return writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     for (const auto& [id, us] : touches) {
       TA_RETURN_IF_ERROR(ctx.conn.Run(
           "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND "
@@ -271,11 +221,6 @@ absl::Status PostgresTokenStoreImpl::FlushTouches() {
     }
     return absl::OkStatus();
   });
-  if (!st.ok()) {
-    MutexLock lock(&touch_mu_);
-    for (const auto& [id, us] : touches) MergeTouch(id, us);
-  }
-  return st;
 }
 
 absl::StatusOr<ApiKey> PostgresTokenStoreImpl::GetApiKey(
@@ -284,19 +229,13 @@ absl::StatusOr<ApiKey> PostgresTokenStoreImpl::GetApiKey(
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Result r, c->Query(ApiKeySelect() + "WHERE k.id = $1",
                                          Params().Text(api_key_id)));
-  if (r.rows() == 0) {
-    return absl::NotFoundError(
-        absl::StrCat("API key ", api_key_id, " not found"));
-  }
+  if (r.rows() == 0) return ApiKeyNotFoundError(api_key_id);
   return readers::ReadApiKey(r.row(0));
 }
 
 absl::StatusOr<ApiKey> PostgresTokenStoreImpl::FindApiKeyBySecretHash(
     absl::string_view secret_hash) {
-  if (secret_hash.size() != kSha256Length) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("secret_hash: must be exactly ", kSha256Length, " bytes"));
-  }
+  TA_RETURN_IF_ERROR(CheckSecretHash(secret_hash));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Result r,
                       c->Query(ApiKeySelect() + "WHERE k.secret_hash = $1",

@@ -55,66 +55,37 @@ absl::StatusOr<int64_t> RevokeRow(WriteCtx& ctx, int64_t no, int64_t org_no,
   return seq;
 }
 
-struct RevokeTokensRun {
-  sqlite::RevokeQuery q;
-  absl::string_view reason;
-  const AuditContext* audit = nullptr;
-  std::string filter_text;
-  RevokeTokensResult result;
-  bool done = false;
-};
-
-// One transaction of RevokeTokens; `run` advances only when every write
-// succeeded.
-absl::Status RevokeBatch(WriteCtx& ctx, RevokeTokensRun& run) {
-  const AuditContext& audit = *run.audit;
-  TA_RETURN_IF_ERROR(LockCounter(ctx.conn).status());
-  sqlite::RevokeQuery q = run.q;
-  q.now_seconds = sqlite::FloorSeconds(ctx.now);
-  const sqlite::BoundQuery bq = sqlite::BuildRevokeSelectQuery(q, false);
+// The next batch of tokens to revoke, at the transaction's time, locked.
+absl::StatusOr<std::vector<RevokeCandidate>> SelectRevokeBatch(
+    WriteCtx& ctx, const sqlite::RevokeQuery& q) {
+  sqlite::RevokeQuery at_now = q;
+  at_now.now_seconds = sqlite::FloorSeconds(ctx.now);
+  const sqlite::BoundQuery bq = sqlite::BuildRevokeSelectQuery(at_now, false);
   TA_ASSIGN_OR_RETURN(
       Result rows, ctx.conn.Query(PostgresDialect(bq.sql) + " FOR UPDATE OF t",
                                   ParamsOf(bq)));
-  TA_ASSIGN_OR_RETURN(std::optional<int64_t> actor_no,
-                      ctx.ApiKeyNo(audit.actor, "actor"));
+  std::vector<RevokeCandidate> out;
+  out.reserve(rows.rows());
   for (int i = 0; i < rows.rows(); ++i) {
     const Row r = rows.row(i);
-    const std::string id = r.Blob(1);
-    TA_RETURN_IF_ERROR(
-        RevokeRow(ctx, r.Int64(0), q.org_no, id, r.Int64(2), run.reason)
-            .status());
-    AuditRow a{AuditAction::kTokenRevoked, q.org_no};
-    a.actor_no = actor_no;
-    a.token_id_bytes = id;
-    a.tag = r.String(4);
-    a.user_id = r.String(5);
-    a.request_id = audit.request_id;
-    a.detail = std::string(run.reason);
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, a));
+    out.push_back(RevokeCandidate{r.Int64(0), r.Blob(1), r.Int64(2), r.Int64(3),
+                                  r.String(4), r.String(5)});
   }
-  const int64_t count = rows.rows();
-  const bool last = count < q.limit;
-  if (last) {
-    AuditRow a{AuditAction::kTokensRevoked, q.org_no};
-    a.actor_no = actor_no;
-    a.tag = q.filter.tag;
-    a.user_id = q.filter.user_id;
-    a.request_id = audit.request_id;
-    a.detail =
-        audit.detail.empty()
-            ? absl::StrCat("count=", run.result.count + count, " ",
-                           run.filter_text,
-                           run.reason.empty() ? "" : " reason=", run.reason)
-            : audit.detail;
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, a));
-  }
-  run.result.count += count;
-  if (count > 0) {
-    const Row back = rows.row(static_cast<int>(count - 1));
-    run.q.after = std::make_pair(back.Int64(3), back.Int64(0));
-  }
-  run.done = last;
-  return absl::OkStatus();
+  return out;
+}
+
+absl::StatusOr<int64_t> RevokeOne(WriteCtx& ctx, const RevokeCandidate& r,
+                                  int64_t org_no, absl::string_view reason) {
+  return RevokeRow(ctx, r.no, org_no, r.id, r.exp, reason);
+}
+
+// One transaction of RevokeTokens (write_rules.h: RevokeCandidates), the
+// counter locked first.
+absl::Status RevokeBatch(WriteCtx& ctx, RevokeTokensRun& run) {
+  TA_RETURN_IF_ERROR(LockCounter(ctx.conn).status());
+  TA_ASSIGN_OR_RETURN(std::vector<RevokeCandidate> rows,
+                      SelectRevokeBatch(ctx, run.q));
+  return RevokeCandidates(ctx, rows, run, RevokeOne);
 }
 
 }  // namespace
@@ -136,22 +107,16 @@ absl::StatusOr<Token> PostgresTokenStoreImpl::RevokeToken(
                           "tag, user_id FROM tokens WHERE id = $1 AND org_no "
                           "= $2 FOR UPDATE",
                           Params().Bytes(id_bytes).Int(org_no)));
-    if (r.rows() == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("token ", token_id, " not found"));
-    }
+    if (r.rows() == 0) return TokenNotFoundError(token_id);
     const Row row0 = r.row(0);
     const int64_t no = row0.Int64(0);
     if (row0.Int64(2) == 0) {
       TA_RETURN_IF_ERROR(
           RevokeRow(ctx, no, org_no, id_bytes, row0.Int64(1), reason).status());
-      AuditRow row{AuditAction::kTokenRevoked, org_no};
-      row.token_id_bytes = id_bytes;
-      row.tag = row0.String(3);
-      row.user_id = row0.String(4);
-      row.detail = std::string(reason);
-      TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-      TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
+      TA_RETURN_IF_ERROR(
+          WriteAudit(ctx, audit,
+                     TokenRevokedEvent(org_no, id_bytes, row0.String(3),
+                                       row0.String(4), reason)));
     }
     TA_ASSIGN_OR_RETURN(out, ReadTokenByNo(c, no));
     return absl::OkStatus();
@@ -162,14 +127,10 @@ absl::StatusOr<Token> PostgresTokenStoreImpl::RevokeToken(
 absl::StatusOr<RevokeTokensResult> PostgresTokenStoreImpl::RevokeTokens(
     absl::string_view organization_id, const RevokeFilter& filter,
     absl::string_view reason, bool dry_run, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckRevokeFilter(filter));
-  TA_RETURN_IF_ERROR(CheckReason(reason));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
-  RevokeTokensRun run;
+  TA_ASSIGN_OR_RETURN(RevokeTokensRun run,
+                      StartRevokeTokens(organization_id, filter, reason, audit,
+                                        options_.revoke_batch_size));
   sqlite::RevokeQuery& q = run.q;
-  q.filter = filter;
-  q.limit = options_.revoke_batch_size;
   {
     TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
     TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
@@ -185,9 +146,6 @@ absl::StatusOr<RevokeTokensResult> PostgresTokenStoreImpl::RevokeTokens(
       return RevokeTokensResult{n, 0};
     }
   }
-  run.reason = reason;
-  run.audit = &audit;
-  run.filter_text = sqlite::RevokeFilterText(filter);
   while (!run.done) {
     // A batch may run again (an aborted transaction): it starts from the
     // committed position each time.
@@ -201,9 +159,7 @@ absl::StatusOr<RevokeTokensResult> PostgresTokenStoreImpl::RevokeTokens(
 absl::StatusOr<std::vector<RevocationEvent>>
 PostgresTokenStoreImpl::ListRevocationsSince(int64_t after_sequence,
                                              int limit) {
-  if (limit < 1 || limit > 10000) {
-    return absl::InvalidArgumentError("limit: must be between 1 and 10000");
-  }
+  TA_RETURN_IF_ERROR(CheckRevocationLimit(limit));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Result r,
                       c->Query(PostgresDialect(sqlite::kRevocationsSinceSql),

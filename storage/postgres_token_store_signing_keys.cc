@@ -50,15 +50,9 @@ absl::StatusOr<SigningKey> InsertKeyRow(WriteCtx& ctx,
                                    : std::nullopt)
               .Bytes(sealed)));
   if (r.rows() == 0) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("kid: signing key ", key.kid, " already exists"));
+    return SigningKeyExistsError(key.kid);
   }
-  SigningKey out = key;
-  out.state = state;
-  out.created_at = absl::FromUnixMicros(ctx.NowMicros());
-  out.retired_at.reset();
-  if (retired) out.retired_at = out.created_at;
-  return out;
+  return InsertedSigningKey(key, state, ctx.NowMicros());
 }
 
 // Every row of `r`, private keys opened.
@@ -98,20 +92,11 @@ absl::StatusOr<SigningKey> PostgresTokenStoreImpl::InsertSigningKey(
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
     if (key.state == token::KeyState::kPrimary) {
       TA_ASSIGN_OR_RETURN(std::string primary, PrimaryKid(ctx.conn, org_no));
-      if (!primary.empty()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("state: the organization already has primary key ",
-                         primary, "; use RotateSigningKey"));
-      }
+      if (!primary.empty()) return PrimaryKeyExistsError(primary);
     }
     TA_ASSIGN_OR_RETURN(
         out, InsertKeyRow(ctx, kek_, random_, key, org_no, key.state));
-    AuditRow row{AuditAction::kKeyCreated, org_no};
-    row.detail = absl::StrCat(
-        "kid=", key.kid, " algorithm=", token::AlgorithmName(key.algorithm),
-        " state=", token::KeyStateName(key.state));
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    return InsertAudit(ctx, row);
+    return WriteAudit(ctx, audit, KeyCreatedEvent(org_no, key));
   }));
   return out;
 }
@@ -134,12 +119,7 @@ absl::StatusOr<SigningKey> PostgresTokenStoreImpl::RotateSigningKey(
             .Int(sqlite::kStoredPrimary)));
     TA_ASSIGN_OR_RETURN(out, InsertKeyRow(ctx, kek_, random_, key, org_no,
                                           token::KeyState::kPrimary));
-    AuditRow row{AuditAction::kKeyRotated, org_no};
-    row.detail = absl::StrCat(
-        "kid=", key.kid, " algorithm=", token::AlgorithmName(key.algorithm));
-    if (!previous.empty()) absl::StrAppend(&row.detail, " previous=", previous);
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    return InsertAudit(ctx, row);
+    return WriteAudit(ctx, audit, KeyRotatedEvent(org_no, key, previous));
   }));
   return out;
 }
@@ -158,16 +138,12 @@ absl::StatusOr<SigningKey> PostgresTokenStoreImpl::RetireSigningKey(
         ctx.conn.Query(KeySelect() + "WHERE k.org_no = $1 AND k.kid = $2 FOR "
                                      "UPDATE OF k",
                        Params().Int(org_no).Text(kid)));
-    if (r.rows() == 0) {
-      return absl::NotFoundError(
-          absl::StrCat("signing key ", kid, " not found"));
-    }
+    if (r.rows() == 0) return SigningKeyNotFoundError(kid);
     TA_ASSIGN_OR_RETURN(std::vector<SigningKey> keys, OpenKeys(r, kek_));
     out = std::move(keys[0]);
     if (out.state == token::KeyState::kRetired) return absl::OkStatus();
     if (out.state == token::KeyState::kPrimary) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "kid: ", kid, " is the primary key; rotate before retiring it"));
+      return RetirePrimaryKeyError(kid);
     }
     TA_RETURN_IF_ERROR(ctx.conn.Run(
         "UPDATE signing_keys SET state = $4, retired_at = $3 WHERE org_no = "
@@ -179,10 +155,7 @@ absl::StatusOr<SigningKey> PostgresTokenStoreImpl::RetireSigningKey(
             .Int(sqlite::kStoredRetired)));
     out.state = token::KeyState::kRetired;
     out.retired_at = absl::FromUnixMicros(ctx.NowMicros());
-    AuditRow row{AuditAction::kKeyRetired, org_no};
-    row.detail = absl::StrCat("kid=", kid);
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    return InsertAudit(ctx, row);
+    return WriteAudit(ctx, audit, KeyRetiredEvent(org_no, kid));
   }));
   return out;
 }

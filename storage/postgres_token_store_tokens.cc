@@ -20,42 +20,11 @@
 namespace token_authority::storage::pg {
 namespace {
 
-// An InsertToken checked on the caller's thread, for the writer to run.
-struct TokenInsert {
-  Token token;
-  AuditContext audit;
-  std::string id_bytes;
-  std::string target;  // tokens.target: the group id or the joined streams
-  int64_t iat = 0;
-  int64_t nbf = 0;
-  int64_t exp = 0;
-  InsertTokenResult out;
-};
-
 const std::string& TokenSelect() {
   static const std::string* const kSql = new std::string(PostgresDialect(
       absl::StrCat("SELECT ", sqlite::kTokenColumns, " FROM tokens t",
                    sqlite::kTokenJoins, " ")));
   return *kSql;
-}
-
-absl::StatusOr<std::unique_ptr<TokenInsert>> PrepareTokenInsert(
-    const Token& token, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckToken(token));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
-  auto ins = std::make_unique<TokenInsert>();
-  TA_ASSIGN_OR_RETURN(ins->id_bytes, DecodeTokenId(token.id, "id"));
-  if (token.target_kind == token::Target::Kind::kStreamGroup) {
-    ins->target = token.stream_group_id;
-  } else if (token.target_kind == token::Target::Kind::kStreams) {
-    ins->target = absl::StrJoin(token.streams, ",");
-  }
-  ins->iat = absl::ToUnixSeconds(token.issued_at);
-  ins->nbf = absl::ToUnixSeconds(token.not_before);
-  ins->exp = absl::ToUnixSeconds(token.expires_at);
-  ins->token = token;
-  ins->audit = audit;
-  return ins;
 }
 
 // The stored token of organisation row `org_no` with ins.token's request
@@ -79,19 +48,10 @@ absl::StatusOr<int64_t> SigningKeyNo(WriteCtx& ctx, int64_t org_no,
       ctx.conn.Query("SELECT no, algorithm FROM signing_keys WHERE org_no IN "
                      "($1, 0) AND kid = $2 ORDER BY org_no DESC LIMIT 1",
                      Params().Int(org_no).Text(token.key_id)));
-  if (r.rows() == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key_id: no signing key ", token.key_id,
-                     " for organization ", token.organization_id));
-  }
+  if (r.rows() == 0) return NoSigningKeyError(token);
   TA_ASSIGN_OR_RETURN(token::Algorithm key_alg,
                       sqlite::AlgorithmFromColumn(r.row(0).Text(1)));
-  if (key_alg != token.algorithm) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("algorithm: ", token::AlgorithmName(token.algorithm),
-                     " does not match key ", token.key_id, " (",
-                     token::AlgorithmName(key_alg), ")"));
-  }
+  TA_RETURN_IF_ERROR(CheckKeyAlgorithm(token, key_alg));
   return r.row(0).Int64(0);
 }
 
@@ -109,8 +69,7 @@ absl::StatusOr<std::optional<int64_t>> InsertTokenRow(
       .Int(sqlite::TargetKindColumn(token.target_kind))
       .TextOrNull(ins.target)
       .Int(ins.iat)
-      .OptionalInt(ins.nbf == ins.iat ? std::nullopt
-                                      : std::optional<int64_t>(ins.nbf))
+      .OptionalInt(StoredNotBefore(ins))
       .Int(ins.exp)
       .Int(key_no)
       .Bytes(token.jwt_sha256)
@@ -128,10 +87,7 @@ absl::StatusOr<std::optional<int64_t>> InsertTokenRow(
       "$7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT ON "
       "CONSTRAINT tokens_request DO NOTHING RETURNING no",
       p);
-  if (absl::IsAlreadyExists(r.status())) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("id: token ", token.id, " already exists"));
-  }
+  if (absl::IsAlreadyExists(r.status())) return TokenExistsError(token);
   TA_RETURN_IF_ERROR(r.status());
   if (r->rows() == 0) return std::optional<int64_t>();
   return std::optional<int64_t>(r->row(0).Int64(0));
@@ -158,11 +114,7 @@ absl::Status ReturnExisting(Connection& c, int64_t no, TokenInsert& ins) {
 // The writer's part of InsertToken (it may run again: sets ins.out afresh).
 absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
   const Token& token = ins.token;
-  const AuditContext& audit = ins.audit;
-  ins.out = InsertTokenResult{token, true};
-  ins.out.token.revoked_at.reset();
-  ins.out.token.revocation_reason.clear();
-  ins.out.token.revocation_sequence = 0;
+  ResetInsertResult(ins);
   TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(token.organization_id));
   if (!token.request_id.empty()) {
     TA_ASSIGN_OR_RETURN(std::optional<int64_t> known,
@@ -172,11 +124,6 @@ absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
   TA_ASSIGN_OR_RETURN(int64_t key_no, SigningKeyNo(ctx, org_no, token));
   TA_ASSIGN_OR_RETURN(std::optional<int64_t> issued_by,
                       ctx.ApiKeyNo(token.issued_by, "issued_by"));
-  AuditRow row{AuditAction::kTokenIssued, org_no};
-  row.actor_no = issued_by;
-  if (!audit.actor.empty()) {
-    TA_ASSIGN_OR_RETURN(row.actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
-  }
   TA_ASSIGN_OR_RETURN(std::optional<int64_t> no,
                       InsertTokenRow(ctx.conn, org_no, key_no, issued_by, ins));
   if (!no.has_value()) {
@@ -189,13 +136,7 @@ absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
   if (token.target_kind == token::Target::Kind::kStreams) {
     TA_RETURN_IF_ERROR(InsertTokenStreams(ctx.conn, org_no, *no, ins));
   }
-  row.token_id_bytes = ins.id_bytes;
-  row.tag = token.tag;
-  row.user_id = token.user_id;
-  row.request_id =
-      audit.request_id.empty() ? token.request_id : audit.request_id;
-  row.detail = audit.detail;
-  return InsertAudit(ctx, row);
+  return WriteTokenIssuedAudit(ctx, org_no, ins, issued_by);
 }
 
 }  // namespace
@@ -209,31 +150,14 @@ absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no) {
 
 absl::StatusOr<InsertTokenResult> PostgresTokenStoreImpl::InsertToken(
     const Token& token, const AuditContext& audit) {
-  TA_ASSIGN_OR_RETURN(std::unique_ptr<TokenInsert> ins,
-                      PrepareTokenInsert(token, audit));
-  TA_RETURN_IF_ERROR(
-      writer_.Write([&](WriteCtx& ctx) { return RunTokenInsert(ctx, *ins); }));
-  return std::move(ins->out);
+  return InsertTokenThrough(writer_, token, audit, RunTokenInsert);
 }
 
 void PostgresTokenStoreImpl::InsertTokenAsync(const Token& token,
                                               const AuditContext& audit,
                                               InsertTokenDone done) {
-  absl::StatusOr<std::unique_ptr<TokenInsert>> prepared =
-      PrepareTokenInsert(token, audit);
-  if (!prepared.ok()) {
-    done(prepared.status());
-    return;
-  }
-  std::shared_ptr<TokenInsert> ins = *std::move(prepared);
-  writer_.WriteAsync([ins](WriteCtx& ctx) { return RunTokenInsert(ctx, *ins); },
-                     [ins, done = std::move(done)](const absl::Status& status) {
-                       if (status.ok()) {
-                         done(std::move(ins->out));
-                       } else {
-                         done(status);
-                       }
-                     });
+  InsertTokenAsyncThrough(writer_, token, audit, std::move(done),
+                          RunTokenInsert);
 }
 
 absl::StatusOr<Token> PostgresTokenStoreImpl::GetToken(
@@ -244,9 +168,7 @@ absl::StatusOr<Token> PostgresTokenStoreImpl::GetToken(
   TA_ASSIGN_OR_RETURN(Result r,
                       c->Query(TokenSelect() + "WHERE t.id = $1 AND o.id = $2",
                                Params().Bytes(id_bytes).Text(organization_id)));
-  if (r.rows() == 0) {
-    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
-  }
+  if (r.rows() == 0) return TokenNotFoundError(token_id);
   return readers::ReadToken(r.row(0));
 }
 
@@ -256,62 +178,38 @@ absl::StatusOr<Token> PostgresTokenStoreImpl::FindTokenById(
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Result r, c->Query(TokenSelect() + "WHERE t.id = $1",
                                          Params().Bytes(id_bytes)));
-  if (r.rows() == 0) {
-    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
-  }
+  if (r.rows() == 0) return TokenNotFoundError(token_id);
   return readers::ReadToken(r.row(0));
 }
 
 absl::StatusOr<Page<Token>> PostgresTokenStoreImpl::ListTokens(
     absl::string_view organization_id, const TokenFilter& filter,
     const PageRequest& page) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckTokenFilter(filter));
-  TA_ASSIGN_OR_RETURN(int size, EffectivePageSize(page.page_size));
-  const std::string binding = sqlite::TokenListBinding(organization_id, filter);
-  sqlite::TokenQuery q;
-  if (!page.page_token.empty()) {
-    TA_ASSIGN_OR_RETURN(
-        std::string payload,
-        DecodePageToken(page.page_token, PageKind::kTokens, binding));
-    TA_ASSIGN_OR_RETURN(q.after, DecodeInt64Pair(payload));
-  }
+  TA_ASSIGN_OR_RETURN(
+      TokenListStart start,
+      StartTokenList(organization_id, filter, &page, clock_.Now()));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
-  TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
-  q.filter = filter;
-  q.now_seconds = sqlite::FloorSeconds(filter.now.value_or(clock_.Now()));
-  q.limit = size + 1;
-  const sqlite::BoundQuery bq = sqlite::BuildTokenListQuery(q);
+  TA_ASSIGN_OR_RETURN(start.q.org_no, LookupOrgNo(*c, organization_id));
+  const sqlite::BoundQuery bq = sqlite::BuildTokenListQuery(start.q);
   TA_ASSIGN_OR_RETURN(Result r,
                       c->Query(PostgresDialect(bq.sql), ParamsOf(bq)));
-  Page<Token> out;
-  int64_t last_iat = 0;
-  int64_t last_no = 0;
-  for (int i = 0; i < r.rows(); ++i) {
-    if (static_cast<int>(out.items.size()) == size) {
-      out.next_page_token = EncodePageToken(PageKind::kTokens, binding,
-                                            EncodeInt64Pair(last_iat, last_no));
-      break;
-    }
+  PageFiller<Token> out(start.size, PageKind::kTokens, start.binding);
+  for (int i = 0; i < r.rows() && out.Room(); ++i) {
     const Row row = r.row(i);
-    last_no = row.Int64(0);
-    last_iat = row.Int64(5);
     TA_ASSIGN_OR_RETURN(Token token, readers::ReadToken(row));
-    out.items.push_back(std::move(token));
+    out.Add(std::move(token), TokenCursor(row.Int64(5), row.Int64(0)));
   }
-  return out;
+  return out.Take();
 }
 
 absl::StatusOr<int64_t> PostgresTokenStoreImpl::CountTokens(
     absl::string_view organization_id, const TokenFilter& filter) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckTokenFilter(filter));
+  TA_ASSIGN_OR_RETURN(
+      TokenListStart start,
+      StartTokenList(organization_id, filter, nullptr, clock_.Now()));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
-  sqlite::TokenQuery q;
-  TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
-  q.filter = filter;
-  q.now_seconds = sqlite::FloorSeconds(filter.now.value_or(clock_.Now()));
-  const sqlite::BoundQuery bq = sqlite::BuildTokenCountQuery(q);
+  TA_ASSIGN_OR_RETURN(start.q.org_no, LookupOrgNo(*c, organization_id));
+  const sqlite::BoundQuery bq = sqlite::BuildTokenCountQuery(start.q);
   return c->QueryInt64(PostgresDialect(bq.sql), ParamsOf(bq));
 }
 

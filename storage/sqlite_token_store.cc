@@ -36,21 +36,19 @@ void SqliteTokenStoreImpl::Start() {
   checkpointer_.AttachTo(writer_.connection());
   writer_.Start();
   checkpointer_.Start();
-  StartMaintenance();
+  housekeeping_.Start("ta-store-maint", options_.touch_flush_interval,
+                      options_.sweep_interval,
+                      {[this] { return FlushTouches(); },
+                       [this] { return RunRetentionSweep(); }});
 }
 
 absl::Status SqliteTokenStoreImpl::Shutdown() {
-  {
-    MutexLock lock(&shutdown_mu_);
-    if (shut_down_) return absl::OkStatus();
-    shut_down_ = true;
-  }
-  maintenance_.Stop();
-  absl::Status touches = FlushTouches();
-  // Runs every queued operation and every completion callback.
-  writer_.Stop();
-  checkpointer_.Stop();
-  return touches;
+  // The writer's Stop runs every queued operation and every completion
+  // callback; the checkpointer stops after it.
+  return housekeeping_.Shutdown([this] {
+    writer_.Stop();
+    checkpointer_.Stop();
+  });
 }
 
 }  // namespace token_authority::storage::sqlite

@@ -35,36 +35,21 @@
 #include "storage/read_pool.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_token_store.h"
+#include "storage/store_housekeeping.h"
+#include "storage/store_rules.h"
 #include "storage/token_store.h"
 #include "storage/wal_buffer_vfs.h"
 #include "storage/wal_checkpointer.h"
 #include "storage/write_context.h"
+#include "storage/write_rules.h"
 #include "storage/writer_stats.h"
 
 namespace token_authority::storage::sqlite {
-
-// One audit_events row, written by InsertAudit.
-struct AuditRow {
-  AuditRow(AuditAction a, int64_t org) : action(a), org_no(org) {}
-  AuditAction action;
-  int64_t org_no = 0;
-  std::optional<int64_t> actor_no;
-  std::string token_id_bytes;
-  std::string tag;
-  std::string user_id;
-  std::string request_id;
-  std::string detail;
-};
 
 // Inserts `row` at ctx.AuditTime(), in the operation's savepoint: a
 // mutation and its audit event are written both or neither.
 // (sqlite_token_store_audit.cc)
 absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row);
-// Sets row's actor (InvalidArgument naming "actor" for an unknown API key)
-// and request id from `audit`, and its detail when audit.detail is set.
-// (sqlite_token_store_audit.cc)
-absl::Status AuditFromContext(const AuditContext& audit, AuditRow* row,
-                              WriteCtx& ctx);
 // The token in row `no`; Internal if there is none.
 // (sqlite_token_store_tokens.cc)
 absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no);
@@ -165,12 +150,8 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   absl::Status ProbeWrite() override;
 
  private:
-  // Starts the maintenance thread (sqlite_token_store_maintenance.cc).
-  void StartMaintenance();
-  // Records a pending touch of `api_key_id` at `us`; of two touches of one
-  // key the later wins.
-  void MergeTouch(const std::string& api_key_id, int64_t us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(touch_mu_);
+  // Writes `touches` (TouchBuffer::Flush's write).
+  absl::Status WriteTouches(const TouchBuffer::Touches& touches);
   // One transaction of the retention sweep; returns the tokens deleted.
   absl::StatusOr<int64_t> SweepBatch();
 
@@ -189,14 +170,9 @@ class SqliteTokenStoreImpl final : public SqliteTokenStore {
   WalCheckpointer checkpointer_;
   ReadPool readers_;
 
-  Mutex touch_mu_;
-  std::map<std::string, int64_t> pending_touches_ ABSL_GUARDED_BY(touch_mu_);
-
-  Mutex shutdown_mu_;
-  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
-
+  TouchBuffer touches_;
   // Last: its thread (which flushes touches and sweeps) ends first.
-  BackgroundLoop maintenance_;
+  StoreHousekeeping housekeeping_;
 };
 
 }  // namespace token_authority::storage::sqlite

@@ -19,30 +19,6 @@
 
 namespace token_authority::storage::sqlite {
 
-void SqliteTokenStoreImpl::StartMaintenance() {
-  // Paced by the loop's timed waits: no injected clock is read here. Record
-  // times come from the injected clock inside the operations.
-  const bool sweep = options_.sweep_interval > absl::ZeroDuration();
-  const absl::Duration tick =
-      sweep ? std::min(options_.touch_flush_interval, options_.sweep_interval)
-            : options_.touch_flush_interval;
-  // Runs every `tick`; counts the ticks since each job last ran.
-  auto run = [this, sweep, tick, since_touch = absl::ZeroDuration(),
-              since_sweep = absl::ZeroDuration()]() mutable {
-    since_touch += tick;
-    since_sweep += tick;
-    if (since_touch >= options_.touch_flush_interval) {
-      (void)FlushTouches();
-      since_touch = absl::ZeroDuration();
-    }
-    if (sweep && since_sweep >= options_.sweep_interval) {
-      (void)RunRetentionSweep();
-      since_sweep = absl::ZeroDuration();
-    }
-  };
-  maintenance_.Start("ta-store-maint", tick, std::move(run));
-}
-
 absl::StatusOr<int64_t> SqliteTokenStoreImpl::SweepBatch() {
   int64_t deleted = 0;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
@@ -103,13 +79,8 @@ absl::StatusOr<int64_t> SqliteTokenStoreImpl::SweepBatch() {
 }
 
 absl::StatusOr<int64_t> SqliteTokenStoreImpl::RunRetentionSweep() {
-  int64_t total = 0;
-  while (true) {
-    TA_ASSIGN_OR_RETURN(int64_t n, SweepBatch());
-    total += n;
-    if (n < options_.sweep_batch_size) break;
-  }
-  return total;
+  return SweepInBatches(options_.sweep_batch_size,
+                        [this] { return SweepBatch(); });
 }
 
 absl::Status SqliteTokenStoreImpl::CheckIntegrity() {

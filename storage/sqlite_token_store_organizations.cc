@@ -33,17 +33,9 @@ absl::StatusOr<Organization> SqliteTokenStoreImpl::CreateOrganization(
       s.BindInt64(4, ctx.NowMicros());
       TA_RETURN_IF_ERROR(s.Run());
     }
-    if (ctx.conn.Changes() == 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("organization ", org.id, " already exists"));
-    }
-    const int64_t no = ctx.conn.LastInsertRowId();
-    AuditRow row{AuditAction::kOrganizationCreated, no};
-    row.detail =
-        absl::StrCat("name=", org.name,
-                     " secure_enabled=", org.secure_enabled ? "true" : "false");
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
+    if (ctx.conn.Changes() == 0) return OrganizationExistsError(org.id);
+    TA_RETURN_IF_ERROR(WriteAudit(
+        ctx, audit, OrganizationCreatedEvent(ctx.conn.LastInsertRowId(), org)));
     out.created_at = out.updated_at = FromMicros(ctx.NowMicros());
     return absl::OkStatus();
   }));
@@ -79,16 +71,8 @@ absl::StatusOr<Organization> SqliteTokenStoreImpl::UpdateOrganization(
       s.BindInt64(4, ctx.NowMicros());
       TA_RETURN_IF_ERROR(s.Run());
     }
-    AuditRow row{AuditAction::kOrganizationUpdated, no};
-    std::vector<std::string> changes;
-    if (update.name.has_value()) changes.push_back("name=" + *update.name);
-    if (update.secure_enabled.has_value()) {
-      changes.push_back(absl::StrCat(
-          "secure_enabled=", *update.secure_enabled ? "true" : "false"));
-    }
-    row.detail = absl::StrJoin(changes, " ");
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
+    TA_RETURN_IF_ERROR(
+        WriteAudit(ctx, audit, OrganizationUpdatedEvent(no, update)));
     TA_ASSIGN_OR_RETURN(Statement s, ctx.conn.Prepare(absl::StrCat(
                                          "SELECT ", kOrgColumns,
                                          " FROM organizations WHERE no = ?1")));
@@ -120,34 +104,25 @@ absl::StatusOr<Organization> SqliteTokenStoreImpl::GetOrganization(
 
 absl::StatusOr<Page<Organization>> SqliteTokenStoreImpl::ListOrganizations(
     const PageRequest& page) {
-  TA_ASSIGN_OR_RETURN(int size, EffectivePageSize(page.page_size));
-  const std::string binding = PageBinding({"organizations"});
-  std::string after;
-  if (!page.page_token.empty()) {
-    TA_ASSIGN_OR_RETURN(
-        after,
-        DecodePageToken(page.page_token, PageKind::kOrganizations, binding));
-  }
+  TA_ASSIGN_OR_RETURN(OrgListStart start, StartOrgList(page));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(
       Statement s,
       c->Prepare(absl::StrCat("SELECT ", kOrgColumns,
                               " FROM organizations WHERE no != 0 AND id > ?1 "
                               "ORDER BY id LIMIT ?2")));
-  s.BindText(1, after);
-  s.BindInt64(2, size + 1);
-  Page<Organization> out;
+  s.BindText(1, start.after);
+  s.BindInt64(2, start.size + 1);
+  PageFiller<Organization> out(start.size, PageKind::kOrganizations,
+                               start.binding);
   while (true) {
     TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    if (static_cast<int>(out.items.size()) == size) {
-      out.next_page_token = EncodePageToken(PageKind::kOrganizations, binding,
-                                            out.items.back().id);
-      break;
-    }
-    out.items.push_back(ReadOrganization(s));
+    if (!row || !out.Room()) break;
+    Organization org = ReadOrganization(s);
+    std::string cursor = org.id;
+    out.Add(std::move(org), std::move(cursor));
   }
-  return out;
+  return out.Take();
 }
 
 absl::StatusOr<std::vector<Organization>>
@@ -168,9 +143,7 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::CreateApiKey(
     const ApiKey& key, const AuditContext& audit) {
   TA_RETURN_IF_ERROR(CheckApiKey(key));
   TA_RETURN_IF_ERROR(CheckAuditContext(audit));
-  ApiKey out = key;
-  out.revoked_at.reset();
-  out.last_used_at.reset();
+  ApiKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
     {
@@ -181,12 +154,7 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::CreateApiKey(
       s.BindText(1, key.id);
       s.BindBlob(2, key.secret_hash);
       TA_ASSIGN_OR_RETURN(bool dup, s.Step());
-      if (dup) {
-        return absl::AlreadyExistsError(
-            s.Int64(0) != 0
-                ? absl::StrCat("API key ", key.id, " already exists")
-                : std::string("secret_hash: another API key has this secret"));
-      }
+      if (dup) return ApiKeyExistsError(key.id, s.Int64(0) != 0);
     }
     {
       TA_ASSIGN_OR_RETURN(
@@ -202,13 +170,8 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::CreateApiKey(
       s.BindInt64(6, ctx.NowMicros());
       TA_RETURN_IF_ERROR(s.Run());
     }
-    AuditRow row{AuditAction::kApiKeyCreated, org_no};
-    row.detail =
-        absl::StrCat("api_key=", key.id, " role=", ApiKeyRoleName(key.role));
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
-    out.created_at = FromMicros(ctx.NowMicros());
-    return absl::OkStatus();
+    out = CreatedApiKey(key, ctx.NowMicros());
+    return WriteAudit(ctx, audit, ApiKeyCreatedEvent(org_no, key));
   }));
   return out;
 }
@@ -226,10 +189,7 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::RevokeApiKey(
       TA_ASSIGN_OR_RETURN(Statement s, ctx.conn.Prepare(select));
       s.BindText(1, api_key_id);
       TA_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) {
-        return absl::NotFoundError(
-            absl::StrCat("API key ", api_key_id, " not found"));
-      }
+      if (!row) return ApiKeyNotFoundError(api_key_id);
       out = ReadApiKey(s);
     }
     if (out.revoked_at.has_value()) return absl::OkStatus();
@@ -243,39 +203,26 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::RevokeApiKey(
       s.BindInt64(2, ctx.NowMicros());
       TA_RETURN_IF_ERROR(s.Run());
     }
-    AuditRow row{AuditAction::kApiKeyRevoked, org_no};
-    row.detail = absl::StrCat("api_key=", api_key_id);
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
     out.revoked_at = FromMicros(ctx.NowMicros());
-    return absl::OkStatus();
+    return WriteAudit(ctx, audit, ApiKeyRevokedEvent(org_no, api_key_id));
   }));
   return out;
 }
 
 absl::Status SqliteTokenStoreImpl::TouchApiKey(absl::string_view api_key_id,
                                                absl::Time at) {
-  TA_RETURN_IF_ERROR(CheckIdentifier(api_key_id, "api_key_id", kMaxIdLength));
-  TA_ASSIGN_OR_RETURN(int64_t us, Micros(at, "at"));
-  MutexLock lock(&touch_mu_);
-  MergeTouch(std::string(api_key_id), us);
-  return absl::OkStatus();
-}
-
-void SqliteTokenStoreImpl::MergeTouch(const std::string& api_key_id,
-                                      int64_t us) {
-  auto [it, inserted] = pending_touches_.emplace(api_key_id, us);
-  if (!inserted) it->second = std::max(it->second, us);
+  return touches_.Add(api_key_id, at);
 }
 
 absl::Status SqliteTokenStoreImpl::FlushTouches() {
-  std::map<std::string, int64_t> touches;
-  {
-    MutexLock lock(&touch_mu_);
-    touches.swap(pending_touches_);
-  }
-  if (touches.empty()) return absl::OkStatus();
-  absl::Status st = writer_.Write([&](WriteCtx& ctx) -> absl::Status {
+  return touches_.Flush([this](const TouchBuffer::Touches& touches) {
+    return WriteTouches(touches);
+  });
+}
+
+absl::Status SqliteTokenStoreImpl::WriteTouches(
+    const TouchBuffer::Touches& touches) {
+  return writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(
         Statement s,
         ctx.conn.Prepare("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 "
@@ -288,12 +235,6 @@ absl::Status SqliteTokenStoreImpl::FlushTouches() {
     }
     return absl::OkStatus();
   });
-  if (!st.ok()) {
-    // Put them back so a later flush retries.
-    MutexLock lock(&touch_mu_);
-    for (const auto& [id, us] : touches) MergeTouch(id, us);
-  }
-  return st;
 }
 
 absl::StatusOr<ApiKey> SqliteTokenStoreImpl::GetApiKey(
@@ -305,19 +246,13 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::GetApiKey(
       c->Prepare(absl::StrCat("SELECT ", kApiKeyColumns, " WHERE k.id = ?1")));
   s.BindText(1, api_key_id);
   TA_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) {
-    return absl::NotFoundError(
-        absl::StrCat("API key ", api_key_id, " not found"));
-  }
+  if (!row) return ApiKeyNotFoundError(api_key_id);
   return ReadApiKey(s);
 }
 
 absl::StatusOr<ApiKey> SqliteTokenStoreImpl::FindApiKeyBySecretHash(
     absl::string_view secret_hash) {
-  if (secret_hash.size() != kSha256Length) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("secret_hash: must be exactly ", kSha256Length, " bytes"));
-  }
+  TA_RETURN_IF_ERROR(CheckSecretHash(secret_hash));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Statement s,
                       c->Prepare(absl::StrCat("SELECT ", kApiKeyColumns,

@@ -47,28 +47,6 @@ absl::StatusOr<int64_t> RevokeRow(WriteCtx& ctx, int64_t no, int64_t org_no,
   return seq;
 }
 
-// A bulk revocation over its transactions.
-struct RevokeTokensRun {
-  // Set once: the organisation, filter, bounds and batch size. Advanced by
-  // each committed batch: the keyset position.
-  RevokeQuery q;
-  absl::string_view reason;
-  const AuditContext* audit = nullptr;
-  std::string filter_text;
-  RevokeTokensResult result;
-  bool done = false;
-};
-
-// A token RevokeBatch revokes (the columns of BuildRevokeSelectQuery).
-struct RevokeCandidate {
-  int64_t no;
-  std::string id;
-  int64_t exp;
-  int64_t iat;
-  std::string tag;
-  std::string user_id;
-};
-
 // The next batch of tokens to revoke, at the transaction's time.
 absl::StatusOr<std::vector<RevokeCandidate>> SelectRevokeBatch(
     WriteCtx& ctx, const RevokeQuery& q) {
@@ -88,52 +66,17 @@ absl::StatusOr<std::vector<RevokeCandidate>> SelectRevokeBatch(
   return rows;
 }
 
-// One transaction of RevokeTokens: revokes the next q.limit matching tokens,
-// each with its audit event, and after the last batch writes the event of
-// the whole revocation. `run` advances only when every write succeeded.
+// The store's revocation of one RevokeTokens candidate.
+absl::StatusOr<int64_t> RevokeOne(WriteCtx& ctx, const RevokeCandidate& r,
+                                  int64_t org_no, absl::string_view reason) {
+  return RevokeRow(ctx, r.no, org_no, r.id, r.exp, reason);
+}
+
+// One transaction of RevokeTokens (write_rules.h: RevokeCandidates).
 absl::Status RevokeBatch(WriteCtx& ctx, RevokeTokensRun& run) {
-  const RevokeQuery& q = run.q;
-  const AuditContext& audit = *run.audit;
   TA_ASSIGN_OR_RETURN(std::vector<RevokeCandidate> rows,
-                      SelectRevokeBatch(ctx, q));
-  std::optional<int64_t> actor_no;
-  TA_ASSIGN_OR_RETURN(actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
-  int64_t count = 0;
-  for (const RevokeCandidate& r : rows) {
-    TA_RETURN_IF_ERROR(
-        RevokeRow(ctx, r.no, q.org_no, r.id, r.exp, run.reason).status());
-    AuditRow a{AuditAction::kTokenRevoked, q.org_no};
-    a.actor_no = actor_no;
-    a.token_id_bytes = r.id;
-    a.tag = r.tag;
-    a.user_id = r.user_id;
-    a.request_id = audit.request_id;
-    a.detail = std::string(run.reason);
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, a));
-    ++count;
-  }
-  const bool last = static_cast<int>(rows.size()) < q.limit;
-  if (last) {
-    AuditRow a{AuditAction::kTokensRevoked, q.org_no};
-    a.actor_no = actor_no;
-    a.tag = q.filter.tag;
-    a.user_id = q.filter.user_id;
-    a.request_id = audit.request_id;
-    a.detail =
-        audit.detail.empty()
-            ? absl::StrCat("count=", run.result.count + count, " ",
-                           run.filter_text,
-                           run.reason.empty() ? "" : " reason=", run.reason)
-            : audit.detail;
-    TA_RETURN_IF_ERROR(InsertAudit(ctx, a));
-  }
-  // Only now (the batch's writes succeeded) advance the caller's state.
-  run.result.count += count;
-  if (!rows.empty()) {
-    run.q.after = std::make_pair(rows.back().iat, rows.back().no);
-  }
-  run.done = last;
-  return absl::OkStatus();
+                      SelectRevokeBatch(ctx, run.q));
+  return RevokeCandidates(ctx, rows, run, RevokeOne);
 }
 
 }  // namespace
@@ -161,10 +104,7 @@ absl::StatusOr<Token> SqliteTokenStoreImpl::RevokeToken(
       s.BindBlob(1, id_bytes);
       s.BindInt64(2, org_no);
       TA_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) {
-        return absl::NotFoundError(
-            absl::StrCat("token ", token_id, " not found"));
-      }
+      if (!row) return TokenNotFoundError(token_id);
       no = s.Int64(0);
       exp = s.Int64(1);
       revoked = s.Int64(2) != 0;
@@ -174,13 +114,9 @@ absl::StatusOr<Token> SqliteTokenStoreImpl::RevokeToken(
     if (!revoked) {
       TA_RETURN_IF_ERROR(
           RevokeRow(ctx, no, org_no, id_bytes, exp, reason).status());
-      AuditRow row{AuditAction::kTokenRevoked, org_no};
-      row.token_id_bytes = id_bytes;
-      row.tag = tag;
-      row.user_id = user_id;
-      row.detail = std::string(reason);
-      TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-      TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
+      TA_RETURN_IF_ERROR(WriteAudit(
+          ctx, audit,
+          TokenRevokedEvent(org_no, id_bytes, tag, user_id, reason)));
     }
     TA_ASSIGN_OR_RETURN(out, ReadTokenByNo(c, no));
     return absl::OkStatus();
@@ -191,14 +127,10 @@ absl::StatusOr<Token> SqliteTokenStoreImpl::RevokeToken(
 absl::StatusOr<RevokeTokensResult> SqliteTokenStoreImpl::RevokeTokens(
     absl::string_view organization_id, const RevokeFilter& filter,
     absl::string_view reason, bool dry_run, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckRevokeFilter(filter));
-  TA_RETURN_IF_ERROR(CheckReason(reason));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
-  RevokeTokensRun run;
+  TA_ASSIGN_OR_RETURN(RevokeTokensRun run,
+                      StartRevokeTokens(organization_id, filter, reason, audit,
+                                        options_.revoke_batch_size));
   RevokeQuery& q = run.q;
-  q.filter = filter;
-  q.limit = options_.revoke_batch_size;
   {
     TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
     TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
@@ -216,9 +148,6 @@ absl::StatusOr<RevokeTokensResult> SqliteTokenStoreImpl::RevokeTokens(
       return RevokeTokensResult{s.Int64(0), 0};
     }
   }
-  run.reason = reason;
-  run.audit = &audit;
-  run.filter_text = RevokeFilterText(filter);
   while (!run.done) {
     TA_RETURN_IF_ERROR(
         writer_.Write([&](WriteCtx& ctx) { return RevokeBatch(ctx, run); }));
@@ -233,9 +162,7 @@ absl::StatusOr<RevokeTokensResult> SqliteTokenStoreImpl::RevokeTokens(
 
 absl::StatusOr<std::vector<RevocationEvent>>
 SqliteTokenStoreImpl::ListRevocationsSince(int64_t after_sequence, int limit) {
-  if (limit < 1 || limit > 10000) {
-    return absl::InvalidArgumentError("limit: must be between 1 and 10000");
-  }
+  TA_RETURN_IF_ERROR(CheckRevocationLimit(limit));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(kRevocationsSinceSql));
   s.BindInt64(1, after_sequence);

@@ -46,15 +46,9 @@ absl::StatusOr<SigningKey> InsertKeyRow(WriteCtx& ctx,
   s.BindBlob(7, sealed);
   TA_RETURN_IF_ERROR(s.Run());
   if (ctx.conn.Changes() == 0) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("kid: signing key ", key.kid, " already exists"));
+    return SigningKeyExistsError(key.kid);
   }
-  SigningKey out = key;
-  out.state = state;
-  out.created_at = FromMicros(ctx.NowMicros());
-  out.retired_at.reset();
-  if (state == token::KeyState::kRetired) out.retired_at = out.created_at;
-  return out;
+  return InsertedSigningKey(key, state, ctx.NowMicros());
 }
 
 // The key `kid` of organisation row `org_no`, its private key opened.
@@ -69,9 +63,7 @@ absl::StatusOr<SigningKey> ReadSigningKeyRow(Connection& c,
   s.BindInt64(1, org_no);
   s.BindText(2, kid);
   TA_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("signing key ", kid, " not found"));
-  }
+  if (!row) return SigningKeyNotFoundError(kid);
   SigningKey k;
   TA_ASSIGN_OR_RETURN(const std::string sealed, ReadSigningKey(s, &k));
   TA_ASSIGN_OR_RETURN(
@@ -112,20 +104,11 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
       s.BindInt64(1, org_no);
       s.BindInt64(2, kStoredPrimary);
       TA_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("state: the organization already has primary key ",
-                         s.Text(0), "; use RotateSigningKey"));
-      }
+      if (row) return PrimaryKeyExistsError(s.Text(0));
     }
     TA_ASSIGN_OR_RETURN(
         out, InsertKeyRow(ctx, kek_, random_, key, org_no, key.state));
-    AuditRow row{AuditAction::kKeyCreated, org_no};
-    row.detail = absl::StrCat(
-        "kid=", key.kid, " algorithm=", token::AlgorithmName(key.algorithm),
-        " state=", token::KeyStateName(key.state));
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    return InsertAudit(ctx, row);
+    return WriteAudit(ctx, audit, KeyCreatedEvent(org_no, key));
   }));
   return out;
 }
@@ -161,12 +144,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RotateSigningKey(
     }
     TA_ASSIGN_OR_RETURN(out, InsertKeyRow(ctx, kek_, random_, key, org_no,
                                           token::KeyState::kPrimary));
-    AuditRow row{AuditAction::kKeyRotated, org_no};
-    row.detail = absl::StrCat(
-        "kid=", key.kid, " algorithm=", token::AlgorithmName(key.algorithm));
-    if (!previous.empty()) absl::StrAppend(&row.detail, " previous=", previous);
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    return InsertAudit(ctx, row);
+    return WriteAudit(ctx, audit, KeyRotatedEvent(org_no, key, previous));
   }));
   return out;
 }
@@ -183,8 +161,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RetireSigningKey(
     TA_ASSIGN_OR_RETURN(out, ReadSigningKeyRow(ctx.conn, kek_, org_no, kid));
     if (out.state == token::KeyState::kRetired) return absl::OkStatus();
     if (out.state == token::KeyState::kPrimary) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "kid: ", kid, " is the primary key; rotate before retiring it"));
+      return RetirePrimaryKeyError(kid);
     }
     {
       TA_ASSIGN_OR_RETURN(
@@ -200,10 +177,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RetireSigningKey(
     }
     out.state = token::KeyState::kRetired;
     out.retired_at = FromMicros(ctx.NowMicros());
-    AuditRow row{AuditAction::kKeyRetired, org_no};
-    row.detail = absl::StrCat("kid=", kid);
-    TA_RETURN_IF_ERROR(AuditFromContext(audit, &row, ctx));
-    return InsertAudit(ctx, row);
+    return WriteAudit(ctx, audit, KeyRetiredEvent(org_no, kid));
   }));
   return out;
 }

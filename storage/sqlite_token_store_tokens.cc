@@ -18,47 +18,6 @@
 namespace token_authority::storage::sqlite {
 namespace {
 
-// An InsertToken checked and prepared on the caller's thread, for the
-// writer to run.
-struct TokenInsert {
-  Token token;
-  AuditContext audit;
-  std::string id_bytes;
-  std::string target;  // tokens.target: the group id or the joined streams
-  int64_t iat = 0;
-  int64_t nbf = 0;
-  int64_t exp = 0;
-  std::optional<int64_t> request_hash;
-  InsertTokenResult out;
-};
-
-absl::StatusOr<std::unique_ptr<TokenInsert>> PrepareTokenInsert(
-    const Token& token, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckToken(token));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
-  auto ins = std::make_unique<TokenInsert>();
-  TA_ASSIGN_OR_RETURN(ins->id_bytes, DecodeTokenId(token.id, "id"));
-  if (token.target_kind == token::Target::Kind::kStreamGroup) {
-    ins->target = token.stream_group_id;
-  } else if (token.target_kind == token::Target::Kind::kStreams) {
-    ins->target = absl::StrJoin(token.streams, ",");
-  }
-  ins->iat = absl::ToUnixSeconds(token.issued_at);
-  ins->nbf = absl::ToUnixSeconds(token.not_before);
-  ins->exp = absl::ToUnixSeconds(token.expires_at);
-  // Hashed here, by the caller's thread, not by the writer.
-  if (!token.request_id.empty()) {
-    ins->request_hash = RequestHash(token.request_id);
-  }
-  ins->token = token;
-  ins->audit = audit;
-  ins->out = InsertTokenResult{token, true};
-  ins->out.token.revoked_at.reset();
-  ins->out.token.revocation_reason.clear();
-  ins->out.token.revocation_sequence = 0;
-  return ins;
-}
-
 // The token of organisation row `org_no` with the request id of ins.token:
 // true (and ins.out set to it, not created) if there is one.
 absl::StatusOr<bool> FindByRequestId(Connection& c, int64_t org_no,
@@ -93,11 +52,7 @@ absl::StatusOr<int64_t> SigningKeyNo(WriteCtx& ctx, int64_t org_no,
     s.BindInt64(1, org_no);
     s.BindText(2, token.key_id);
     TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("key_id: no signing key ", token.key_id,
-                       " for organization ", token.organization_id));
-    }
+    if (!row) return NoSigningKeyError(token);
     TA_ASSIGN_OR_RETURN(token::Algorithm key_alg,
                         AlgorithmFromColumn(s.Text(1)));
     cached = ctx.cache()
@@ -105,12 +60,7 @@ absl::StatusOr<int64_t> SigningKeyNo(WriteCtx& ctx, int64_t org_no,
                  .emplace(cache_key, std::make_pair(s.Int64(0), key_alg))
                  .first;
   }
-  if (cached->second.second != token.algorithm) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("algorithm: ", token::AlgorithmName(token.algorithm),
-                     " does not match key ", token.key_id, " (",
-                     token::AlgorithmName(cached->second.second), ")"));
-  }
+  TA_RETURN_IF_ERROR(CheckKeyAlgorithm(token, cached->second.second));
   return cached->second.first;
 }
 
@@ -134,12 +84,7 @@ absl::StatusOr<int64_t> InsertTokenRow(Connection& c, int64_t org_no,
   s.BindInt64(3, TargetKindColumn(token.target_kind));
   s.BindTextOrNull(4, ins.target);
   s.BindInt64(5, ins.iat);
-  // not_before is NULL when it equals issued_at (the common case).
-  if (ins.nbf == ins.iat) {
-    s.BindNull(6);
-  } else {
-    s.BindInt64(6, ins.nbf);
-  }
+  s.BindOptionalInt64(6, StoredNotBefore(ins));
   s.BindInt64(7, ins.exp);
   s.BindInt64(8, key_no);
   s.BindBlob(9, token.jwt_sha256);
@@ -152,10 +97,7 @@ absl::StatusOr<int64_t> InsertTokenRow(Connection& c, int64_t org_no,
   s.BindOptionalInt64(16, ins.request_hash);
   s.BindBlobOrNull(17, token.spec_fingerprint);
   absl::Status st = s.Run();
-  if (absl::IsAlreadyExists(st)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("id: token ", token.id, " already exists"));
-  }
+  if (absl::IsAlreadyExists(st)) return TokenExistsError(token);
   TA_RETURN_IF_ERROR(st);
   return c.LastInsertRowId();
 }
@@ -182,7 +124,6 @@ absl::Status InsertTokenStreams(Connection& c, int64_t org_no, int64_t no,
 // known: then that token), its streams and its audit event.
 absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
   const Token& token = ins.token;
-  const AuditContext& audit = ins.audit;
   TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(token.organization_id));
   if (!token.request_id.empty()) {
     TA_ASSIGN_OR_RETURN(bool known, FindByRequestId(ctx.conn, org_no, ins));
@@ -196,19 +137,7 @@ absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
   if (token.target_kind == token::Target::Kind::kStreams) {
     TA_RETURN_IF_ERROR(InsertTokenStreams(ctx.conn, org_no, no, ins));
   }
-  AuditRow row{AuditAction::kTokenIssued, org_no};
-  row.actor_no = issued_by;
-  row.token_id_bytes = ins.id_bytes;
-  row.tag = token.tag;
-  row.user_id = token.user_id;
-  row.request_id = token.request_id;
-  if (!audit.actor.empty()) {
-    TA_ASSIGN_OR_RETURN(row.actor_no, ctx.ApiKeyNo(audit.actor, "actor"));
-  }
-  if (!audit.request_id.empty()) row.request_id = audit.request_id;
-  row.detail = audit.detail;
-  TA_RETURN_IF_ERROR(InsertAudit(ctx, row));
-  return absl::OkStatus();
+  return WriteTokenIssuedAudit(ctx, org_no, ins, issued_by);
 }
 
 }  // namespace
@@ -226,31 +155,14 @@ absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no) {
 
 absl::StatusOr<InsertTokenResult> SqliteTokenStoreImpl::InsertToken(
     const Token& token, const AuditContext& audit) {
-  TA_ASSIGN_OR_RETURN(std::unique_ptr<TokenInsert> ins,
-                      PrepareTokenInsert(token, audit));
-  TA_RETURN_IF_ERROR(
-      writer_.Write([&](WriteCtx& ctx) { return RunTokenInsert(ctx, *ins); }));
-  return std::move(ins->out);
+  return InsertTokenThrough(writer_, token, audit, RunTokenInsert);
 }
 
 void SqliteTokenStoreImpl::InsertTokenAsync(const Token& token,
                                             const AuditContext& audit,
                                             InsertTokenDone done) {
-  absl::StatusOr<std::unique_ptr<TokenInsert>> prepared =
-      PrepareTokenInsert(token, audit);
-  if (!prepared.ok()) {
-    done(prepared.status());
-    return;
-  }
-  std::shared_ptr<TokenInsert> ins = *std::move(prepared);
-  writer_.WriteAsync([ins](WriteCtx& ctx) { return RunTokenInsert(ctx, *ins); },
-                     [ins, done = std::move(done)](const absl::Status& status) {
-                       if (status.ok()) {
-                         done(std::move(ins->out));
-                       } else {
-                         done(status);
-                       }
-                     });
+  InsertTokenAsyncThrough(writer_, token, audit, std::move(done),
+                          RunTokenInsert);
 }
 
 absl::StatusOr<Token> SqliteTokenStoreImpl::GetToken(
@@ -265,9 +177,7 @@ absl::StatusOr<Token> SqliteTokenStoreImpl::GetToken(
   s.BindBlob(1, id_bytes);
   s.BindText(2, organization_id);
   TA_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
-  }
+  if (!row) return TokenNotFoundError(token_id);
   return ReadToken(s);
 }
 
@@ -281,63 +191,39 @@ absl::StatusOr<Token> SqliteTokenStoreImpl::FindTokenById(
                               kTokenJoins, " WHERE t.id = ?1")));
   s.BindBlob(1, id_bytes);
   TA_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("token ", token_id, " not found"));
-  }
+  if (!row) return TokenNotFoundError(token_id);
   return ReadToken(s);
 }
 
 absl::StatusOr<Page<Token>> SqliteTokenStoreImpl::ListTokens(
     absl::string_view organization_id, const TokenFilter& filter,
     const PageRequest& page) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckTokenFilter(filter));
-  TA_ASSIGN_OR_RETURN(int size, EffectivePageSize(page.page_size));
-  const std::string binding = TokenListBinding(organization_id, filter);
-  TokenQuery q;
-  if (!page.page_token.empty()) {
-    TA_ASSIGN_OR_RETURN(
-        std::string payload,
-        DecodePageToken(page.page_token, PageKind::kTokens, binding));
-    TA_ASSIGN_OR_RETURN(q.after, DecodeInt64Pair(payload));
-  }
+  TA_ASSIGN_OR_RETURN(
+      TokenListStart start,
+      StartTokenList(organization_id, filter, &page, clock_.Now()));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
-  TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
-  q.filter = filter;
-  q.now_seconds = FloorSeconds(filter.now.value_or(clock_.Now()));
-  q.limit = size + 1;
-  const BoundQuery bq = BuildTokenListQuery(q);
+  TA_ASSIGN_OR_RETURN(start.q.org_no, LookupOrgNo(*c, organization_id));
+  const BoundQuery bq = BuildTokenListQuery(start.q);
   TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(bq.sql));
   bq.Bind(s);
-  Page<Token> out;
-  int64_t last_iat = 0;
-  int64_t last_no = 0;
+  PageFiller<Token> out(start.size, PageKind::kTokens, start.binding);
   while (true) {
     TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    if (static_cast<int>(out.items.size()) == size) {
-      out.next_page_token = EncodePageToken(PageKind::kTokens, binding,
-                                            EncodeInt64Pair(last_iat, last_no));
-      break;
-    }
-    last_no = s.Int64(0);
-    last_iat = s.Int64(5);
+    if (!row || !out.Room()) break;
     TA_ASSIGN_OR_RETURN(Token token, ReadToken(s));
-    out.items.push_back(std::move(token));
+    out.Add(std::move(token), TokenCursor(s.Int64(5), s.Int64(0)));
   }
-  return out;
+  return out.Take();
 }
 
 absl::StatusOr<int64_t> SqliteTokenStoreImpl::CountTokens(
     absl::string_view organization_id, const TokenFilter& filter) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckTokenFilter(filter));
+  TA_ASSIGN_OR_RETURN(
+      TokenListStart start,
+      StartTokenList(organization_id, filter, nullptr, clock_.Now()));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
-  TokenQuery q;
-  TA_ASSIGN_OR_RETURN(q.org_no, LookupOrgNo(*c, organization_id));
-  q.filter = filter;
-  q.now_seconds = FloorSeconds(filter.now.value_or(clock_.Now()));
-  const BoundQuery bq = BuildTokenCountQuery(q);
+  TA_ASSIGN_OR_RETURN(start.q.org_no, LookupOrgNo(*c, organization_id));
+  const BoundQuery bq = BuildTokenCountQuery(start.q);
   TA_ASSIGN_OR_RETURN(Statement s, c->Prepare(bq.sql));
   bq.Bind(s);
   TA_ASSIGN_OR_RETURN(bool row, s.Step());
