@@ -190,11 +190,6 @@ absl::StatusOr<HostPort> CheckOptions(const AuthorityServerOptions& options) {
   if (options.data_dir.empty()) {
     return absl::InvalidArgumentError("data-dir: required");
   }
-  if (!options.database_url.empty() && !options.metrics_listen.empty()) {
-    // The health check and the metrics watch the SQLite writer.
-    return absl::InvalidArgumentError(
-        "metrics-listen: not yet available with --database (PostgreSQL)");
-  }
   if (options.max_concurrent_streams < 1) {
     return absl::InvalidArgumentError("max-concurrent-streams: must be >= 1");
   }
@@ -383,7 +378,9 @@ absl::Status AuthorityServer::OpenStore(const AuthorityServerOptions& options,
   return absl::OkStatus();
 }
 
-storage::TokenStore* AuthorityServer::token_store() {
+storage::TokenStore* AuthorityServer::token_store() { return managed_store(); }
+
+storage::ManagedTokenStore* AuthorityServer::managed_store() {
   if (pg_store_ != nullptr) return pg_store_.get();
   return store_.get();
 }
@@ -440,26 +437,23 @@ absl::Status AuthorityServer::StartGrpc(const AuthorityServerOptions& options,
 
 absl::Status AuthorityServer::StartOperations(
     const AuthorityServerOptions& options) {
-  // PostgreSQL: no SQLite writer to watch (CheckOptions refuses metrics).
-  if (store_ == nullptr) return absl::OkStatus();
-  // The SQLite store's file and writer; a PostgreSQL store (store_ null)
-  // has neither here.
-  storage::SqliteTokenStore* store = store_.get();
+  // Either store: its writer's counters and a write probe. SQLite: its file
+  // and the data directory's free space too; PostgreSQL: a probe on every
+  // check, so that a lost connection to the server shows at once.
+  storage::ManagedTokenStore* store = managed_store();
   StoreHealthOptions health_options;
-  if (store != nullptr) {
+  if (store_ != nullptr) {
     health_options.database_path = DatabasePath(options.data_dir);
     health_options.data_dir = options.data_dir;
+  } else {
+    health_options.probe_every_check = true;
   }
   health_options.interval = options.store_health_interval;
-  StoreHealth::WriteStateFn write_state;
-  StoreHealth::ProbeFn probe;
-  if (store != nullptr) {
-    write_state = [store] {
-      const storage::WriterStats w = store->GetWriterStats();
-      return StoreWriteState{w.storage_failures, w.last_failure};
-    };
-    probe = [store] { return store->ProbeWrite(); };
-  }
+  StoreHealth::WriteStateFn write_state = [store] {
+    const storage::WriterStats w = store->GetWriterStats();
+    return StoreWriteState{w.storage_failures, w.last_failure};
+  };
+  StoreHealth::ProbeFn probe = [store] { return store->ProbeWrite(); };
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health != nullptr) {
     // Each service by name too (a probe may name one), all flipped together.
@@ -481,6 +475,7 @@ absl::Status AuthorityServer::StartOperations(
   sources.calls = call_metrics_.get();
   sources.authority = authority_.get();
   sources.store = store;
+  sources.store_has_wal = store_ != nullptr;
   sources.health = store_health_.get();
   sources.grpc_port = port_;
   sources.revocation_sequence_at_start =

@@ -169,6 +169,8 @@ class AuthorityServer {
                          const Clock& clock, RandomSource& random);
   // The store in use (SQLite or PostgreSQL).
   storage::TokenStore* token_store();
+  // The same store, as both stores' operational interface.
+  storage::ManagedTokenStore* managed_store();
   absl::Status EnsureAdminKey(const std::string& data_dir);
   // Creates the bootstrap admin key and writes it to admin_key_path_.
   absl::Status CreateAdminKeyFile(const std::string& data_dir);

@@ -9,7 +9,7 @@
 #include "server/process_stats.h"
 #include "server/store_health.h"
 #include "server/token_authority.h"
-#include "storage/sqlite_token_store.h"
+#include "storage/managed_token_store.h"
 
 namespace token_authority::server {
 namespace {
@@ -52,7 +52,7 @@ void AddHistogram(std::vector<MetricFamily>* out, std::string name,
       std::move(name), std::move(help), MetricType::Histogram, {m}});
 }
 
-void CollectStore(storage::SqliteTokenStore& store,
+void CollectStore(storage::ManagedTokenStore& store, bool has_wal,
                   std::vector<MetricFamily>* out) {
   const storage::WriterStats w = store.GetWriterStats();
   AddOne(out, "ta_store_transactions_total",
@@ -74,13 +74,16 @@ void CollectStore(storage::SqliteTokenStore& store,
                "COMMIT (fsync included)",
                storage::kCommitMicrosBounds, w.commit_micros, 1e6,
                static_cast<double>(w.commit_micros_sum) / 1e6);
-  AddOne(out, "ta_store_wal_frames",
-         "Frames in the write-ahead log after the last commit",
-         MetricType::Gauge, static_cast<double>(w.wal_frames));
+  if (has_wal) {
+    AddOne(out, "ta_store_wal_frames",
+           "Frames in the write-ahead log after the last commit",
+           MetricType::Gauge, static_cast<double>(w.wal_frames));
+  }
   absl::StatusOr<int64_t> size = store.DiskUsage();
   if (size.ok()) {
     AddOne(out, "ta_store_database_bytes",
-           "Size of the database file plus its write-ahead log",
+           "Size of the database: SQLite's file plus its write-ahead log, "
+           "or PostgreSQL's pg_database_size",
            MetricType::Gauge, static_cast<double>(*size));
   }
 }
@@ -127,7 +130,7 @@ void CollectServerMetrics(const ServerMetricsSources& s,
                           std::vector<MetricFamily>* out) {
   if (s.calls != nullptr) s.calls->Collect(out);
   if (s.authority != nullptr) CollectAuthority(s, out);
-  if (s.store != nullptr) CollectStore(*s.store, out);
+  if (s.store != nullptr) CollectStore(*s.store, s.store_has_wal, out);
   if (s.health != nullptr) {
     AddOne(out, "ta_store_serving",
            "1 while the store is usable (grpc.health.v1 SERVING), 0 while "

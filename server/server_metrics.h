@@ -13,7 +13,7 @@
 #include "prometheus/metric_family.h"
 
 namespace token_authority::storage {
-class SqliteTokenStore;
+class ManagedTokenStore;
 }  // namespace token_authority::storage
 
 namespace token_authority::server {
@@ -27,7 +27,11 @@ class TokenAuthority;
 struct ServerMetricsSources {
   const CallMetrics* calls = nullptr;
   TokenAuthority* authority = nullptr;
-  storage::SqliteTokenStore* store = nullptr;
+  // Either store (SQLite or PostgreSQL).
+  storage::ManagedTokenStore* store = nullptr;
+  // Whether the store has a write-ahead log of its own to show (SQLite's;
+  // PostgreSQL's is the server's business).
+  bool store_has_wal = false;
   const StoreHealth* health = nullptr;
   // The gRPC port whose established connections are counted (0: none).
   int grpc_port = 0;

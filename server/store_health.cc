@@ -65,10 +65,17 @@ std::string StoreHealth::reason() const {
 void StoreHealth::CheckNow() {
   MutexLock check_lock(&check_mu_);
   std::string problem = CheckDatabaseFile();
-  if (problem.empty()) problem = CheckWrites();
+  if (problem.empty()) {
+    problem = options_.probe_every_check ? CheckProbe() : CheckWrites();
+  }
   {
     MutexLock lock(&mu_);
     if (problem == reason_) return;
+    // A probe that keeps failing keeps the reason it first failed with (its
+    // message changes as the store retries): one change per outage.
+    if (options_.probe_every_check && !problem.empty() && !reason_.empty()) {
+      return;
+    }
     reason_ = problem;
   }
   if (on_change_) on_change_(problem.empty(), problem);
@@ -91,6 +98,17 @@ std::string StoreHealth::CheckDatabaseFile() const {
                         "opened it: restart the server");
   }
   return "";
+}
+
+std::string StoreHealth::CheckProbe() const {
+  if (!options_.probe_every_check) return "";
+  const absl::Status probe =
+      probe_ ? probe_() : absl::UnavailableError("no probe");
+  if (probe.ok()) return "";
+  // The first line (libpq's messages go on with hints).
+  const absl::string_view message = probe.message();
+  return absl::StrCat("the store cannot write: ",
+                      message.substr(0, message.find('\n')));
 }
 
 std::string StoreHealth::CheckWrites() {

@@ -16,6 +16,11 @@
 //    space SQLite reuses while tokens do not, so neither they nor a later
 //    successful write end the failure; and an I/O error leaves free space as
 //    it was.
+//  - with `probe_every_check` (a store on a database server: PostgreSQL),
+//    instead of the above, a probe write on every check: NOT_SERVING while
+//    the store cannot write (its connection to the server is lost, the
+//    server refuses writes), with the first failure's message as the reason
+//    until a probe commits again: then SERVING.
 // Reads keep working meanwhile; only the health status changes.
 #ifndef SERVER_STORE_HEALTH_H_
 #define SERVER_STORE_HEALTH_H_
@@ -43,6 +48,8 @@ struct StoreHealthOptions {
   std::string data_dir;
   int64_t min_free_bytes = int64_t{1} << 20;
   absl::Duration interval = absl::Seconds(1);
+  // Probe on every check instead of after a failed write (needs a probe).
+  bool probe_every_check = false;
 };
 
 // What the store's writer says about its latest writes.
@@ -90,6 +97,8 @@ class StoreHealth {
   std::string CheckDatabaseFile() const;
   // The writes' problem, or "". Probes while the last transaction failed.
   std::string CheckWrites() ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_);
+  // With probe_every_check: the probe's problem, or "".
+  std::string CheckProbe() const;
   const StoreHealthOptions options_;
   const WriteStateFn write_state_;
   const ProbeFn probe_;

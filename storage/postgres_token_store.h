@@ -30,6 +30,7 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "storage/key_encryption_key.h"
+#include "storage/managed_token_store.h"
 #include "storage/token_store.h"
 
 namespace token_authority::storage {
@@ -83,7 +84,7 @@ struct PostgresTokenStoreOptions {
   std::string key_encryption_key_path;
 };
 
-class PostgresTokenStore : public TokenStore {
+class PostgresTokenStore : public ManagedTokenStore {
  public:
   static constexpr int kSchemaVersion = 2;
 
@@ -96,9 +97,8 @@ class PostgresTokenStore : public TokenStore {
   static absl::StatusOr<std::unique_ptr<PostgresTokenStore>> Open(
       PostgresTokenStoreOptions options);
 
-  // As SqliteTokenStore.
-  virtual absl::StatusOr<int64_t> RunRetentionSweep() = 0;
-  virtual absl::Status FlushTouches() = 0;
+  // RunRetentionSweep, FlushTouches, GetWriterStats, DiskUsage
+  // (pg_database_size) and ProbeWrite: managed_token_store.h.
 
   // Runs `fn` while holding a database-wide lock that every replica's
   // RunExclusively (and schema migration) also takes: for once-only work

@@ -112,6 +112,9 @@ class PostgresTokenStoreImpl final : public PostgresTokenStore {
 
   absl::StatusOr<int64_t> RunRetentionSweep() override;
   absl::Status FlushTouches() override;
+  WriterStats GetWriterStats() override { return stats_.Get(); }
+  absl::StatusOr<int64_t> DiskUsage() override;
+  absl::Status ProbeWrite() override;
   absl::Status RunExclusively(const std::function<absl::Status()>& fn) override;
 
   // postgres_token_store_changes.cc

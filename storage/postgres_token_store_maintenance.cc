@@ -1,9 +1,11 @@
-// PostgresTokenStoreImpl: the maintenance thread ("ta-pg-maint": coalesced
-// TouchApiKey updates, the retention sweep) and the sweep itself. Every
-// replica sweeps; their batches skip rows another replica has locked.
+// PostgresTokenStoreImpl: the retention sweep (run by the maintenance thread
+// "ta-pg-maint", store_housekeeping.h; every replica sweeps, and their
+// batches skip rows another replica has locked), the write probe and the
+// database's size.
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "storage/pg_sql.h"
 #include "storage/postgres_token_store_impl.h"
@@ -33,6 +35,20 @@ absl::StatusOr<int64_t> PostgresTokenStoreImpl::SweepBatch() {
 absl::StatusOr<int64_t> PostgresTokenStoreImpl::RunRetentionSweep() {
   return SweepInBatches(options_.sweep_batch_size,
                         [this] { return SweepBatch(); });
+}
+
+absl::Status PostgresTokenStoreImpl::ProbeWrite() {
+  return writer_.Write([](WriteCtx& ctx) -> absl::Status {
+    return ctx.conn.Run(
+        "INSERT INTO meta(key, value) VALUES ('health_probe', $1) ON "
+        "CONFLICT (key) DO UPDATE SET value = excluded.value",
+        Params().Bytes(absl::StrCat(ctx.NowMicros())));
+  });
+}
+
+absl::StatusOr<int64_t> PostgresTokenStoreImpl::DiskUsage() {
+  TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
+  return c->QueryInt64("SELECT pg_database_size(current_database())");
 }
 
 }  // namespace token_authority::storage::pg

@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "storage/key_encryption_key.h"
+#include "storage/managed_token_store.h"
 #include "storage/token_store.h"
 #include "storage/writer_stats.h"
 
@@ -98,7 +99,7 @@ struct SqliteTokenStoreOptions {
   std::string key_encryption_key_path;
 };
 
-class SqliteTokenStore : public TokenStore {
+class SqliteTokenStore : public ManagedTokenStore {
  public:
   // The newest schema version this build writes (PRAGMA user_version).
   static constexpr int kSchemaVersion = 2;
@@ -113,28 +114,12 @@ class SqliteTokenStore : public TokenStore {
   static absl::StatusOr<std::unique_ptr<SqliteTokenStore>> Open(
       SqliteTokenStoreOptions options);
 
-  // Runs the retention sweep now, in batches, until nothing more is due.
-  // Returns how many tokens were deleted. Thread-safe.
-  virtual absl::StatusOr<int64_t> RunRetentionSweep() = 0;
-
-  // Writes pending TouchApiKey updates now and waits for the commit.
-  virtual absl::Status FlushTouches() = 0;
+  // RunRetentionSweep, FlushTouches, GetWriterStats, DiskUsage (the main
+  // database file plus its WAL) and ProbeWrite: managed_token_store.h.
 
   // PRAGMA integrity_check on a fresh read connection: OK, or DataLoss
   // with the first problems reported.
   virtual absl::Status CheckIntegrity() = 0;
-
-  // Size in bytes of the main database file plus its WAL.
-  virtual absl::StatusOr<int64_t> DiskUsage() = 0;
-
-  // A snapshot of the writer's counters. Thread-safe.
-  virtual WriterStats GetWriterStats() = 0;
-
-  // Writes one small row (meta "health_probe": the time) through the writer
-  // and waits for its commit: whether the store can write right now (the
-  // server's health check asks while writes fail). The writer's errors
-  // (ResourceExhausted for a full disk). Thread-safe.
-  virtual absl::Status ProbeWrite() = 0;
 
  protected:
   SqliteTokenStore() = default;

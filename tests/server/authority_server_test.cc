@@ -1,5 +1,5 @@
 // AuthorityServer: start-up checks, the data directory, the bootstrap admin
-// key, health and reflection, keepalive enforcement.
+// key, health (SQLite and PostgreSQL) and reflection, keepalive enforcement.
 #include "server/authority_server.h"
 
 #include <fcntl.h>
@@ -23,7 +23,9 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/postgres_cluster.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/time_scale.h"
 #include "tokenauthority/v1/key_service.grpc.pb.h"
 
 namespace token_authority::server {
@@ -32,6 +34,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using token_authority::testing::IsOk;
+using token_authority::testing::IsOkAndHolds;
 using token_authority::testing::StatusIs;
 namespace v1 = ::tokenauthority::v1;
 
@@ -322,6 +325,55 @@ TEST_F(AuthorityServerTest, HealthAndReflectionAreServed) {
                       "method=grpc.reflection.v1alpha.ServerReflection/"
                       "ServerReflectionInfo org=- code=OK"))
       << log.Contents();
+}
+
+// grpc.health.v1 answers for the whole server: SERVING is {status: 1},
+// NOT_SERVING {status: 2}.
+absl::StatusOr<std::string> HealthStatus(const std::string& address) {
+  return GenericUnary(address, "/grpc.health.v1.Health/Check", "");
+}
+constexpr absl::string_view kServing("\x08\x01", 2);
+constexpr absl::string_view kNotServing("\x08\x02", 2);
+
+// Polls the health check until it answers `want` or 60 s (scaled) passed.
+bool HealthBecomes(const std::string& address, absl::string_view want) {
+  const absl::Time deadline =
+      absl::Now() + token_authority::testing::Scaled(absl::Seconds(60));
+  while (absl::Now() < deadline) {
+    absl::StatusOr<std::string> got = HealthStatus(address);
+    if (got.ok() && *got == want) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+// A replica on PostgreSQL: NOT_SERVING while its cluster is down (the
+// writer's connection is lost), SERVING again once it is back, without a
+// restart of the replica.
+TEST_F(AuthorityServerTest, PostgresHealthFollowsTheDatabase) {
+  // Its own cluster: the test stops it.
+  ASSERT_OK_AND_ASSIGN(auto pg,
+                       token_authority::testing::PostgresCluster::Start());
+  ASSERT_OK_AND_ASSIGN(std::string db, pg->CreateDatabase());
+  AuthorityServerOptions o = Options(dir_);
+  o.database_url = pg->Url(db);
+  o.store_health_interval = absl::Milliseconds(50);
+  ASSERT_OK_AND_ASSIGN(auto server, AuthorityServer::Start(o));
+  EXPECT_THAT(HealthStatus(server->address()),
+              IsOkAndHolds(std::string(kServing)));
+  EXPECT_TRUE(server->store_serving());
+
+  ASSERT_OK(pg->Stop("immediate"));
+  EXPECT_TRUE(HealthBecomes(server->address(), kNotServing))
+      << "still SERVING 60 s after the cluster stopped";
+  EXPECT_FALSE(server->store_serving());
+  EXPECT_THAT(server->store_problem(), HasSubstr("the store cannot write"));
+
+  ASSERT_OK(pg->Restart());
+  EXPECT_TRUE(HealthBecomes(server->address(), kServing))
+      << "not SERVING 60 s after the cluster came back";
+  EXPECT_TRUE(server->store_serving());
+  EXPECT_EQ(server->store_problem(), "");
 }
 
 TEST_F(AuthorityServerTest, OneLogLinePerCall) {

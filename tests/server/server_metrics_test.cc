@@ -11,6 +11,7 @@
 #include "httplib.h"
 #include "tests/server/exposition_format.h"
 #include "tests/server/promtool.h"
+#include "tests/testing/postgres_cluster.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/time_scale.h"
@@ -43,10 +44,15 @@ std::string Scrape(int port) {
 
 class ServerMetricsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartServer(""); }
+
+  // Starts the server with metrics, on SQLite in its data dir, or on the
+  // PostgreSQL database `database_url`.
+  void StartServer(const std::string& database_url) {
     TestServerOptions options;
-    options.adjust_server_options = [](AuthorityServerOptions& o) {
+    options.adjust_server_options = [database_url](AuthorityServerOptions& o) {
       o.metrics_listen = "127.0.0.1:0";
+      o.database_url = database_url;
     };
     auto server = TestServer::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -174,6 +180,57 @@ TEST_F(ServerMetricsTest, FiguresFollowTheCalls) {
   // The test's open channel to the gRPC port.
   EXPECT_THAT(SampleValue(text, "ta_grpc_connections"), Optional(Ge(1)));
   open_stub.reset();
+}
+
+// The same figures from a server on PostgreSQL (--database): the writer's
+// counters and histograms, the database's size (pg_database_size) and the
+// store's health; no WAL frames (PostgreSQL's WAL is the server's).
+class PostgresServerMetricsTest : public ServerMetricsTest {
+ protected:
+  void SetUp() override {
+    auto cluster = token_authority::testing::SharedPostgresCluster();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    auto db = (*cluster)->CreateDatabase();
+    ASSERT_TRUE(db.ok()) << db.status();
+    StartServer((*cluster)->Url(*db));
+  }
+};
+
+TEST_F(PostgresServerMetricsTest, StoreFiguresFollowTheCalls) {
+  const std::string before = Scrape(port_);
+  EXPECT_THAT(CheckExposition(before), IsEmpty()) << before;
+  const auto ops_before = SampleValue(before, "ta_store_operations_total");
+  ASSERT_TRUE(ops_before.has_value()) << before;
+  constexpr int kTokens = 4;
+  for (int i = 0; i < kTokens; ++i) {
+    v1::IssueTokenResponse resp;
+    ASSERT_TRUE(Issue("g", &resp).ok());
+  }
+  const std::string text = Scrape(port_);
+  EXPECT_THAT(CheckExposition(text), IsEmpty()) << text;
+  const auto promtool = PromtoolCheckMetrics(text);
+  EXPECT_EQ(promtool.exit_code, 0) << promtool.output << "\n" << text;
+  EXPECT_THAT(SampleValue(text, "ta_tokens_issued_total"),
+              Optional(double{kTokens}));
+  EXPECT_THAT(SampleValue(text, "ta_store_operations_total"),
+              Optional(Ge(*ops_before + kTokens)));
+  EXPECT_THAT(SampleValue(text, "ta_store_transactions_total"),
+              Optional(Ge(1)));
+  const auto batches = SampleValue(text, "ta_store_batch_size_count");
+  ASSERT_TRUE(batches.has_value());
+  EXPECT_THAT(SampleValue(text, "ta_store_commit_duration_seconds_count"),
+              Optional(DoubleEq(*batches)));
+  EXPECT_THAT(SampleValue(text, "ta_store_batch_size_sum"),
+              Optional(Ge(kTokens)));
+  EXPECT_THAT(SampleValue(text, "ta_store_commit_duration_seconds_sum"),
+              Optional(Gt(0)));
+  EXPECT_THAT(SampleValue(text, "ta_store_write_failures_total"),
+              Optional(0.0));
+  // An empty PostgreSQL database alone is several MiB.
+  EXPECT_THAT(SampleValue(text, "ta_store_database_bytes"),
+              Optional(Gt(1 << 20)));
+  EXPECT_THAT(SampleValue(text, "ta_store_serving"), Optional(1.0));
+  EXPECT_EQ(SampleValue(text, "ta_store_wal_frames"), std::nullopt) << text;
 }
 
 TEST_F(ServerMetricsTest, WatchStreamsAreSubscribers) {

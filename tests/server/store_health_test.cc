@@ -44,6 +44,10 @@ class StoreHealthTest : public ::testing::Test {
     options.database_path = db_;
     options.data_dir = dir_.path();
     options.min_free_bytes = min_free_bytes;
+    return Start(options);
+  }
+
+  std::unique_ptr<StoreHealth> Start(StoreHealthOptions options) {
     options.interval = absl::InfiniteDuration();
     auto health = StoreHealth::Start(
         options, [this] { return state_; },
@@ -153,6 +157,34 @@ TEST_F(StoreHealthTest, AfterAFailedWriteTheDiskNeedsFreeSpace) {
   EXPECT_THAT(health->reason(),
               HasSubstr("the file system of " + dir_.path() + " has "));
   EXPECT_EQ(probes_, 0) << "no probe write while the disk is full";
+}
+
+// A store on a database server (PostgreSQL): no file to watch, a probe on
+// every check, so that a lost connection shows without a failed call.
+TEST_F(StoreHealthTest, ProbeEveryCheckFollowsTheProbe) {
+  StoreHealthOptions options;
+  options.probe_every_check = true;
+  options.interval = absl::InfiniteDuration();
+  auto health = Start(options);
+  ASSERT_NE(health, nullptr);
+  health->CheckNow();
+  EXPECT_TRUE(health->serving());
+  EXPECT_EQ(probes_, 1) << "probed while writes succeed";
+  probe_ = absl::UnavailableError("PostgreSQL connection lost");
+  health->CheckNow();
+  EXPECT_FALSE(health->serving());
+  EXPECT_THAT(health->reason(),
+              HasSubstr("the store cannot write: PostgreSQL connection lost"));
+  // Still down, with another message (the store retrying): no second
+  // change, the first reason stays.
+  probe_ = absl::UnavailableError("cannot reconnect\n\tIs the server running");
+  health->CheckNow();
+  EXPECT_THAT(health->reason(), HasSubstr("connection lost"));
+  probe_ = absl::OkStatus();
+  health->CheckNow();
+  EXPECT_TRUE(health->serving());
+  EXPECT_EQ(probes_, 4);
+  EXPECT_THAT(changes_, ElementsAre(HasSubstr("connection lost"), "SERVING"));
 }
 
 TEST_F(StoreHealthTest, ChecksOnItsOwnThread) {
