@@ -73,11 +73,6 @@ class GroupCommitQueue {
   GroupCommitQueue(const GroupCommitQueue&) = delete;
   GroupCommitQueue& operator=(const GroupCommitQueue&) = delete;
 
-  // Starts the writer thread (`writer_thread`, running `run_batch`) and the
-  // completion thread. At most once.
-  void Start(std::string writer_thread, std::string completion_thread,
-             BatchFn run_batch);
-
   // Queues `op` (the caller's) and waits until its batch is finished: its
   // status. Unavailable once stopped.
   absl::Status Write(Op* op);
@@ -88,6 +83,12 @@ class GroupCommitQueue {
   // Refuses new operations (Unavailable), runs every queued one, runs every
   // completion, then ends both threads. Idempotent.
   void Stop();
+
+ protected:
+  // Starts the writer thread (`writer_thread`, running `run_batch`) and the
+  // completion thread. At most once.
+  void Start(std::string writer_thread, std::string completion_thread,
+             BatchFn run_batch);
 
   // --- For the BatchFn, on the writer thread -------------------------------
   // Sets the status of batch[0, to) to `*override` (if non-null), counts
@@ -140,8 +141,9 @@ class GroupCommitQueue {
 };
 
 // The queue for operations that run on a writer context `Ctx` (each store's
-// WriteCtx): Write/WriteAsync take the operation as a function of it, and
-// the transaction steps run it with Run.
+// WriteCtx): Write/WriteAsync take the operation as a function of it. Each
+// store's writer derives from it, starts it with its transaction steps
+// (BatchFn), which run each operation with Run.
 template <typename Ctx>
 class GroupCommitQueueOf : public GroupCommitQueue {
  public:
@@ -159,6 +161,8 @@ class GroupCommitQueueOf : public GroupCommitQueue {
     op->done = std::move(done);
     GroupCommitQueue::WriteAsync(std::move(op));
   }
+
+ protected:
   // Runs operation `op` (queued by this queue) on `ctx`.
   static absl::Status Run(Op* op, Ctx& ctx) {
     return static_cast<TypedOp*>(op)->fn(ctx);

@@ -10,16 +10,16 @@ GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> conn,
                                      const Clock& clock, int max_batch_size,
                                      int64_t last_audit_time,
                                      WriterStatsCounter* stats)
-    : conn_(std::move(conn)),
+    : GroupCommitQueueOf(max_batch_size, stats),
+      conn_(std::move(conn)),
       clock_(clock),
-      last_audit_time_(last_audit_time),
-      queue_(max_batch_size, stats) {}
+      last_audit_time_(last_audit_time) {}
 
 GroupCommitWriter::~GroupCommitWriter() { Stop(); }
 
 void GroupCommitWriter::Start() {
-  queue_.Start("ta-writer", "ta-completion",
-               [this](std::vector<Op*>& batch) { RunBatch(batch); });
+  GroupCommitQueue::Start("ta-writer", "ta-completion",
+                          [this](std::vector<Op*>& batch) { RunBatch(batch); });
 }
 
 absl::Status GroupCommitWriter::RunSql(absl::string_view sql) {
@@ -28,11 +28,11 @@ absl::Status GroupCommitWriter::RunSql(absl::string_view sql) {
 }
 
 void GroupCommitWriter::RunBatch(std::vector<Op*>& batch) {
-  const auto start = queue_.BeginTransaction();
+  const auto start = BeginTransaction();
   absl::Status begin = RunSql("BEGIN IMMEDIATE");
   if (!begin.ok()) {
     const absl::Status st = Annotate(begin, "begin write transaction");
-    queue_.Finish(batch, batch.size(), &st);
+    Finish(batch, batch.size(), &st);
     return;
   }
   if (!RunOps(batch)) return;
@@ -45,9 +45,9 @@ void GroupCommitWriter::RunBatch(std::vector<Op*>& batch) {
       if (op->status.ok()) op->status = cause;
     }
   } else {
-    queue_.Committed(batch.size(), start);
+    Committed(batch.size(), start);
   }
-  queue_.Finish(batch, batch.size(), nullptr);
+  Finish(batch, batch.size(), nullptr);
 }
 
 bool GroupCommitWriter::RunOps(std::vector<Op*>& batch) {
@@ -60,11 +60,11 @@ bool GroupCommitWriter::RunOps(std::vector<Op*>& batch) {
       cache_.Clear();
       const absl::Status cause = absl::UnavailableError(
           "write transaction failed to open a savepoint");
-      queue_.Finish(batch, batch.size(), &cause);
+      Finish(batch, batch.size(), &cause);
       return false;
     }
     WriteCtx ctx(&conn, clock_.Now(), &last_audit_time_, &cache_);
-    absl::Status st = Queue::Run(op, ctx);
+    absl::Status st = Run(op, ctx);
     if (!conn.InTransaction()) {
       // SQLite rolled the whole transaction back (e.g. disk full, I/O
       // error): every operation of the batch so far is lost. Fail them
@@ -73,8 +73,8 @@ bool GroupCommitWriter::RunOps(std::vector<Op*>& batch) {
           st.ok() ? absl::UnavailableError("write transaction rolled back")
                   : st;
       cache_.Clear();
-      queue_.Finish(batch, i + 1, &cause);
-      queue_.Requeue(batch, i + 1);
+      Finish(batch, i + 1, &cause);
+      Requeue(batch, i + 1);
       return false;
     }
     if (st.ok()) st = RunSql("RELEASE op");
@@ -86,7 +86,7 @@ bool GroupCommitWriter::RunOps(std::vector<Op*>& batch) {
         // Cannot isolate this operation: give up on the whole batch.
         (void)conn.Exec("ROLLBACK");
         const absl::Status cause = Annotate(rb, "rollback of one operation");
-        queue_.Finish(batch, batch.size(), &cause);
+        Finish(batch, batch.size(), &cause);
         return false;
       }
     }

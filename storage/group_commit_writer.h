@@ -20,22 +20,21 @@
 
 namespace token_authority::storage::sqlite {
 
-// Thread-safe. Write and Stop must not be called from an operation (the
-// writer would wait for itself), nor Stop from a completion callback.
-class GroupCommitWriter {
+// Thread-safe. Write, WriteAsync and Stop (group_commit_queue.h): Write
+// queues `fn` and waits until its batch committed (or failed), WriteAsync
+// hands the result to `done` on the completion thread, Stop drains the queue
+// and the completions; none may be called from an operation (the writer
+// would wait for itself), nor Stop from a completion callback.
+class GroupCommitWriter : public GroupCommitQueueOf<WriteCtx> {
  public:
-  using DoneFn = GroupCommitQueue::DoneFn;
-
   // `conn` is the writer's connection (owned). `clock` and `stats` are not
   // owned and must outlive this. `last_audit_time`: the newest audit time in
   // the database (microseconds), below which no audit time goes.
   GroupCommitWriter(std::unique_ptr<Connection> conn, const Clock& clock,
                     int max_batch_size, int64_t last_audit_time,
                     WriterStatsCounter* stats);
-  // Stop().
+  // Stop(), before the members the threads use are gone.
   ~GroupCommitWriter();
-  GroupCommitWriter(const GroupCommitWriter&) = delete;
-  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
 
   // The writer's connection, for set-up before Start (a WAL hook); after
   // Start only the writer thread uses it.
@@ -44,24 +43,7 @@ class GroupCommitWriter {
   // Starts the writer and completion threads. At most once.
   void Start();
 
-  // Queues `fn` and waits until its batch committed (or failed): what `fn`
-  // returned, or the failure of the transaction. Unavailable once stopped.
-  absl::Status Write(WriteFn fn) { return queue_.Write(std::move(fn)); }
-  // Queues `fn` and returns; `done` (non-empty) gets what Write would have
-  // returned once the batch committed (or failed), on the completion
-  // thread; Unavailable on this thread once stopped.
-  void WriteAsync(WriteFn fn, DoneFn done) {
-    queue_.WriteAsync(std::move(fn), std::move(done));
-  }
-
-  // Refuses new operations (Unavailable), runs every queued one, runs every
-  // completion callback, then ends both threads. Idempotent.
-  void Stop() { queue_.Stop(); }
-
  private:
-  using Queue = GroupCommitQueueOf<WriteCtx>;
-  using Op = GroupCommitQueue::Op;
-
   // The queue's BatchFn: one transaction.
   void RunBatch(std::vector<Op*>& batch);
   // Runs each operation of the open transaction in its own savepoint. False
@@ -77,9 +59,6 @@ class GroupCommitWriter {
   // The writer thread only.
   int64_t last_audit_time_;
   WriterCache cache_;
-
-  // Last: its threads end before the members they use are destroyed.
-  Queue queue_;
 };
 
 }  // namespace token_authority::storage::sqlite

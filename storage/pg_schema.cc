@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "storage/schema_version.h"
 
 namespace token_authority::storage::pg {
 namespace {
@@ -260,12 +261,7 @@ absl::StatusOr<int> SchemaVersion(Connection& conn) {
 
 absl::Status Migrate(Connection& conn) {
   TA_ASSIGN_OR_RETURN(int current, SchemaVersion(conn));
-  if (current > kLatestSchemaVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("database schema version ", current,
-                     " is newer than this build supports (",
-                     kLatestSchemaVersion, "): upgrade token-authority"));
-  }
+  TA_RETURN_IF_ERROR(CheckSchemaNotNewer(current, kLatestSchemaVersion));
   if (current == 0) {
     TA_ASSIGN_OR_RETURN(
         int64_t tables,
@@ -291,9 +287,7 @@ absl::Status Migrate(Connection& conn) {
     if (st.ok()) st = conn.ExecScript("COMMIT");
     if (!st.ok()) {
       (void)conn.ExecScript("ROLLBACK");
-      return absl::Status(
-          st.code(), absl::StrCat("schema migration to version ", next, ": ",
-                                  st.message()));
+      return MigrationStepError(next, st);
     }
     current = next;
   }

@@ -38,16 +38,16 @@ absl::StatusOr<std::optional<int64_t>> LookupApiKeyNo(Connection& c,
 Writer::Writer(std::unique_ptr<Connection> conn, const Clock& clock,
                int max_batch_size, int64_t last_audit_time,
                WriterStatsCounter* stats)
-    : conn_(std::move(conn)),
+    : GroupCommitQueueOf(max_batch_size, stats),
+      conn_(std::move(conn)),
       clock_(clock),
-      last_audit_time_(last_audit_time),
-      queue_(max_batch_size, stats) {}
+      last_audit_time_(last_audit_time) {}
 
 Writer::~Writer() { Stop(); }
 
 void Writer::Start() {
-  queue_.Start("ta-pg-writer", "ta-pg-complete",
-               [this](std::vector<Op*>& batch) { RunBatch(batch); });
+  GroupCommitQueue::Start("ta-pg-writer", "ta-pg-complete",
+                          [this](std::vector<Op*>& batch) { RunBatch(batch); });
 }
 
 absl::Status Writer::EnsureConnected() {
@@ -79,12 +79,12 @@ void Writer::RunBatch(std::vector<Op*>& batch) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     st = EnsureConnected();
     if (!st.ok()) break;
-    const auto start = queue_.BeginTransaction();
+    const auto start = BeginTransaction();
     st = TryBatch(batch);
-    if (st.ok()) queue_.Committed(batch.size(), start);
+    if (st.ok()) Committed(batch.size(), start);
     if (!absl::IsAborted(st)) break;
   }
-  queue_.Finish(batch, batch.size(), st.ok() ? nullptr : &st);
+  Finish(batch, batch.size(), st.ok() ? nullptr : &st);
 }
 
 void Writer::AbortTransaction() {
@@ -99,7 +99,7 @@ absl::Status Writer::TryBatch(std::vector<Op*>& batch) {
     absl::Status st = c.Run("SAVEPOINT op");
     if (st.ok()) {
       WriteCtx ctx(&c, clock_.Now(), &last_audit_time_, &cache_);
-      st = Queue::Run(op, ctx);
+      st = Run(op, ctx);
       // An aborted or lost transaction fails the whole batch (retried when
       // aborted).
       if (absl::IsAborted(st) || absl::IsUnavailable(st)) {

@@ -46,36 +46,20 @@ using WriteCtx = BasicWriteCtx<Connection>;
 // aborted runs again), so it sets its outputs afresh each time.
 using WriteFn = std::function<absl::Status(WriteCtx&)>;
 
-// Thread-safe. Write and Stop must not be called from an operation.
-class Writer {
+// Thread-safe. Write, WriteAsync and Stop as the queue's
+// (group_commit_queue.h); none may be called from an operation.
+class Writer : public GroupCommitQueueOf<WriteCtx> {
  public:
-  using DoneFn = GroupCommitQueue::DoneFn;
-
   // `clock` and `stats` not owned; they outlive this.
   Writer(std::unique_ptr<Connection> conn, const Clock& clock,
          int max_batch_size, int64_t last_audit_time,
          WriterStatsCounter* stats);
+  // Stop(), before the members the threads use are gone.
   ~Writer();
-  Writer(const Writer&) = delete;
-  Writer& operator=(const Writer&) = delete;
 
   void Start();
-  // Queues `fn` and waits until its batch committed (or failed).
-  // Unavailable once stopped.
-  absl::Status Write(WriteFn fn) { return queue_.Write(std::move(fn)); }
-  // Queues `fn`; `done` gets what Write would have returned, on the
-  // completion thread (Unavailable on this thread once stopped).
-  void WriteAsync(WriteFn fn, DoneFn done) {
-    queue_.WriteAsync(std::move(fn), std::move(done));
-  }
-  // Refuses new operations, runs every queued one and every completion,
-  // then ends both threads. Idempotent.
-  void Stop() { queue_.Stop(); }
 
  private:
-  using Queue = GroupCommitQueueOf<WriteCtx>;
-  using Op = GroupCommitQueue::Op;
-
   // The queue's BatchFn: runs `batch` in one transaction (again when the
   // server aborted it); sets every operation's status.
   void RunBatch(std::vector<Op*>& batch);
@@ -96,9 +80,6 @@ class Writer {
   bool down_ = false;  // the connection was lost and is not back yet
   absl::Duration backoff_;
   absl::Time next_attempt_;  // absl::Now() time of the next reconnect
-
-  // Last: its threads end before the members they use are destroyed.
-  Queue queue_;
 };
 
 }  // namespace token_authority::storage::pg

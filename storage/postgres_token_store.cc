@@ -12,6 +12,7 @@
 #include "storage/pg_connection.h"
 #include "storage/pg_schema.h"
 #include "storage/postgres_token_store_impl.h"
+#include "storage/store_options.h"
 
 namespace token_authority::storage {
 namespace {
@@ -20,36 +21,8 @@ using pg::Connection;
 using pg::Params;
 
 absl::Status CheckOptions(const PostgresTokenStoreOptions& o) {
-  auto bad = [](absl::string_view field, absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
-  };
-  if (o.conninfo.empty()) return bad("conninfo", "required");
-  if (o.retention <= absl::ZeroDuration()) {
-    return bad("retention", "must be positive");
-  }
-  if (o.sweep_interval < absl::ZeroDuration()) {
-    return bad("sweep_interval", "must not be negative");
-  }
-  if (o.touch_flush_interval <= absl::ZeroDuration()) {
-    return bad("touch_flush_interval", "must be positive");
-  }
-  if (o.sweep_batch_size < 1 || o.sweep_batch_size > 10000) {
-    return bad("sweep_batch_size", "must be between 1 and 10000");
-  }
-  if (o.max_batch_size < 1 || o.max_batch_size > 100000) {
-    return bad("max_batch_size", "must be between 1 and 100000");
-  }
-  if (o.revoke_batch_size < 1 || o.revoke_batch_size > 100000) {
-    return bad("revoke_batch_size", "must be between 1 and 100000");
-  }
-  if (o.read_pool_size < 1 || o.read_pool_size > 64) {
-    return bad("read_pool_size", "must be between 1 and 64");
-  }
-  if (!o.key_encryption_key.has_value() && o.key_encryption_key_path.empty()) {
-    return bad("key_encryption_key_path",
-               "required (or give key_encryption_key)");
-  }
-  return absl::OkStatus();
+  if (o.conninfo.empty()) return BadOption("conninfo", "required");
+  return CheckSharedOptions(o);
 }
 
 absl::StatusOr<std::optional<std::string>> ReadMeta(Connection& c,

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "storage/schema_version.h"
 
 namespace token_authority::storage::sqlite {
 namespace {
@@ -169,12 +170,7 @@ absl::StatusOr<int> SchemaVersion(Connection& conn) {
 
 absl::Status Migrate(Connection& conn, int target) {
   TA_ASSIGN_OR_RETURN(int current, SchemaVersion(conn));
-  if (current > kLatestSchemaVersion) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("database schema version ", current,
-                     " is newer than this build supports (",
-                     kLatestSchemaVersion, "): upgrade token-authority"));
-  }
+  TA_RETURN_IF_ERROR(CheckSchemaNotNewer(current, kLatestSchemaVersion));
   if (target < 0 || target > kLatestSchemaVersion) {
     return absl::InvalidArgumentError(
         absl::StrCat("target: no schema version ", target));
@@ -197,11 +193,7 @@ absl::Status Migrate(Connection& conn, int target) {
       continue;
     }
     absl::Status st = conn.Exec(kSteps[current]);
-    if (!st.ok()) {
-      return absl::Status(
-          st.code(), absl::StrCat("schema migration to version ", next, ": ",
-                                  st.message()));
-    }
+    if (!st.ok()) return MigrationStepError(next, st);
     TA_RETURN_IF_ERROR(conn.Exec(absl::StrCat("PRAGMA user_version = ", next)));
     TA_RETURN_IF_ERROR(txn.Commit());
     current = next;

@@ -18,6 +18,7 @@
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_token_store.h"
 #include "storage/sqlite_token_store_impl.h"
+#include "storage/store_options.h"
 #include "storage/wal_buffer_vfs.h"
 
 namespace token_authority::storage {
@@ -30,63 +31,35 @@ using sqlite::Statement;
 
 // InvalidArgument naming the first bad option.
 absl::Status CheckOptions(const SqliteTokenStoreOptions& o) {
-  auto bad = [](absl::string_view field, absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
-  };
-  if (o.path.empty()) return bad("path", "required");
+  if (o.path.empty()) return BadOption("path", "required");
   if (o.busy_timeout < absl::ZeroDuration()) {
-    return bad("busy_timeout", "must not be negative");
+    return BadOption("busy_timeout", "must not be negative");
   }
-  if (o.retention <= absl::ZeroDuration()) {
-    return bad("retention", "must be positive");
-  }
-  if (o.sweep_interval < absl::ZeroDuration()) {
-    return bad("sweep_interval", "must not be negative");
-  }
-  if (o.touch_flush_interval <= absl::ZeroDuration()) {
-    return bad("touch_flush_interval", "must be positive");
-  }
-  if (o.sweep_batch_size < 1 || o.sweep_batch_size > 10000) {
-    return bad("sweep_batch_size", "must be between 1 and 10000");
-  }
-  if (o.max_batch_size < 1 || o.max_batch_size > 100000) {
-    return bad("max_batch_size", "must be between 1 and 100000");
-  }
-  if (o.revoke_batch_size < 1 || o.revoke_batch_size > 100000) {
-    return bad("revoke_batch_size", "must be between 1 and 100000");
-  }
+  TA_RETURN_IF_ERROR(CheckSharedOptions(o));
   if (o.checkpoint_frames < 100 || o.checkpoint_frames > 1000000) {
-    return bad("checkpoint_frames", "must be between 100 and 1000000");
+    return BadOption("checkpoint_frames", "must be between 100 and 1000000");
   }
   if (o.writer_cache_kib < 1024 || o.reader_cache_kib < 256) {
-    return bad(
+    return BadOption(
         o.writer_cache_kib < 1024 ? "writer_cache_kib" : "reader_cache_kib",
         "too small");
   }
   if (o.page_size < 512 || o.page_size > 65536 ||
       (o.page_size & (o.page_size - 1)) != 0) {
-    return bad("page_size", "must be a power of two from 512 to 65536");
+    return BadOption("page_size", "must be a power of two from 512 to 65536");
   }
   if (o.max_database_bytes < 0) {
-    return bad("max_database_bytes", "must not be negative");
-  }
-  if (o.read_pool_size < 1 || o.read_pool_size > 64) {
-    return bad("read_pool_size", "must be between 1 and 64");
+    return BadOption("max_database_bytes", "must not be negative");
   }
   switch (o.synchronous) {
     case SyncMode::kOff:
     case SyncMode::kNormal:
     case SyncMode::kFull:
     case SyncMode::kExtra:
-      break;
+      return absl::OkStatus();
     default:
-      return bad("synchronous", "unknown mode");
+      return BadOption("synchronous", "unknown mode");
   }
-  if (!o.key_encryption_key.has_value() && o.key_encryption_key_path.empty()) {
-    return bad("key_encryption_key_path",
-               "required (or give key_encryption_key)");
-  }
-  return absl::OkStatus();
 }
 
 // Reads meta value `key`, or nullopt.
