@@ -41,8 +41,7 @@ std::vector<T> ReadAll(const Result& r, F read) {
 
 absl::StatusOr<Organization> PostgresTokenStoreImpl::CreateOrganization(
     const Organization& org, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOrganization(org));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckCreateOrganization(org, audit));
   Organization out = org;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(
@@ -67,9 +66,7 @@ absl::StatusOr<Organization> PostgresTokenStoreImpl::CreateOrganization(
 absl::StatusOr<Organization> PostgresTokenStoreImpl::UpdateOrganization(
     absl::string_view organization_id, const OrganizationUpdate& update,
     const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckOrganizationUpdate(update));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckUpdateOrganization(organization_id, update, audit));
   Organization out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t no, ctx.OrgNo(organization_id));
@@ -151,8 +148,7 @@ PostgresTokenStoreImpl::ListAllOrganizations() {
 
 absl::StatusOr<ApiKey> PostgresTokenStoreImpl::CreateApiKey(
     const ApiKey& key, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckApiKey(key));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckCreateApiKey(key, audit));
   ApiKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
@@ -179,8 +175,7 @@ absl::StatusOr<ApiKey> PostgresTokenStoreImpl::CreateApiKey(
 
 absl::StatusOr<ApiKey> PostgresTokenStoreImpl::RevokeApiKey(
     absl::string_view api_key_id, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckIdentifier(api_key_id, "api_key_id", kMaxIdLength));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckRevokeApiKey(api_key_id, audit));
   ApiKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(
@@ -225,7 +220,7 @@ absl::Status PostgresTokenStoreImpl::WriteTouches(
 
 absl::StatusOr<ApiKey> PostgresTokenStoreImpl::GetApiKey(
     absl::string_view api_key_id) {
-  TA_RETURN_IF_ERROR(CheckIdentifier(api_key_id, "api_key_id", kMaxIdLength));
+  TA_RETURN_IF_ERROR(CheckApiKeyId(api_key_id));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Result r, c->Query(ApiKeySelect() + "WHERE k.id = $1",
                                          Params().Text(api_key_id)));

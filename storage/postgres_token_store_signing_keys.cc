@@ -85,8 +85,7 @@ absl::StatusOr<std::string> PrimaryKid(Connection& c, int64_t org_no) {
 
 absl::StatusOr<SigningKey> PostgresTokenStoreImpl::InsertSigningKey(
     const SigningKey& key, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckSigningKey(key));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckInsertSigningKey(key, audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
@@ -103,10 +102,8 @@ absl::StatusOr<SigningKey> PostgresTokenStoreImpl::InsertSigningKey(
 
 absl::StatusOr<SigningKey> PostgresTokenStoreImpl::RotateSigningKey(
     const SigningKey& new_key, const AuditContext& audit) {
-  SigningKey key = new_key;
-  key.state = token::KeyState::kPrimary;
-  TA_RETURN_IF_ERROR(CheckSigningKey(key));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_ASSIGN_OR_RETURN(const SigningKey key,
+                      CheckRotateSigningKey(new_key, audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
@@ -127,9 +124,7 @@ absl::StatusOr<SigningKey> PostgresTokenStoreImpl::RotateSigningKey(
 absl::StatusOr<SigningKey> PostgresTokenStoreImpl::RetireSigningKey(
     absl::string_view organization_id, absl::string_view kid,
     const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOptionalOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckToken68(kid, "kid", kMaxKidLength));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckRetireSigningKey(organization_id, kid, audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(organization_id));

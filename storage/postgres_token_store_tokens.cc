@@ -162,8 +162,8 @@ void PostgresTokenStoreImpl::InsertTokenAsync(const Token& token,
 
 absl::StatusOr<Token> PostgresTokenStoreImpl::GetToken(
     absl::string_view organization_id, absl::string_view token_id) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_ASSIGN_OR_RETURN(std::string id_bytes, DecodeTokenId(token_id));
+  TA_ASSIGN_OR_RETURN(const std::string id_bytes,
+                      CheckGetToken(organization_id, token_id));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(Result r,
                       c->Query(TokenSelect() + "WHERE t.id = $1 AND o.id = $2",

@@ -17,8 +17,7 @@ namespace token_authority::storage::sqlite {
 
 absl::StatusOr<Organization> SqliteTokenStoreImpl::CreateOrganization(
     const Organization& org, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOrganization(org));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckCreateOrganization(org, audit));
   Organization out = org;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     {
@@ -45,9 +44,7 @@ absl::StatusOr<Organization> SqliteTokenStoreImpl::CreateOrganization(
 absl::StatusOr<Organization> SqliteTokenStoreImpl::UpdateOrganization(
     absl::string_view organization_id, const OrganizationUpdate& update,
     const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckOrganizationUpdate(update));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckUpdateOrganization(organization_id, update, audit));
   Organization out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t no, ctx.OrgNo(organization_id));
@@ -141,8 +138,7 @@ SqliteTokenStoreImpl::ListAllOrganizations() {
 
 absl::StatusOr<ApiKey> SqliteTokenStoreImpl::CreateApiKey(
     const ApiKey& key, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckApiKey(key));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckCreateApiKey(key, audit));
   ApiKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
@@ -178,8 +174,7 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::CreateApiKey(
 
 absl::StatusOr<ApiKey> SqliteTokenStoreImpl::RevokeApiKey(
     absl::string_view api_key_id, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckIdentifier(api_key_id, "api_key_id", kMaxIdLength));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckRevokeApiKey(api_key_id, audit));
   ApiKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     const std::string select =
@@ -239,7 +234,7 @@ absl::Status SqliteTokenStoreImpl::WriteTouches(
 
 absl::StatusOr<ApiKey> SqliteTokenStoreImpl::GetApiKey(
     absl::string_view api_key_id) {
-  TA_RETURN_IF_ERROR(CheckIdentifier(api_key_id, "api_key_id", kMaxIdLength));
+  TA_RETURN_IF_ERROR(CheckApiKeyId(api_key_id));
   TA_ASSIGN_OR_RETURN(ReadPool::Lease c, readers_.Acquire());
   TA_ASSIGN_OR_RETURN(
       Statement s,

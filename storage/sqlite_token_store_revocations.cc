@@ -84,10 +84,9 @@ absl::Status RevokeBatch(WriteCtx& ctx, RevokeTokensRun& run) {
 absl::StatusOr<Token> SqliteTokenStoreImpl::RevokeToken(
     absl::string_view organization_id, absl::string_view token_id,
     absl::string_view reason, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
-  TA_ASSIGN_OR_RETURN(std::string id_bytes, DecodeTokenId(token_id));
-  TA_RETURN_IF_ERROR(CheckReason(reason));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_ASSIGN_OR_RETURN(
+      const std::string id_bytes,
+      CheckRevokeToken(organization_id, token_id, reason, audit));
   Token out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     Connection& c = ctx.conn;

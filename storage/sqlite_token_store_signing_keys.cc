@@ -92,8 +92,7 @@ absl::StatusOr<std::vector<SigningKey>> ReadSigningKeys(
 
 absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
     const SigningKey& key, const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckSigningKey(key));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckInsertSigningKey(key, audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
@@ -115,10 +114,8 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
 
 absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RotateSigningKey(
     const SigningKey& new_key, const AuditContext& audit) {
-  SigningKey key = new_key;
-  key.state = token::KeyState::kPrimary;
-  TA_RETURN_IF_ERROR(CheckSigningKey(key));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_ASSIGN_OR_RETURN(const SigningKey key,
+                      CheckRotateSigningKey(new_key, audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
@@ -152,9 +149,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RotateSigningKey(
 absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RetireSigningKey(
     absl::string_view organization_id, absl::string_view kid,
     const AuditContext& audit) {
-  TA_RETURN_IF_ERROR(CheckOptionalOrganizationId(organization_id));
-  TA_RETURN_IF_ERROR(CheckToken68(kid, "kid", kMaxKidLength));
-  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  TA_RETURN_IF_ERROR(CheckRetireSigningKey(organization_id, kid, audit));
   SigningKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(organization_id));

@@ -17,6 +17,74 @@ const char* Bool(bool b) { return b ? "true" : "false"; }
 
 }  // namespace
 
+absl::Status CheckCreateOrganization(const Organization& org,
+                                     const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckOrganization(org));
+  return CheckAuditContext(audit);
+}
+
+absl::Status CheckUpdateOrganization(absl::string_view organization_id,
+                                     const OrganizationUpdate& update,
+                                     const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
+  TA_RETURN_IF_ERROR(CheckOrganizationUpdate(update));
+  return CheckAuditContext(audit);
+}
+
+absl::Status CheckCreateApiKey(const ApiKey& key, const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckApiKey(key));
+  return CheckAuditContext(audit);
+}
+
+absl::Status CheckApiKeyId(absl::string_view api_key_id) {
+  return CheckIdentifier(api_key_id, "api_key_id", kMaxIdLength);
+}
+
+absl::Status CheckRevokeApiKey(absl::string_view api_key_id,
+                               const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckApiKeyId(api_key_id));
+  return CheckAuditContext(audit);
+}
+
+absl::Status CheckInsertSigningKey(const SigningKey& key,
+                                   const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckSigningKey(key));
+  return CheckAuditContext(audit);
+}
+
+absl::StatusOr<SigningKey> CheckRotateSigningKey(const SigningKey& new_key,
+                                                 const AuditContext& audit) {
+  SigningKey key = new_key;
+  key.state = token::KeyState::kPrimary;
+  TA_RETURN_IF_ERROR(CheckInsertSigningKey(key, audit));
+  return key;
+}
+
+absl::Status CheckRetireSigningKey(absl::string_view organization_id,
+                                   absl::string_view kid,
+                                   const AuditContext& audit) {
+  TA_RETURN_IF_ERROR(CheckOptionalOrganizationId(organization_id));
+  TA_RETURN_IF_ERROR(CheckToken68(kid, "kid", kMaxKidLength));
+  return CheckAuditContext(audit);
+}
+
+absl::StatusOr<std::string> CheckGetToken(absl::string_view organization_id,
+                                          absl::string_view token_id) {
+  TA_RETURN_IF_ERROR(CheckOrganizationId(organization_id));
+  return DecodeTokenId(token_id);
+}
+
+absl::StatusOr<std::string> CheckRevokeToken(absl::string_view organization_id,
+                                             absl::string_view token_id,
+                                             absl::string_view reason,
+                                             const AuditContext& audit) {
+  TA_ASSIGN_OR_RETURN(std::string id_bytes,
+                      CheckGetToken(organization_id, token_id));
+  TA_RETURN_IF_ERROR(CheckReason(reason));
+  TA_RETURN_IF_ERROR(CheckAuditContext(audit));
+  return id_bytes;
+}
+
 AuditRow OrganizationCreatedEvent(int64_t org_no, const Organization& org) {
   AuditRow row{AuditAction::kOrganizationCreated, org_no};
   row.detail = absl::StrCat("name=", org.name,

@@ -39,6 +39,32 @@ struct AuditRow {
   std::string detail;
 };
 
+// --- Each call's input checks, in one (InvalidArgument naming the field) ---
+absl::Status CheckCreateOrganization(const Organization& org,
+                                     const AuditContext& audit);
+absl::Status CheckUpdateOrganization(absl::string_view organization_id,
+                                     const OrganizationUpdate& update,
+                                     const AuditContext& audit);
+absl::Status CheckCreateApiKey(const ApiKey& key, const AuditContext& audit);
+absl::Status CheckApiKeyId(absl::string_view api_key_id);
+absl::Status CheckRevokeApiKey(absl::string_view api_key_id,
+                               const AuditContext& audit);
+absl::Status CheckInsertSigningKey(const SigningKey& key,
+                                   const AuditContext& audit);
+// The key RotateSigningKey inserts: `new_key` as the primary key.
+absl::StatusOr<SigningKey> CheckRotateSigningKey(const SigningKey& new_key,
+                                                 const AuditContext& audit);
+absl::Status CheckRetireSigningKey(absl::string_view organization_id,
+                                   absl::string_view kid,
+                                   const AuditContext& audit);
+// GetToken's and RevokeToken's checks; the token id's bytes.
+absl::StatusOr<std::string> CheckGetToken(absl::string_view organization_id,
+                                          absl::string_view token_id);
+absl::StatusOr<std::string> CheckRevokeToken(absl::string_view organization_id,
+                                             absl::string_view token_id,
+                                             absl::string_view reason,
+                                             const AuditContext& audit);
+
 // --- Audit events of the mutations (before AuditFromContext) --------------
 AuditRow OrganizationCreatedEvent(int64_t org_no, const Organization& org);
 AuditRow OrganizationUpdatedEvent(int64_t org_no,
