@@ -32,10 +32,12 @@ class ManagedTokenStore : public TokenStore {
   // pg_database_size of the store's database.
   virtual absl::StatusOr<int64_t> DiskUsage() = 0;
 
-  // Writes one small row (meta "health_probe": the time) through the writer
-  // and waits for its commit: whether the store can write right now (the
-  // server's health check asks). The writer's errors: ResourceExhausted for
-  // a full disk, Unavailable while PostgreSQL cannot be reached.
+  // A small write through the writer, waiting for its commit: whether the
+  // store can write right now (the server's health check asks). SQLite
+  // writes meta "health_probe" (the time); PostgreSQL takes a transaction id
+  // (refused by a read-only standby) and locks no row. The writer's errors:
+  // ResourceExhausted for a full disk, Unavailable while PostgreSQL cannot
+  // be reached.
   virtual absl::Status ProbeWrite() = 0;
 
  protected:
