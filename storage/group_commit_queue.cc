@@ -23,6 +23,10 @@ bool IsStorageFailure(const absl::Status& status) {
 
 }  // namespace
 
+absl::Status GroupCommitQueue::OwnCopy(const absl::Status& status) {
+  return absl::Status(status.code(), status.message());
+}
+
 GroupCommitQueue::Op::Op() { sem_init(&posted, /*pshared=*/0, /*value=*/0); }
 
 GroupCommitQueue::Op::~Op() { sem_destroy(&posted); }
@@ -133,7 +137,7 @@ void GroupCommitQueue::Finish(std::vector<Op*>& batch, size_t to,
   int64_t failed = 0;
   const absl::Status* storage_failure = nullptr;
   for (size_t i = 0; i < to; ++i) {
-    if (override != nullptr) batch[i]->status = *override;
+    if (override != nullptr) batch[i]->status = OwnCopy(*override);
     if (!batch[i]->status.ok()) ++failed;
     if (storage_failure == nullptr && IsStorageFailure(batch[i]->status)) {
       storage_failure = &batch[i]->status;

@@ -91,10 +91,14 @@ class GroupCommitQueue {
              BatchFn run_batch);
 
   // --- For the BatchFn, on the writer thread -------------------------------
-  // Sets the status of batch[0, to) to `*override` (if non-null), counts
-  // them, and hands them back: waiting callers are woken, asynchronous
-  // operations queued for completion.
+  // Sets the status of batch[0, to) to `*override` (if non-null; each a
+  // copy of its own, OwnCopy), counts them, and hands them back: waiting
+  // callers are woken, asynchronous operations queued for completion.
   void Finish(std::vector<Op*>& batch, size_t to, const absl::Status* override);
+  // A status with a representation of its own, for one caller: an error
+  // shared by several callers would be reference-counted across threads
+  // inside Debian's libabsl_status, which ThreadSanitizer cannot see.
+  static absl::Status OwnCopy(const absl::Status& status);
   // Puts batch[from, end) back at the front of the queue, in order.
   void Requeue(const std::vector<Op*>& batch, size_t from);
   // Counts a transaction begun; returns its start, for Committed.

@@ -42,7 +42,7 @@ void GroupCommitWriter::RunBatch(std::vector<Op*>& batch) {
     cache_.Clear();
     const absl::Status cause = Annotate(commit, "commit");
     for (Op* op : batch) {
-      if (op->status.ok()) op->status = cause;
+      if (op->status.ok()) op->status = OwnCopy(cause);
     }
   } else {
     Committed(batch.size(), start);

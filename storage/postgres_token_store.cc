@@ -62,8 +62,7 @@ absl::StatusOr<KeyEncryptionKey> BindKek(Connection& c,
 
 absl::StatusOr<std::unique_ptr<PostgresTokenStore>> PostgresTokenStore::Open(
     PostgresTokenStoreOptions options) {
-  if (options.clock == nullptr) options.clock = &Clock::Real();
-  if (options.random == nullptr) options.random = &RandomSource::Secure();
+  SetDefaultSources(&options);
   TA_RETURN_IF_ERROR(CheckOptions(options));
   TA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn,
                       Connection::Open(options.conninfo, options.password));

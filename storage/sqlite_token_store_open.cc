@@ -219,8 +219,7 @@ absl::StatusOr<std::unique_ptr<Connection>> OpenCheckpointer(
 
 absl::StatusOr<std::unique_ptr<SqliteTokenStore>> SqliteTokenStore::Open(
     SqliteTokenStoreOptions options) {
-  if (options.clock == nullptr) options.clock = &Clock::Real();
-  if (options.random == nullptr) options.random = &RandomSource::Secure();
+  SetDefaultSources(&options);
   TA_RETURN_IF_ERROR(CheckOptions(options));
 
   // Declared before the connection, which must close first.

@@ -8,12 +8,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/random.h"
 
 namespace token_authority::storage {
 
 // InvalidArgument "<field>: <what>".
 inline absl::Status BadOption(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+// Sets the clock and randomness `o` leaves null: the real clock and the
+// secure random source.
+template <typename Options>
+void SetDefaultSources(Options* o) {
+  if (o->clock == nullptr) o->clock = &Clock::Real();
+  if (o->random == nullptr) o->random = &RandomSource::Secure();
 }
 
 // The shared options of `o`: InvalidArgument naming the first bad one.
