@@ -122,7 +122,7 @@ absl::StatusOr<Page<Organization>> PostgresTokenStoreImpl::ListOrganizations(
       Result r,
       c->Query(OrgSelect() + "WHERE no != 0 AND id COLLATE \"C\" > $1 ORDER BY "
                              "id COLLATE \"C\" LIMIT $2",
-               Params().Text(start.after).Int(start.size + 1)));
+               Params().Text(start.q).Int(start.size + 1)));
   PageFiller<Organization> out(start.size, PageKind::kOrganizations,
                                start.binding);
   for (int i = 0; i < r.rows() && out.Room(); ++i) {

@@ -108,7 +108,7 @@ absl::StatusOr<Page<Organization>> SqliteTokenStoreImpl::ListOrganizations(
       c->Prepare(absl::StrCat("SELECT ", kOrgColumns,
                               " FROM organizations WHERE no != 0 AND id > ?1 "
                               "ORDER BY id LIMIT ?2")));
-  s.BindText(1, start.after);
+  s.BindText(1, start.q);
   s.BindInt64(2, start.size + 1);
   PageFiller<Organization> out(start.size, PageKind::kOrganizations,
                                start.binding);

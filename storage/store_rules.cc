@@ -328,7 +328,7 @@ absl::StatusOr<OrgListStart> StartOrgList(const PageRequest& page) {
   s.binding = PageBinding({"organizations"});
   if (!page.page_token.empty()) {
     TA_ASSIGN_OR_RETURN(
-        s.after,
+        s.q,
         DecodePageToken(page.page_token, PageKind::kOrganizations, s.binding));
   }
   return s;

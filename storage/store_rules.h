@@ -196,21 +196,22 @@ class PageFiller {
   Page<T> page_;
 };
 
-// ListOrganizations: its size, binding and the id to start after.
-struct OrgListStart {
+// A list call's start: the page size, the page token's binding and what
+// the query starts from (`Start`).
+template <typename Start>
+struct ListStart {
   int size = 0;
   std::string binding;
-  std::string after;
+  Start q;
 };
+
+// ListOrganizations: the organisation id to start after.
+using OrgListStart = ListStart<std::string>;
 absl::StatusOr<OrgListStart> StartOrgList(const PageRequest& page);
 
 // ListTokens / CountTokens: the query without its org_no (the caller's),
 // the binding and the page size. `now`: the store clock's time.
-struct TokenListStart {
-  int size = 0;
-  std::string binding;
-  sqlite::TokenQuery q;
-};
+using TokenListStart = ListStart<sqlite::TokenQuery>;
 absl::StatusOr<TokenListStart> StartTokenList(absl::string_view organization_id,
                                               const TokenFilter& filter,
                                               const PageRequest* page,
@@ -220,11 +221,7 @@ std::string TokenCursor(int64_t iat, int64_t no);
 
 // ListAuditEvents: the query without its org_no and id range, the binding
 // and the page size.
-struct AuditListStart {
-  int size = 0;
-  std::string binding;
-  sqlite::AuditQuery q;
-};
+using AuditListStart = ListStart<sqlite::AuditQuery>;
 absl::StatusOr<AuditListStart> StartAuditList(absl::string_view organization_id,
                                               const AuditFilter& filter,
                                               const PageRequest& page);
