@@ -280,6 +280,16 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
   return ss.str();
 }
 
+absl::StatusOr<std::string> ReadDatabasePasswordFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadSmallFile(path);
+  if (!text.ok()) {
+    return absl::Status(
+        text.status().code(),
+        absl::StrCat("--database-password-file: ", text.status().message()));
+  }
+  return text->substr(0, text->find_first_of("\r\n"));
+}
+
 absl::StatusOr<std::unique_ptr<AuthorityServer>> AuthorityServer::Start(
     const AuthorityServerOptions& options) {
   std::unique_ptr<AuthorityServer> server(new AuthorityServer());

@@ -212,6 +212,10 @@ class AuthorityServer {
 // FailedPrecondition naming the path if it cannot be read.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
 
+// The PostgreSQL password in the first line of the file named by
+// --database-password-file; errors name that flag.
+absl::StatusOr<std::string> ReadDatabasePasswordFile(const std::string& path);
+
 }  // namespace token_authority::server
 
 #endif  // SERVER_AUTHORITY_SERVER_H_

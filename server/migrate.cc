@@ -28,13 +28,8 @@ absl::StatusOr<std::string> MigrateDataDir(const MigrateRequest& request) {
   options.key_encryption_key_path =
       request.kek_file.empty() ? KekPath(request.from) : request.kek_file;
   if (!request.password_file.empty()) {
-    absl::StatusOr<std::string> text = ReadSmallFile(request.password_file);
-    if (!text.ok()) {
-      return absl::Status(
-          text.status().code(),
-          absl::StrCat("--database-password-file: ", text.status().message()));
-    }
-    options.password = text->substr(0, text->find_first_of("\r\n"));
+    TA_ASSIGN_OR_RETURN(options.password,
+                        ReadDatabasePasswordFile(request.password_file));
   }
   absl::StatusOr<std::unique_ptr<DataDirLock>> lock =
       DataDirLock::Acquire(request.from);

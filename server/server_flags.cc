@@ -14,6 +14,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "token/time_util.h"
 
 namespace token_authority::server {
@@ -227,13 +228,8 @@ absl::StatusOr<ServerFlags> ToServerFlags(const FlagValues& v) {
       return absl::InvalidArgumentError(
           "--database-password-file: needs --database");
     }
-    absl::StatusOr<std::string> text = ReadSmallFile(v.database_password_file);
-    if (!text.ok()) {
-      return absl::Status(
-          text.status().code(),
-          absl::StrCat("--database-password-file: ", text.status().message()));
-    }
-    options.database_password = text->substr(0, text->find_first_of("\r\n"));
+    TA_ASSIGN_OR_RETURN(options.database_password,
+                        ReadDatabasePasswordFile(v.database_password_file));
   }
   options.blocking_threads = v.blocking_threads;
   options.metrics_listen = v.metrics_listen;
