@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -26,12 +27,18 @@
 #include "storage/store_rules.h"
 #include "storage/write_rules.h"
 #include "storage/writer_stats.h"
+#include "token/algorithm.h"
 
 namespace token_authority::storage::pg {
 
 // Inserts `row` at ctx.AuditTime(), in the operation's savepoint.
 // (postgres_token_store_audit.cc)
 absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row);
+// The (row number, algorithm) of signing key `kid` of organisation row
+// `org_no`, else the service-wide one; nullopt if neither exists (the
+// writer's SigningKeyNo, write_rules.h). (postgres_token_store_tokens.cc)
+absl::StatusOr<std::optional<std::pair<int64_t, token::Algorithm>>>
+LookupSigningKey(Connection& c, int64_t org_no, const std::string& kid);
 // The token in row `no`; Internal if none. (postgres_token_store_tokens.cc)
 absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no);
 

@@ -39,22 +39,6 @@ absl::StatusOr<std::optional<int64_t>> TokenNoByRequestId(
   return std::optional<int64_t>(r.row(0).Int64(0));
 }
 
-// The row number of the token's signing key (the organisation's own, else a
-// service-wide one), checked against the token's algorithm.
-absl::StatusOr<int64_t> SigningKeyNo(WriteCtx& ctx, int64_t org_no,
-                                     const Token& token) {
-  TA_ASSIGN_OR_RETURN(
-      Result r,
-      ctx.conn.Query("SELECT no, algorithm FROM signing_keys WHERE org_no IN "
-                     "($1, 0) AND kid = $2 ORDER BY org_no DESC LIMIT 1",
-                     Params().Int(org_no).Text(token.key_id)));
-  if (r.rows() == 0) return NoSigningKeyError(token);
-  TA_ASSIGN_OR_RETURN(token::Algorithm key_alg,
-                      sqlite::AlgorithmFromColumn(r.row(0).Text(1)));
-  TA_RETURN_IF_ERROR(CheckKeyAlgorithm(token, key_alg));
-  return r.row(0).Int64(0);
-}
-
 // Inserts the tokens row; its row number, or nullopt if the organisation
 // already has a token with this request id (the UNIQUE constraint decides,
 // also against another replica's concurrent insert). AlreadyExists naming
@@ -140,6 +124,18 @@ absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::optional<std::pair<int64_t, token::Algorithm>>>
+LookupSigningKey(Connection& c, int64_t org_no, const std::string& kid) {
+  TA_ASSIGN_OR_RETURN(
+      Result r, c.Query("SELECT no, algorithm FROM signing_keys WHERE org_no "
+                        "IN ($1, 0) AND kid = $2 ORDER BY org_no DESC LIMIT 1",
+                        Params().Int(org_no).Text(kid)));
+  if (r.rows() == 0) return std::nullopt;
+  TA_ASSIGN_OR_RETURN(token::Algorithm alg,
+                      sqlite::AlgorithmFromColumn(r.row(0).Text(1)));
+  return std::make_pair(r.row(0).Int64(0), alg);
+}
 
 absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no) {
   TA_ASSIGN_OR_RETURN(

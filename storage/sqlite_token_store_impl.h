@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -43,6 +44,7 @@
 #include "storage/write_context.h"
 #include "storage/write_rules.h"
 #include "storage/writer_stats.h"
+#include "token/algorithm.h"
 
 namespace token_authority::storage::sqlite {
 
@@ -50,6 +52,11 @@ namespace token_authority::storage::sqlite {
 // mutation and its audit event are written both or neither.
 // (sqlite_token_store_audit.cc)
 absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row);
+// The (row number, algorithm) of signing key `kid` of organisation row
+// `org_no`, else the service-wide one; nullopt if neither exists (the
+// writer's SigningKeyNo, write_rules.h). (sqlite_token_store_tokens.cc)
+absl::StatusOr<std::optional<std::pair<int64_t, token::Algorithm>>>
+LookupSigningKey(Connection& c, int64_t org_no, const std::string& kid);
 // The token in row `no`; Internal if there is none.
 // (sqlite_token_store_tokens.cc)
 absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no);

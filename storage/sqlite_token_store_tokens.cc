@@ -36,33 +36,23 @@ absl::StatusOr<bool> FindByRequestId(Connection& c, int64_t org_no,
   return true;
 }
 
-// The row number of the token's signing key (the organisation's own, else a
-// global one), checked against the token's algorithm. InvalidArgument naming
-// key_id or algorithm.
-absl::StatusOr<int64_t> SigningKeyNo(WriteCtx& ctx, int64_t org_no,
-                                     const Token& token) {
-  const auto cache_key = std::make_pair(org_no, token.key_id);
-  auto cached = ctx.cache().signing_keys.find(cache_key);
-  if (cached == ctx.cache().signing_keys.end()) {
-    TA_ASSIGN_OR_RETURN(
-        Statement s,
-        ctx.conn.Prepare("SELECT no, algorithm FROM signing_keys WHERE org_no "
-                         "IN (?1, 0) AND kid = ?2 ORDER BY org_no DESC LIMIT "
-                         "1"));
-    s.BindInt64(1, org_no);
-    s.BindText(2, token.key_id);
-    TA_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return NoSigningKeyError(token);
-    TA_ASSIGN_OR_RETURN(token::Algorithm key_alg,
-                        AlgorithmFromColumn(s.Text(1)));
-    cached = ctx.cache()
-                 .signing_keys
-                 .emplace(cache_key, std::make_pair(s.Int64(0), key_alg))
-                 .first;
-  }
-  TA_RETURN_IF_ERROR(CheckKeyAlgorithm(token, cached->second.second));
-  return cached->second.first;
+}  // namespace
+
+absl::StatusOr<std::optional<std::pair<int64_t, token::Algorithm>>>
+LookupSigningKey(Connection& c, int64_t org_no, const std::string& kid) {
+  TA_ASSIGN_OR_RETURN(
+      Statement s,
+      c.Prepare("SELECT no, algorithm FROM signing_keys WHERE org_no IN (?1, "
+                "0) AND kid = ?2 ORDER BY org_no DESC LIMIT 1"));
+  s.BindInt64(1, org_no);
+  s.BindText(2, kid);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::nullopt;
+  TA_ASSIGN_OR_RETURN(token::Algorithm alg, AlgorithmFromColumn(s.Text(1)));
+  return std::make_pair(s.Int64(0), alg);
 }
+
+namespace {
 
 // Inserts the tokens row; returns its row number. AlreadyExists naming the
 // id.

@@ -3,6 +3,10 @@
 // BasicWriteCtx<Connection>). The store's namespace (found by
 // argument-dependent lookup through Ctx's connection type) declares
 //   absl::Status InsertAudit(Ctx& ctx, const AuditRow& row);
+//   // The (row number, algorithm) of the signing key `kid` of organisation
+//   // row `org_no`, else the service-wide one (org_no 0); nullopt if none.
+//   absl::StatusOr<std::optional<std::pair<int64_t, token::Algorithm>>>
+//   LookupSigningKey(Conn& c, int64_t org_no, const std::string& kid);
 // Internal to storage/.
 #ifndef STORAGE_WRITE_RULES_H_
 #define STORAGE_WRITE_RULES_H_
@@ -10,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -29,6 +34,26 @@ absl::Status AuditFromContext(const AuditContext& audit, AuditRow* row,
   row->request_id = audit.request_id;
   if (!audit.detail.empty()) row->detail = audit.detail;
   return absl::OkStatus();
+}
+
+// The row number of the token's signing key (the organisation's own, else a
+// service-wide one), checked against the token's algorithm: InvalidArgument
+// naming key_id or algorithm. Cached in the writer's cache (keys are never
+// deleted and never change their algorithm).
+template <typename Ctx>
+absl::StatusOr<int64_t> SigningKeyNo(Ctx& ctx, int64_t org_no,
+                                     const Token& token) {
+  auto& keys = ctx.cache().signing_keys;
+  auto key = std::make_pair(org_no, token.key_id);
+  auto cached = keys.find(key);
+  if (cached == keys.end()) {
+    TA_ASSIGN_OR_RETURN(auto found,
+                        LookupSigningKey(ctx.conn, org_no, token.key_id));
+    if (!found.has_value()) return NoSigningKeyError(token);
+    cached = keys.emplace(std::move(key), *found).first;
+  }
+  TA_RETURN_IF_ERROR(CheckKeyAlgorithm(token, cached->second.second));
+  return cached->second.first;
 }
 
 // Writes a mutation's event `row` with `audit`'s actor, request id and
