@@ -76,13 +76,25 @@ absl::Status Writer::EnsureConnected() {
 
 void Writer::RunBatch(std::vector<Op*>& batch) {
   absl::Status st;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  // Optimistic first: no savepoints (each costs two round trips an
+  // operation). If an operation fails, the whole transaction is rolled back
+  // and the batch runs again with a savepoint each, so the failing
+  // operation fails alone. A batch of one needs no savepoint: its failure
+  // is the transaction's.
+  bool savepoints = false;
+  int aborts = 0;
+  for (;;) {
     st = EnsureConnected();
     if (!st.ok()) break;
     const auto start = BeginTransaction();
-    st = TryBatch(batch);
+    bool op_failed = false;
+    st = TryBatch(batch, savepoints, &op_failed);
+    if (op_failed) {
+      savepoints = true;
+      continue;
+    }
     if (st.ok()) Committed(batch.size(), start);
-    if (!absl::IsAborted(st)) break;
+    if (!absl::IsAborted(st) || ++aborts == 3) break;
   }
   Finish(batch, batch.size(), st.ok() ? nullptr : &st);
 }
@@ -92,33 +104,56 @@ void Writer::AbortTransaction() {
   cache_.Clear();
 }
 
-absl::Status Writer::TryBatch(std::vector<Op*>& batch) {
+absl::Status Writer::RunInSavepoint(Op* op, WriteCtx& ctx) {
+  Connection& c = *conn_;
+  absl::Status st = c.Run("SAVEPOINT op");
+  if (st.ok()) {
+    st = Run(op, ctx);
+    if (absl::IsAborted(st) || absl::IsUnavailable(st)) return st;
+    if (st.ok()) {
+      st = c.Run("RELEASE SAVEPOINT op");
+    } else {
+      // Rows the operation saw may be gone with its savepoint.
+      cache_.Clear();
+      TA_RETURN_IF_ERROR(c.Run("ROLLBACK TO SAVEPOINT op"));
+    }
+  }
+  op->status = st;
+  return absl::OkStatus();
+}
+
+absl::Status Writer::TryBatch(std::vector<Op*>& batch, bool savepoints,
+                              bool* op_failed) {
   Connection& c = *conn_;
   TA_RETURN_IF_ERROR(c.Run("BEGIN"));
+  const bool alone = batch.size() == 1;
   for (Op* op : batch) {
-    absl::Status st = c.Run("SAVEPOINT op");
-    if (st.ok()) {
-      WriteCtx ctx(&c, clock_.Now(), &last_audit_time_, &cache_);
-      st = Run(op, ctx);
-      // An aborted or lost transaction fails the whole batch (retried when
-      // aborted).
+    WriteCtx ctx(&c, clock_.Now(), &last_audit_time_, &cache_);
+    // A failure that ends the batch: an aborted or lost transaction (retried
+    // when aborted), or a failed savepoint rollback.
+    absl::Status end;
+    if (savepoints && !alone) {
+      end = RunInSavepoint(op, ctx);
+    } else {
+      op->status = Run(op, ctx);
+      const absl::Status& st = op->status;
       if (absl::IsAborted(st) || absl::IsUnavailable(st)) {
+        end = st;
+      } else if (!st.ok() && alone) {
+        // The transaction holds nothing but the failed operation's writes.
         AbortTransaction();
-        return st;
-      }
-      if (st.ok()) {
-        st = c.Run("RELEASE SAVEPOINT op");
-      } else {
-        // Rows the operation saw may be gone with its savepoint.
-        cache_.Clear();
-        absl::Status rb = c.Run("ROLLBACK TO SAVEPOINT op");
-        if (!rb.ok()) {
-          AbortTransaction();
-          return rb;
-        }
+        return absl::OkStatus();
+      } else if (!st.ok()) {
+        // Run the batch again, a savepoint each.
+        AbortTransaction();
+        *op_failed = true;
+        return absl::OkStatus();
       }
     }
-    op->status = st;
+    if (!end.ok()) {
+      AbortTransaction();
+      return end;
+    }
   }
   absl::Status commit = c.Run("COMMIT");
   if (!commit.ok()) {

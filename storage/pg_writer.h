@@ -1,15 +1,17 @@
 // PostgresTokenStore's one writer connection, with group commit: every
 // mutation is a closure (WriteFn) queued to one thread ("ta-pg-writer"),
 // which takes everything queued (up to max_batch_size), runs it in one
-// transaction with a SAVEPOINT per operation (a failing operation is rolled
-// back alone and fails only its caller), COMMITs with synchronous_commit on,
-// and only then answers the callers. Asynchronous operations complete on a
-// second thread ("ta-pg-complete"), never on the writer. A batch the server
-// aborts (serialization failure, deadlock with another replica) is run
-// again, up to 3 times. A lost connection is re-opened before the next
-// batch, with backoff (50 ms doubling to 2 s between attempts; batches in
-// between fail at once with Unavailable), and one line on stderr says when
-// the connection is lost and when it is back.
+// transaction, COMMITs with synchronous_commit on, and only then answers
+// the callers. Optimistically first, without savepoints: if an operation
+// fails, the transaction is rolled back and the batch runs again with a
+// SAVEPOINT per operation (a failing operation is rolled back alone and
+// fails only its caller; a batch of one needs no savepoint). Asynchronous
+// operations complete on a second thread ("ta-pg-complete"), never on the
+// writer. A batch the server aborts (serialization failure, deadlock with
+// another replica) is run again, up to 3 times. A lost connection is re-opened
+// before the next batch, with backoff (50 ms doubling to 2 s between attempts;
+// batches in between fail at once with Unavailable), and one line on stderr
+// says when the connection is lost and when it is back.
 #ifndef STORAGE_PG_WRITER_H_
 #define STORAGE_PG_WRITER_H_
 
@@ -41,9 +43,10 @@ absl::StatusOr<std::optional<int64_t>> LookupApiKeyNo(Connection& c,
 // Writer thread only, for one operation (basic_write_ctx.h).
 using WriteCtx = BasicWriteCtx<Connection>;
 
-// A write operation: runs in a savepoint of its own; a non-OK status rolls
-// back its writes alone. It may run more than once (a batch the server
-// aborted runs again), so it sets its outputs afresh each time.
+// A write operation: a non-OK status rolls back its writes alone (the batch
+// runs again, a savepoint each). It may run more than once (after another
+// operation of its batch failed, or the server aborted the batch), so it
+// sets its outputs afresh each time.
 using WriteFn = std::function<absl::Status(WriteCtx&)>;
 
 // Thread-safe. Write, WriteAsync and Stop as the queue's
@@ -63,9 +66,17 @@ class Writer : public GroupCommitQueueOf<WriteCtx> {
   // The queue's BatchFn: runs `batch` in one transaction (again when the
   // server aborted it); sets every operation's status.
   void RunBatch(std::vector<Op*>& batch);
-  // One attempt: BEGIN, the operations in savepoints, COMMIT. Returns the
-  // failure of the transaction itself (the operations' own in their ops).
-  absl::Status TryBatch(std::vector<Op*>& batch);
+  // One attempt: BEGIN, the operations (each in a savepoint if
+  // `savepoints`), COMMIT. Returns the failure of the transaction itself
+  // (the operations' own in their ops). Without savepoints, a failed
+  // operation rolls the transaction back and sets *op_failed (run again
+  // with savepoints).
+  absl::Status TryBatch(std::vector<Op*>& batch, bool savepoints,
+                        bool* op_failed);
+  // Runs `op` in a savepoint of its own (its status in op->status); a
+  // failure that ends the batch (aborted or lost transaction, failed
+  // rollback of the savepoint).
+  absl::Status RunInSavepoint(Op* op, WriteCtx& ctx);
   // Ends the open transaction after a failure that ends the batch.
   void AbortTransaction();
   // Re-opens a lost connection (at most once per backoff period).

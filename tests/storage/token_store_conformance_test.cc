@@ -1259,11 +1259,13 @@ TYPED_TEST(TokenStoreConformanceTest, AuditTimeNeverGoesBackwards) {
 
 TYPED_TEST(TokenStoreConformanceTest, FailingWriteInABatchFailsOnlyItsCaller) {
   this->SetUpOrg("acme");
+  const Token first = this->Insert(this->NewToken("acme"));
   constexpr int kThreads = 32;
   std::vector<Token> tokens;
   for (int i = 0; i < kThreads; ++i) {
     Token x = this->NewToken("acme");
     if (i % 4 == 0) x.key_id = "missing";  // fails inside the writer
+    if (i % 8 == 1) x.id = first.id;  // fails in the database (UNIQUE)
     tokens.push_back(x);
   }
   std::vector<absl::Status> results(kThreads);
@@ -1279,12 +1281,14 @@ TYPED_TEST(TokenStoreConformanceTest, FailingWriteInABatchFailsOnlyItsCaller) {
       EXPECT_THAT(results[i], StatusIs(absl::StatusCode::kInvalidArgument));
       EXPECT_THAT(this->store_->GetToken("acme", tokens[i].id),
                   StatusIs(absl::StatusCode::kNotFound));
+    } else if (i % 8 == 1) {
+      EXPECT_THAT(results[i], StatusIs(absl::StatusCode::kAlreadyExists));
     } else {
       EXPECT_OK(results[i]);
       EXPECT_OK(this->store_->GetToken("acme", tokens[i].id).status());
     }
   }
-  EXPECT_EQ(this->TokenRows(), kThreads - kThreads / 4);
+  EXPECT_EQ(this->TokenRows(), 1 + kThreads - kThreads / 4 - kThreads / 8);
 }
 
 TYPED_TEST(TokenStoreConformanceTest, WritesSurviveReopen) {
