@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -39,14 +40,49 @@ absl::StatusOr<std::optional<int64_t>> TokenNoByRequestId(
   return std::optional<int64_t>(r.row(0).Int64(0));
 }
 
-// Inserts the tokens row; its row number, or nullopt if the organisation
-// already has a token with this request id (the UNIQUE constraint decides,
-// also against another replica's concurrent insert). AlreadyExists naming
-// the id.
-absl::StatusOr<std::optional<int64_t>> InsertTokenRow(
-    Connection& c, int64_t org_no, int64_t key_no,
-    std::optional<int64_t> issued_by, const TokenInsert& ins) {
+// A text[] literal of `names` (each quoted, '"' and '\' escaped).
+std::string TextArray(const std::vector<std::string>& names) {
+  std::string out = "{";
+  for (const std::string& name : names) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char ch : name) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+// The token's row, its token_streams rows (org_no $2, issued_at $5, one a
+// name of $17) and its audit event ($18...$26), in one statement: one round
+// trip. Nothing is written if the organisation has a token with this request
+// id (the UNIQUE constraint decides, also against another replica's
+// concurrent insert): no row comes back then.
+constexpr char kInsertTokenSql[] =
+    "WITH ins AS (INSERT INTO tokens(id, org_no, kind, target, issued_at, "
+    "not_before, expires_at, key_no, jwt_sha256, issued_by, user_id, tag, "
+    "client_ip, domain, request_id, spec_fingerprint) VALUES ($1, $2, $3, $4, "
+    "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT ON "
+    "CONSTRAINT tokens_request DO NOTHING RETURNING no), "
+    "streams AS (INSERT INTO token_streams(org_no, stream, issued_at, "
+    "token_no) SELECT $2, s, $5, ins.no FROM ins, unnest($17::text[]) AS s), "
+    "audit AS (INSERT INTO audit_events(time, action, org_no, actor_no, "
+    "token_id, tag, user_id, request_id, detail) SELECT $18::bigint, "
+    "$19::smallint, $20::bigint, $21::bigint, $22::bytea, $23::text, "
+    "$24::text, $25::text, $26::text FROM ins) "
+    "SELECT no FROM ins";
+
+// Inserts the token with its streams and its audit event `audit`; its row
+// number, or nullopt if the organisation already has a token with this
+// request id. AlreadyExists naming the id.
+absl::StatusOr<std::optional<int64_t>> InsertTokenRows(
+    WriteCtx& ctx, int64_t org_no, int64_t key_no,
+    std::optional<int64_t> issued_by, const TokenInsert& ins,
+    const AuditRow& audit) {
   const Token& token = ins.token;
+  const bool streams = token.target_kind == token::Target::Kind::kStreams;
   Params p;
   p.Bytes(ins.id_bytes)
       .Int(org_no)
@@ -63,29 +99,22 @@ absl::StatusOr<std::optional<int64_t>> InsertTokenRow(
       .TextOrNull(token.client_ip)
       .TextOrNull(token.domain)
       .TextOrNull(token.request_id)
-      .BytesOrNull(token.spec_fingerprint);
-  absl::StatusOr<Result> r = c.Query(
-      "INSERT INTO tokens(id, org_no, kind, target, issued_at, not_before, "
-      "expires_at, key_no, jwt_sha256, issued_by, user_id, tag, client_ip, "
-      "domain, request_id, spec_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, "
-      "$7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT ON "
-      "CONSTRAINT tokens_request DO NOTHING RETURNING no",
-      p);
+      .BytesOrNull(token.spec_fingerprint)
+      .Text(streams ? TextArray(token.streams) : "{}")
+      .Int(ctx.AuditTime())
+      .Int(static_cast<int64_t>(audit.action))
+      .Int(audit.org_no)
+      .OptionalInt(audit.actor_no)
+      .BytesOrNull(audit.token_id_bytes)
+      .TextOrNull(audit.tag)
+      .TextOrNull(audit.user_id)
+      .TextOrNull(audit.request_id)
+      .TextOrNull(audit.detail);
+  absl::StatusOr<Result> r = ctx.conn.Query(kInsertTokenSql, p);
   if (absl::IsAlreadyExists(r.status())) return TokenExistsError(token);
   TA_RETURN_IF_ERROR(r.status());
   if (r->rows() == 0) return std::optional<int64_t>();
   return std::optional<int64_t>(r->row(0).Int64(0));
-}
-
-absl::Status InsertTokenStreams(Connection& c, int64_t org_no, int64_t no,
-                                const TokenInsert& ins) {
-  for (const std::string& stream : ins.token.streams) {
-    TA_RETURN_IF_ERROR(
-        c.Run("INSERT INTO token_streams(org_no, stream, issued_at, token_no) "
-              "VALUES ($1, $2, $3, $4)",
-              Params().Int(org_no).Text(stream).Int(ins.iat).Int(no)));
-  }
-  return absl::OkStatus();
 }
 
 // The existing token with ins.token's request id, as the result.
@@ -108,8 +137,11 @@ absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
   TA_ASSIGN_OR_RETURN(int64_t key_no, SigningKeyNo(ctx, org_no, token));
   TA_ASSIGN_OR_RETURN(std::optional<int64_t> issued_by,
                       ctx.ApiKeyNo(token.issued_by, "issued_by"));
-  TA_ASSIGN_OR_RETURN(std::optional<int64_t> no,
-                      InsertTokenRow(ctx.conn, org_no, key_no, issued_by, ins));
+  TA_ASSIGN_OR_RETURN(AuditRow audit,
+                      TokenIssuedAudit(ctx, org_no, ins, issued_by));
+  TA_ASSIGN_OR_RETURN(
+      std::optional<int64_t> no,
+      InsertTokenRows(ctx, org_no, key_no, issued_by, ins, audit));
   if (!no.has_value()) {
     // Another replica inserted this request id meanwhile.
     TA_ASSIGN_OR_RETURN(std::optional<int64_t> known,
@@ -117,10 +149,7 @@ absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
     if (!known.has_value()) return absl::AbortedError("request id vanished");
     return ReturnExisting(ctx.conn, *known, ins);
   }
-  if (token.target_kind == token::Target::Kind::kStreams) {
-    TA_RETURN_IF_ERROR(InsertTokenStreams(ctx.conn, org_no, *no, ins));
-  }
-  return WriteTokenIssuedAudit(ctx, org_no, ins, issued_by);
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -65,17 +65,27 @@ absl::Status WriteAudit(Ctx& ctx, const AuditContext& audit, AuditRow row) {
   return InsertAudit(ctx, row);
 }
 
-// Writes the token.issued event of `ins` (token row of `org_no`, issued by
-// API key row `issued_by`); the audit context's actor, if any, is the
-// event's actor.
+// The token.issued event of `ins` (token row of `org_no`, issued by API key
+// row `issued_by`); the audit context's actor, if any, is the event's
+// actor.
 template <typename Ctx>
-absl::Status WriteTokenIssuedAudit(Ctx& ctx, int64_t org_no,
-                                   const TokenInsert& ins,
-                                   std::optional<int64_t> issued_by) {
+absl::StatusOr<AuditRow> TokenIssuedAudit(Ctx& ctx, int64_t org_no,
+                                          const TokenInsert& ins,
+                                          std::optional<int64_t> issued_by) {
   AuditRow row = TokenIssuedEvent(org_no, ins, issued_by);
   if (!ins.audit.actor.empty()) {
     TA_ASSIGN_OR_RETURN(row.actor_no, ctx.ApiKeyNo(ins.audit.actor, "actor"));
   }
+  return row;
+}
+
+// Writes TokenIssuedAudit's event.
+template <typename Ctx>
+absl::Status WriteTokenIssuedAudit(Ctx& ctx, int64_t org_no,
+                                   const TokenInsert& ins,
+                                   std::optional<int64_t> issued_by) {
+  TA_ASSIGN_OR_RETURN(AuditRow row,
+                      TokenIssuedAudit(ctx, org_no, ins, issued_by));
   return InsertAudit(ctx, row);
 }
 
