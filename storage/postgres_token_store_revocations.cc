@@ -146,10 +146,7 @@ absl::StatusOr<RevokeTokensResult> PostgresTokenStoreImpl::RevokeTokens(
     }
   }
   while (!run.done) {
-    // A batch may run again (an aborted transaction): it starts from the
-    // committed position each time.
-    TA_RETURN_IF_ERROR(
-        writer_.Write([&](WriteCtx& ctx) { return RevokeBatch(ctx, run); }));
+    TA_RETURN_IF_ERROR(RevokeNextBatch(writer_, run, RevokeBatch));
   }
   TA_ASSIGN_OR_RETURN(run.result.last_sequence, MaxRevocationSequence());
   return run.result;

@@ -148,8 +148,7 @@ absl::StatusOr<RevokeTokensResult> SqliteTokenStoreImpl::RevokeTokens(
     }
   }
   while (!run.done) {
-    TA_RETURN_IF_ERROR(
-        writer_.Write([&](WriteCtx& ctx) { return RevokeBatch(ctx, run); }));
+    TA_RETURN_IF_ERROR(RevokeNextBatch(writer_, run, RevokeBatch));
   }
   TA_ASSIGN_OR_RETURN(run.result.last_sequence, MaxRevocationSequence());
   return run.result;

@@ -118,6 +118,22 @@ absl::Status RevokeCandidates(Ctx& ctx,
   return absl::OkStatus();
 }
 
+// One transaction of RevokeTokens through a store's writer (its
+// Write(fn)): `batch(ctx, run)` (the store's RevokeCandidates) runs on a
+// copy of `run` taken at each attempt, since an operation may run more than
+// once (its batch ran again); the copy replaces `run` once committed.
+template <typename Writer, typename BatchFn>
+absl::Status RevokeNextBatch(Writer& writer, RevokeTokensRun& run,
+                             BatchFn batch) {
+  RevokeTokensRun next;
+  TA_RETURN_IF_ERROR(writer.Write([&](auto& ctx) {
+    next = run;
+    return batch(ctx, next);
+  }));
+  run = std::move(next);
+  return absl::OkStatus();
+}
+
 // InsertToken through a store's writer (its Write(fn)): checks and prepares
 // on the caller's thread, then runs `run(ctx, ins)`, the store's part, in
 // the writer's transaction.

@@ -1265,7 +1265,7 @@ TYPED_TEST(TokenStoreConformanceTest, FailingWriteInABatchFailsOnlyItsCaller) {
   for (int i = 0; i < kThreads; ++i) {
     Token x = this->NewToken("acme");
     if (i % 4 == 0) x.key_id = "missing";  // fails inside the writer
-    if (i % 8 == 1) x.id = first.id;  // fails in the database (UNIQUE)
+    if (i % 8 == 1) x.id = first.id;       // fails in the database (UNIQUE)
     tokens.push_back(x);
   }
   std::vector<absl::Status> results(kThreads);
@@ -1289,6 +1289,46 @@ TYPED_TEST(TokenStoreConformanceTest, FailingWriteInABatchFailsOnlyItsCaller) {
     }
   }
   EXPECT_EQ(this->TokenRows(), 1 + kThreads - kThreads / 4 - kThreads / 8);
+}
+
+// A RevokeTokens batch that shares a writer batch with failing writes may
+// run more than once: each run starts from the last committed batch.
+TYPED_TEST(TokenStoreConformanceTest, RevokeTokensBesideFailingWrites) {
+  this->revoke_batch_size_ = 2;
+  this->Reopen();
+  this->SetUpOrg("acme");
+  constexpr int kTokens = 40;
+  std::set<std::string> ids;
+  for (int i = 0; i < kTokens; ++i) {
+    Token t = this->NewToken("acme");
+    t.tag = "game-1";
+    ids.insert(this->Insert(t).id);
+  }
+  std::atomic<bool> done{false};
+  std::vector<std::thread> failing;
+  for (int i = 0; i < 16; ++i) {
+    failing.emplace_back([&] {
+      while (!done.load()) {
+        Token x = this->NewToken("acme");
+        x.key_id = "missing";  // fails inside the writer
+        EXPECT_THAT(this->store_->InsertToken(x, {}),
+                    StatusIs(absl::StatusCode::kInvalidArgument));
+      }
+    });
+  }
+  RevokeFilter f;
+  f.tag = "game-1";
+  absl::StatusOr<RevokeTokensResult> r =
+      this->store_->RevokeTokens("acme", f, "", false, {});
+  done = true;
+  for (auto& th : failing) th.join();
+  ASSERT_OK(r.status());
+  EXPECT_EQ(r->count, kTokens);
+  EXPECT_EQ(r->last_sequence, kTokens);
+  ASSERT_OK_AND_ASSIGN(auto events,
+                       this->store_->ListRevocationsSince(0, 2 * kTokens));
+  ASSERT_THAT(events, SizeIs(kTokens));
+  for (const auto& e : events) EXPECT_EQ(ids.count(e.token_id), 1u);
 }
 
 TYPED_TEST(TokenStoreConformanceTest, WritesSurviveReopen) {
