@@ -57,6 +57,10 @@ class BasicWriteCtx {
 
   Conn& conn;
   const absl::Time now;
+  // Set by a writer whose connection may send an operation's statements
+  // without waiting for their replies (PostgreSQL's pipeline mode, in an
+  // optimistic batch): their failures fail the batch, not the operation.
+  bool pipeline = false;
 
   // The row number of organisation `id` (0 for ""); NotFound naming it.
   absl::StatusOr<int64_t> OrgNo(absl::string_view id) {

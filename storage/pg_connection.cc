@@ -150,19 +150,25 @@ absl::StatusOr<Result> Connection::Query(absl::string_view sql,
   return r;
 }
 
-absl::StatusOr<Result> Connection::QueryOnce(absl::string_view sql,
-                                             const Params& params) {
+absl::StatusOr<std::string> Connection::PreparedName(absl::string_view sql) {
   std::string key(sql);
   auto it = prepared_.find(key);
-  if (it == prepared_.end()) {
-    std::string name = absl::StrCat("ta", prepared_.size());
-    ResultPtr r(PQprepare(conn_.get(), name.c_str(), key.c_str(), 0, nullptr));
-    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-      return StatusFromResult(r.get(), conn_.get(), sql);
-    }
-    it = prepared_.emplace(std::move(key), std::move(name)).first;
+  if (it != prepared_.end()) return it->second;
+  DrainPipeline();
+  std::string name = absl::StrCat("ta", prepared_.size());
+  ResultPtr r(PQprepare(conn_.get(), name.c_str(), key.c_str(), 0, nullptr));
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    return StatusFromResult(r.get(), conn_.get(), sql);
   }
-  ResultPtr r(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(),
+  prepared_.emplace(std::move(key), name);
+  return name;
+}
+
+absl::StatusOr<Result> Connection::QueryOnce(absl::string_view sql,
+                                             const Params& params) {
+  DrainPipeline();
+  TA_ASSIGN_OR_RETURN(const std::string name, PreparedName(sql));
+  ResultPtr r(PQexecPrepared(conn_.get(), name.c_str(), params.size(),
                              params.values(), params.lengths(),
                              params.formats(), 0));
   const ExecStatusType st = PQresultStatus(r.get());
@@ -172,11 +178,73 @@ absl::StatusOr<Result> Connection::QueryOnce(absl::string_view sql,
   return Result(std::move(r));
 }
 
+absl::Status Connection::Send(absl::string_view sql, const Params& params,
+                              ResultFn on_result) {
+  TA_ASSIGN_OR_RETURN(const std::string name, PreparedName(sql));
+  PGconn* c = conn_.get();
+  if (PQpipelineStatus(c) == PQ_PIPELINE_OFF && PQenterPipelineMode(c) != 1) {
+    return StatusFromResult(nullptr, c, "pipeline mode");
+  }
+  if (PQsendQueryPrepared(c, name.c_str(), params.size(), params.values(),
+                          params.lengths(), params.formats(), 0) != 1) {
+    return StatusFromResult(nullptr, c, sql);
+  }
+  pending_.push_back(std::move(on_result));
+  // Bounded, so that neither side blocks on a full socket buffer.
+  if (pending_.size() >= 64) DrainPipeline();
+  return absl::OkStatus();
+}
+
+void Connection::DrainPipeline() {
+  PGconn* c = conn_.get();
+  if (PQpipelineStatus(c) == PQ_PIPELINE_OFF) return;
+  auto fail = [this](absl::Status st) {
+    if (pipeline_error_.ok()) pipeline_error_ = std::move(st);
+  };
+  const bool synced = PQpipelineSync(c) == 1;
+  for (ResultFn& fn : pending_) {
+    absl::StatusOr<Result> res =
+        absl::UnavailableError("PostgreSQL connection lost (pipeline)");
+    ResultPtr r(synced && ok() ? PQgetResult(c) : nullptr);
+    if (r != nullptr) {
+      const ExecStatusType st = PQresultStatus(r.get());
+      if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        res = Result(std::move(r));
+      } else if (st == PGRES_PIPELINE_ABORTED) {
+        res = absl::InternalError("not run: an earlier statement failed");
+      } else {
+        res = StatusFromResult(r.get(), c, "pipelined statement");
+      }
+      ResultPtr end(PQgetResult(c));  // the null ending this statement
+    }
+    absl::Status st = fn(std::move(res));
+    if (!st.ok()) fail(std::move(st));
+  }
+  pending_.clear();
+  ResultPtr sync(synced && ok() ? PQgetResult(c) : nullptr);
+  if (sync == nullptr || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
+    fail(StatusFromResult(sync.get(), c, "pipeline sync"));
+  }
+  if (PQexitPipelineMode(c) != 1) {
+    fail(absl::UnavailableError(
+        absl::StrCat("PostgreSQL pipeline: ",
+                     absl::StripAsciiWhitespace(PQerrorMessage(c)))));
+  }
+}
+
+absl::Status Connection::Flush() {
+  DrainPipeline();
+  absl::Status st = std::move(pipeline_error_);
+  pipeline_error_ = absl::OkStatus();
+  return st;
+}
+
 absl::Status Connection::Run(absl::string_view sql, const Params& params) {
   return Query(sql, params).status();
 }
 
 absl::Status Connection::ExecScript(absl::string_view sql) {
+  DrainPipeline();
   ResultPtr r(PQexec(conn_.get(), std::string(sql).c_str()));
   const ExecStatusType st = PQresultStatus(r.get());
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -197,6 +265,8 @@ absl::StatusOr<int64_t> Connection::QueryInt64(absl::string_view sql,
 
 absl::Status Connection::Reset() {
   prepared_.clear();
+  pending_.clear();
+  pipeline_error_ = absl::OkStatus();
   PQreset(conn_.get());
   if (!ok()) {
     return absl::UnavailableError(

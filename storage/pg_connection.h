@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -124,6 +125,20 @@ class Connection {
   absl::StatusOr<int64_t> QueryInt64(absl::string_view sql,
                                      const Params& params = Params());
 
+  // --- Pipeline mode (libpq): statements sent without waiting for replies.
+  using ResultFn = std::function<absl::Status(absl::StatusOr<Result>)>;
+  // Sends `sql` in pipeline mode (entered on the first; the statement is
+  // prepared outside it); `on_result` gets its result, in order, when the
+  // pipeline is drained: by Flush, by any other call on this connection
+  // (which drains it first), or every 64 statements. Unavailable if the
+  // statement could not be sent.
+  absl::Status Send(absl::string_view sql, const Params& params,
+                    ResultFn on_result);
+  // Drains the pipeline, leaves pipeline mode and returns the first failure
+  // of a sent statement or of its ResultFn since the last Flush (a
+  // statement after a failed one fails too, not run).
+  absl::Status Flush();
+
   // Whether the connection is usable.
   bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
   // Reconnects (PQreset) and forgets the prepared statements.
@@ -135,9 +150,17 @@ class Connection {
  private:
   explicit Connection(ConnPtr c) : conn_(std::move(c)) {}
   absl::StatusOr<Result> QueryOnce(absl::string_view sql, const Params& params);
+  // The name of `sql` prepared in this session (prepared now if new; the
+  // pipeline drained first).
+  absl::StatusOr<std::string> PreparedName(absl::string_view sql);
+  // Syncs, hands each sent statement's result to its ResultFn (failures to
+  // pipeline_error_) and leaves pipeline mode. No-op outside it.
+  void DrainPipeline();
 
   ConnPtr conn_;
   std::unordered_map<std::string, std::string> prepared_;  // sql -> name
+  std::vector<ResultFn> pending_;  // sent in pipeline mode, not yet read
+  absl::Status pipeline_error_;    // the first since the last Flush
 };
 
 // Connections for reads, opened on demand, at most `max_idle` kept. A

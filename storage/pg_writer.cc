@@ -100,6 +100,7 @@ void Writer::RunBatch(std::vector<Op*>& batch) {
 }
 
 void Writer::AbortTransaction() {
+  (void)conn_->Flush();  // statements still in the pipeline go with it
   (void)conn_->ExecScript("ROLLBACK");
   cache_.Clear();
 }
@@ -127,8 +128,11 @@ absl::Status Writer::TryBatch(std::vector<Op*>& batch, bool savepoints,
   Connection& c = *conn_;
   TA_RETURN_IF_ERROR(c.Run("BEGIN"));
   const bool alone = batch.size() == 1;
+  // Optimistic batches of several send what they can in pipeline mode.
+  const bool pipeline = !savepoints && !alone;
   for (Op* op : batch) {
     WriteCtx ctx(&c, clock_.Now(), &last_audit_time_, &cache_);
+    ctx.pipeline = pipeline;
     // A failure that ends the batch: an aborted or lost transaction (retried
     // when aborted), or a failed savepoint rollback.
     absl::Status end;
@@ -153,6 +157,16 @@ absl::Status Writer::TryBatch(std::vector<Op*>& batch, bool savepoints,
     if (!end.ok()) {
       AbortTransaction();
       return end;
+    }
+  }
+  if (pipeline) {
+    // A failed statement of the pipeline: as a failed operation.
+    absl::Status sent = c.Flush();
+    if (!sent.ok()) {
+      AbortTransaction();
+      if (absl::IsAborted(sent) || absl::IsUnavailable(sent)) return sent;
+      *op_failed = true;
+      return absl::OkStatus();
     }
   }
   absl::Status commit = c.Run("COMMIT");

@@ -5,7 +5,10 @@
 // the callers. Optimistically first, without savepoints: if an operation
 // fails, the transaction is rolled back and the batch runs again with a
 // SAVEPOINT per operation (a failing operation is rolled back alone and
-// fails only its caller; a batch of one needs no savepoint). Asynchronous
+// fails only its caller; a batch of one needs no savepoint). In an
+// optimistic batch of several, operations may send statements in libpq
+// pipeline mode (WriteCtx::pipeline): the pipeline is drained before
+// COMMIT, and a failure in it counts as a failed operation. Asynchronous
 // operations complete on a second thread ("ta-pg-complete"), never on the
 // writer. A batch the server aborts (serialization failure, deadlock with
 // another replica) is run again, up to 3 times. A lost connection is re-opened

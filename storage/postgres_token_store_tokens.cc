@@ -74,13 +74,10 @@ constexpr char kInsertTokenSql[] =
     "$24::text, $25::text, $26::text FROM ins) "
     "SELECT no FROM ins";
 
-// Inserts the token with its streams and its audit event `audit`; its row
-// number, or nullopt if the organisation already has a token with this
-// request id. AlreadyExists naming the id.
-absl::StatusOr<std::optional<int64_t>> InsertTokenRows(
-    WriteCtx& ctx, int64_t org_no, int64_t key_no,
-    std::optional<int64_t> issued_by, const TokenInsert& ins,
-    const AuditRow& audit) {
+// kInsertTokenSql's parameters.
+Params InsertTokenParams(WriteCtx& ctx, int64_t org_no, int64_t key_no,
+                         std::optional<int64_t> issued_by,
+                         const TokenInsert& ins, const AuditRow& audit) {
   const Token& token = ins.token;
   const bool streams = token.target_kind == token::Target::Kind::kStreams;
   Params p;
@@ -110,7 +107,13 @@ absl::StatusOr<std::optional<int64_t>> InsertTokenRows(
       .TextOrNull(audit.user_id)
       .TextOrNull(audit.request_id)
       .TextOrNull(audit.detail);
-  absl::StatusOr<Result> r = ctx.conn.Query(kInsertTokenSql, p);
+  return p;
+}
+
+// kInsertTokenSql's row number, or nullopt if the organisation already has
+// a token with this request id. AlreadyExists naming the id.
+absl::StatusOr<std::optional<int64_t>> InsertedNo(const Token& token,
+                                                  absl::StatusOr<Result> r) {
   if (absl::IsAlreadyExists(r.status())) return TokenExistsError(token);
   TA_RETURN_IF_ERROR(r.status());
   if (r->rows() == 0) return std::optional<int64_t>();
@@ -139,9 +142,22 @@ absl::Status RunTokenInsert(WriteCtx& ctx, TokenInsert& ins) {
                       ctx.ApiKeyNo(token.issued_by, "issued_by"));
   TA_ASSIGN_OR_RETURN(AuditRow audit,
                       TokenIssuedAudit(ctx, org_no, ins, issued_by));
-  TA_ASSIGN_OR_RETURN(
-      std::optional<int64_t> no,
-      InsertTokenRows(ctx, org_no, key_no, issued_by, ins, audit));
+  const Params p =
+      InsertTokenParams(ctx, org_no, key_no, issued_by, ins, audit);
+  if (ctx.pipeline && token.request_id.empty()) {
+    // Sent without waiting: a failure fails the batch, which runs again
+    // with a savepoint per operation (and no pipeline).
+    return ctx.conn.Send(kInsertTokenSql, p,
+                         [&token](absl::StatusOr<Result> r) -> absl::Status {
+                           TA_ASSIGN_OR_RETURN(std::optional<int64_t> no,
+                                               InsertedNo(token, std::move(r)));
+                           if (!no.has_value())
+                             return absl::InternalError("token not inserted");
+                           return absl::OkStatus();
+                         });
+  }
+  TA_ASSIGN_OR_RETURN(std::optional<int64_t> no,
+                      InsertedNo(token, ctx.conn.Query(kInsertTokenSql, p)));
   if (!no.has_value()) {
     // Another replica inserted this request id meanwhile.
     TA_ASSIGN_OR_RETURN(std::optional<int64_t> known,

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -68,6 +69,45 @@ TEST_F(PgConnectionTest, ServerErrorsBecomeStatuses) {
               StatusIs(absl::StatusCode::kInternal, HasSubstr("no row")));
   EXPECT_THAT(Connection::Open("host=127.0.0.1 port=1 connect_timeout=5"),
               StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(PgConnectionTest, PipelineHandsBackResultsInOrder) {
+  ASSERT_OK(conn_->ExecScript("CREATE TABLE p(x int PRIMARY KEY)"));
+  std::vector<std::string> seen;
+  auto record = [&seen](absl::StatusOr<Result> r) -> absl::Status {
+    if (!r.ok()) {
+      seen.push_back(std::string(absl::StatusCodeToString(r.status().code())));
+      return r.status();
+    }
+    seen.push_back(r->rows() == 1 ? r->row(0).String(0) : "-");
+    return absl::OkStatus();
+  };
+  const char kInsert[] = "INSERT INTO p VALUES ($1) RETURNING x";
+  // 70 statements: drained once on the way (every 64), then by Flush.
+  for (int i = 1; i <= 70; ++i) {
+    ASSERT_OK(conn_->Send(kInsert, Params().Int(i), record));
+  }
+  ASSERT_OK(conn_->Flush());
+  ASSERT_EQ(seen.size(), 70u);
+  EXPECT_EQ(seen.front(), "1");
+  EXPECT_EQ(seen.back(), "70");
+  EXPECT_THAT(conn_->QueryInt64("SELECT count(*) FROM p"), IsOkAndHolds(70));
+
+  // In a transaction: a failed statement fails the ones after it (not run),
+  // a Query drains the pipeline first, Flush returns the first failure.
+  seen.clear();
+  ASSERT_OK(conn_->Run("BEGIN"));
+  ASSERT_OK(conn_->Send(kInsert, Params().Int(100), record));
+  ASSERT_OK(conn_->Send(kInsert, Params().Int(1), record));  // duplicate
+  ASSERT_OK(conn_->Send(kInsert, Params().Int(101), record));
+  EXPECT_THAT(conn_->Run("SELECT 1"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("aborted")));
+  EXPECT_THAT(seen,
+              ::testing::ElementsAre("100", "ALREADY_EXISTS", "INTERNAL"));
+  EXPECT_THAT(conn_->Flush(), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_OK(conn_->Flush());
+  ASSERT_OK(conn_->ExecScript("ROLLBACK"));
+  EXPECT_THAT(conn_->QueryInt64("SELECT count(*) FROM p"), IsOkAndHolds(70));
 }
 
 TEST_F(PgConnectionTest, SessionLostWhileIdleIsReopenedOnce) {

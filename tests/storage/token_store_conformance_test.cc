@@ -1291,6 +1291,50 @@ TYPED_TEST(TokenStoreConformanceTest, FailingWriteInABatchFailsOnlyItsCaller) {
   EXPECT_EQ(this->TokenRows(), 1 + kThreads - kThreads / 4 - kThreads / 8);
 }
 
+// Writes that fail only in the database (PostgreSQL: inside a pipeline)
+// among many that succeed: each caller gets its own answer.
+TYPED_TEST(TokenStoreConformanceTest,
+           DuplicateIdsInABatchFailOnlyTheirCallers) {
+  this->SetUpOrg("acme");
+  const Token first = this->Insert(this->NewToken("acme"));
+  constexpr int kThreads = 16;
+  constexpr int kEach = 20;
+  std::vector<std::vector<Token>> tokens(kThreads);
+  for (int i = 0; i < kThreads; ++i) {
+    for (int j = 0; j < kEach; ++j) {
+      Token x = this->NewToken("acme");  // streams cam1, cam2
+      if ((i + j) % 7 == 3) x.id = first.id;
+      tokens[i].push_back(x);
+    }
+  }
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (const Token& x : tokens[i]) {
+        absl::StatusOr<InsertTokenResult> r = this->store_->InsertToken(x, {});
+        if (x.id == first.id) {
+          EXPECT_THAT(r, StatusIs(absl::StatusCode::kAlreadyExists));
+        } else {
+          EXPECT_OK(r.status());
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  int created = 0;
+  for (const auto& list : tokens) {
+    for (const Token& x : list) {
+      if (x.id == first.id) continue;
+      ++created;
+      ASSERT_OK_AND_ASSIGN(Token got, this->store_->GetToken("acme", x.id));
+      EXPECT_EQ(got.streams, x.streams);
+    }
+  }
+  EXPECT_EQ(this->TokenRows(), 1 + created);
+  EXPECT_EQ(this->RawInt("SELECT count(*) FROM token_streams"),
+            2 * (1 + created));
+}
+
 // A RevokeTokens batch that shares a writer batch with failing writes may
 // run more than once: each run starts from the last committed batch.
 TYPED_TEST(TokenStoreConformanceTest, RevokeTokensBesideFailingWrites) {
