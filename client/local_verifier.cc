@@ -441,18 +441,33 @@ void LocalVerifier::WatchLoop() {
   }
 }
 
+std::vector<std::string> LocalVerifier::HeldOrganizations() const {
+  std::vector<std::string> held;
+  ReaderLock lock(&keys_mu_);
+  for (const std::string& org : organizations_) {
+    if (keys_.contains(org)) held.push_back(org);
+  }
+  return held;
+}
+
+bool LocalVerifier::HoldsUnwatched(
+    const std::vector<std::string>& watched) const {
+  ReaderLock lock(&keys_mu_);
+  for (const std::string& org : organizations_) {
+    if (keys_.contains(org) &&
+        std::find(watched.begin(), watched.end(), org) == watched.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void LocalVerifier::StateLoop() {
   absl::Duration backoff = options_.reconnect_initial_backoff;
   while (true) {
-    // The organisations whose JWK Set is held: the server answers NOT_FOUND
+    // Only organisations whose JWK Set is held: the server answers NOT_FOUND
     // for the whole stream if one of them does not exist.
-    std::vector<std::string> orgs;
-    {
-      ReaderLock lock(&keys_mu_);
-      for (const std::string& org : organizations_) {
-        if (keys_.contains(org)) orgs.push_back(org);
-      }
-    }
+    const std::vector<std::string> orgs = HeldOrganizations();
     absl::Status ended;
     bool healthy = false;
     if (orgs.empty()) {
@@ -471,18 +486,7 @@ void LocalVerifier::StateLoop() {
           state_watched_ = {orgs.begin(), orgs.end()};
           ++state_stream_connects_;
         }
-        // Fetched while the stream was being opened: not in its request.
-        bool missed = false;
-        {
-          ReaderLock lock(&keys_mu_);
-          for (const std::string& org : organizations_) {
-            if (keys_.contains(org) &&
-                std::find(orgs.begin(), orgs.end(), org) == orgs.end()) {
-              missed = true;
-            }
-          }
-        }
-        if (missed) {
+        if (HoldsUnwatched(orgs)) {
           MutexLock lock(&mu_);
           state_rewatch_ = true;
           stream->Cancel();

@@ -197,6 +197,11 @@ class LocalVerifier {
   void RequestRefresh(const std::string& organization_id) const;
   void WatchLoop();
   void StateLoop();
+  // The organisations among organizations_ whose JWK Set is held now.
+  std::vector<std::string> HeldOrganizations() const;
+  // Whether an organisation's JWK Set is held now that `watched` lacks (it
+  // was fetched while the state stream for `watched` was being opened).
+  bool HoldsUnwatched(const std::vector<std::string>& watched) const;
   void RefreshLoop();
   // Waits up to `d` (real time) or until stopping; returns false when
   // stopping.
