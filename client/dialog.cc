@@ -18,6 +18,16 @@ namespace v1 = ::tokenauthority::v1;
 
 }  // namespace
 
+std::vector<TargetOption> TargetOptions(std::string stream_group_label) {
+  auto option = [](TargetChoice choice, std::string label) {
+    return TargetOption{choice, std::string(TargetChoiceValue(choice)),
+                        std::move(label)};
+  };
+  return {option(TargetChoice::kStreamGroup, std::move(stream_group_label)),
+          option(TargetChoice::kStreamNames, "Stream names"),
+          option(TargetChoice::kOrganization, "Entire organisation")};
+}
+
 InlineDialog DialogForPage(const PageLocation& location) {
   InlineDialog dialog;
   dialog.location = location;
@@ -26,17 +36,8 @@ InlineDialog DialogForPage(const PageLocation& location) {
   dialog.title = absl::StrCat("Secure token for stream ", location.stream_id,
                               " (", PageTitle(location.page), ")");
   dialog.defaults.stream_group_id = location.stream_id;
-  dialog.target_options = {
-      {TargetChoice::kStreamGroup,
-       std::string(TargetChoiceValue(TargetChoice::kStreamGroup)),
-       absl::StrCat("Entire stream group (", location.stream_id, ")")},
-      {TargetChoice::kStreamNames,
-       std::string(TargetChoiceValue(TargetChoice::kStreamNames)),
-       "Stream names"},
-      {TargetChoice::kOrganization,
-       std::string(TargetChoiceValue(TargetChoice::kOrganization)),
-       "Entire organisation"},
-  };
+  dialog.target_options = TargetOptions(
+      absl::StrCat("Entire stream group (", location.stream_id, ")"));
   return dialog;
 }
 

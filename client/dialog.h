@@ -82,6 +82,11 @@ struct TargetOption {
   std::string label;  // "Entire stream group (abc)", "Stream names", ...
 };
 
+// The three choices in their order, the stream group's labelled
+// `stream_group_label` (the page's "Entire stream group (abc)", or without a
+// group on the standalone page).
+std::vector<TargetOption> TargetOptions(std::string stream_group_label);
+
 // The fields of the dialog, as typed (strings, unvalidated).
 struct DialogForm {
   // "stream_group", "streams" or "organization" (also accepted: "group",

@@ -66,17 +66,7 @@ InlineDialog SecureTokenDialog() {
   dialog.page_title = "Secure Token";
   dialog.title = "Create Secure Token";
   dialog.defaults.stream_group_id.clear();
-  dialog.target_options = {
-      {TargetChoice::kStreamGroup,
-       std::string(TargetChoiceValue(TargetChoice::kStreamGroup)),
-       "Entire stream group"},
-      {TargetChoice::kStreamNames,
-       std::string(TargetChoiceValue(TargetChoice::kStreamNames)),
-       "Stream names"},
-      {TargetChoice::kOrganization,
-       std::string(TargetChoiceValue(TargetChoice::kOrganization)),
-       "Entire organisation"},
-  };
+  dialog.target_options = TargetOptions("Entire stream group");
   return dialog;
 }
 

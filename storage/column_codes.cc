@@ -1,5 +1,7 @@
 #include "storage/column_codes.h"
 
+#include <optional>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
@@ -42,17 +44,9 @@ int64_t KeyStateColumn(KeyState state) {
 }
 
 absl::string_view AlgorithmColumn(Algorithm alg) {
-  switch (alg) {
-    case Algorithm::kEs256:
-      return "ES256";
-    case Algorithm::kRs256:
-      return "RS256";
-    case Algorithm::kEdDsa:
-      return "EdDSA";
-    case Algorithm::kHs256:
-      return "HS256";
-  }
-  return "";
+  // The JOSE name (RFC 7518), which cannot change: the token core's one
+  // mapping serves the file format too.
+  return token::AlgorithmName(alg);
 }
 
 absl::StatusOr<Kind> TargetKindFromColumn(int64_t value) {
@@ -82,9 +76,8 @@ absl::StatusOr<KeyState> KeyStateFromColumn(int64_t value) {
 }
 
 absl::StatusOr<Algorithm> AlgorithmFromColumn(absl::string_view value) {
-  for (Algorithm alg : {Algorithm::kEs256, Algorithm::kRs256, Algorithm::kEdDsa,
-                        Algorithm::kHs256}) {
-    if (value == AlgorithmColumn(alg)) return alg;
+  if (std::optional<Algorithm> alg = token::AlgorithmFromName(value)) {
+    return *alg;
   }
   // At most 32 bytes of it, escaped: the column may hold anything.
   return Unknown("signing_keys.algorithm",

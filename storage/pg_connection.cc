@@ -278,30 +278,15 @@ absl::Status Connection::Reset() {
 
 // --- ReadPool ---------------------------------------------------------------
 
-absl::StatusOr<ReadPool::Lease> ReadPool::Acquire() {
-  {
-    MutexLock lock(&mu_);
-    if (!idle_.empty()) {
-      std::unique_ptr<Connection> c = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(c));
-    }
-  }
-  TA_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c,
-                      Connection::Open(conninfo_, password_));
-  return Lease(this, std::move(c));
-}
-
-void ReadPool::Return(std::unique_ptr<Connection> c) {
-  MutexLock lock(&mu_);
-  if (!c->ok()) {
-    // The server went away: the idle ones are broken too (libpq notices only
-    // when they are used). Drop them all, so one read fails, not one each.
-    idle_.clear();
-    return;
-  }
-  if (!c->Idle()) return;  // left mid-transaction
-  if (static_cast<int>(idle_.size()) < max_idle_) idle_.push_back(std::move(c));
-}
+ReadPool::ReadPool(std::string conninfo, std::string password, int max_idle)
+    : ConnectionPool(
+          [conninfo = std::move(conninfo), password = std::move(password)] {
+            return Connection::Open(conninfo, password);
+          },
+          [](Connection& c) {
+            if (!c.ok()) return Returned::kCloseAll;
+            return c.Idle() ? Returned::kKeep : Returned::kClose;
+          },
+          max_idle) {}
 
 }  // namespace token_authority::storage::pg

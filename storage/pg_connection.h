@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "base/mutex.h"
+#include "storage/connection_pool.h"
 
 namespace token_authority::storage::pg {
 
@@ -163,44 +164,14 @@ class Connection {
   absl::Status pipeline_error_;    // the first since the last Flush
 };
 
-// Connections for reads, opened on demand, at most `max_idle` kept. A
-// connection that broke is dropped, not returned, and so are the idle ones
-// (the server went away). Thread-safe.
-class ReadPool {
+// The store's read connections (connection_pool.h): opened with `conninfo`
+// and `password`; up to `max_idle` idle ones kept. A connection handed back
+// in the middle of a transaction is closed; one whose server went away is
+// closed with every idle one (libpq notices only when they are used), so
+// that one read fails, not one each.
+class ReadPool : public ConnectionPool<Connection> {
  public:
-  ReadPool(std::string conninfo, std::string password, int max_idle)
-      : conninfo_(std::move(conninfo)),
-        password_(std::move(password)),
-        max_idle_(max_idle) {}
-
-  class Lease {
-   public:
-    Lease(ReadPool* pool, std::unique_ptr<Connection> c)
-        : pool_(pool), conn_(std::move(c)) {}
-    Lease(Lease&&) = default;
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (conn_ != nullptr) pool_->Return(std::move(conn_));
-    }
-    Connection* operator->() { return conn_.get(); }
-    Connection& operator*() { return *conn_; }
-
-   private:
-    ReadPool* pool_;
-    std::unique_ptr<Connection> conn_;
-  };
-
-  // An idle connection or a new one; Unavailable if none can be opened.
-  absl::StatusOr<Lease> Acquire();
-
- private:
-  void Return(std::unique_ptr<Connection> c);
-
-  const std::string conninfo_;
-  const std::string password_;
-  const int max_idle_;
-  Mutex mu_;
-  std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(mu_);
+  ReadPool(std::string conninfo, std::string password, int max_idle);
 };
 
 }  // namespace token_authority::storage::pg

@@ -88,6 +88,17 @@ absl::StatusOr<std::vector<SigningKey>> ReadSigningKeys(
   return out;
 }
 
+// The kid of the organisation's primary key, "" when it has none.
+absl::StatusOr<std::string> PrimaryKid(WriteCtx& ctx, int64_t org_no) {
+  TA_ASSIGN_OR_RETURN(Statement s,
+                      ctx.conn.Prepare("SELECT kid FROM signing_keys WHERE "
+                                       "org_no = ?1 AND state = ?2"));
+  s.BindInt64(1, org_no);
+  s.BindInt64(2, kStoredPrimary);
+  TA_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.String(0) : std::string();
+}
+
 }  // namespace
 
 absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
@@ -97,13 +108,8 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::InsertSigningKey(
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
     if (key.state == token::KeyState::kPrimary) {
-      TA_ASSIGN_OR_RETURN(Statement s,
-                          ctx.conn.Prepare("SELECT kid FROM signing_keys WHERE "
-                                           "org_no = ?1 AND state = ?2"));
-      s.BindInt64(1, org_no);
-      s.BindInt64(2, kStoredPrimary);
-      TA_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) return PrimaryKeyExistsError(s.Text(0));
+      TA_ASSIGN_OR_RETURN(const std::string primary, PrimaryKid(ctx, org_no));
+      if (!primary.empty()) return PrimaryKeyExistsError(primary);
     }
     TA_ASSIGN_OR_RETURN(
         out, InsertKeyRow(ctx, kek_, random_, key, org_no, key.state));
@@ -119,16 +125,7 @@ absl::StatusOr<SigningKey> SqliteTokenStoreImpl::RotateSigningKey(
   SigningKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(key.organization_id));
-    std::string previous;
-    {
-      TA_ASSIGN_OR_RETURN(Statement s,
-                          ctx.conn.Prepare("SELECT kid FROM signing_keys WHERE "
-                                           "org_no = ?1 AND state = ?2"));
-      s.BindInt64(1, org_no);
-      s.BindInt64(2, kStoredPrimary);
-      TA_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) previous = s.String(0);
-    }
+    TA_ASSIGN_OR_RETURN(const std::string previous, PrimaryKid(ctx, org_no));
     {
       TA_ASSIGN_OR_RETURN(
           Statement s,
