@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
     return code;
   }
   absl::StatusOr<ServerFlags> flags = token_authority::server::ParseFlags(
-      argc, argv, token_authority::server::ProcessEnvironment());
+      argc, argv, token_authority::ProcessEnvironment());
   if (!flags.ok()) {
     const token_authority::server::FlagErrorReport report =
         token_authority::server::ReportFlagError(flags.status());

@@ -1,7 +1,6 @@
 #include "server/server_flags.h"
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -284,14 +283,6 @@ absl::StatusOr<ServerFlags> ToServerFlags(const FlagValues& v) {
 }
 
 }  // namespace
-
-Environment ProcessEnvironment() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  };
-}
 
 absl::StatusOr<ServerFlags> ParseFlags(int argc, const char* const* argv,
                                        const Environment& env) {

@@ -5,13 +5,12 @@
 #ifndef SERVER_SERVER_FLAGS_H_
 #define SERVER_SERVER_FLAGS_H_
 
-#include <functional>
-#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/environment.h"
 #include "server/authority_server.h"
 
 namespace token_authority::server {
@@ -26,13 +25,6 @@ struct ServerFlags {
   // nothing else is set and the binary exits 0 without starting.
   std::string help;
 };
-
-// An environment variable's value, nullopt when it is not set.
-using Environment =
-    std::function<std::optional<std::string>(const std::string& name)>;
-
-// The process environment (getenv).
-Environment ProcessEnvironment();
 
 // Parses `argv` (argv[0] is the program's name, shown by --help) and, for
 // each flag not given there, its environment variable from `env` (an empty

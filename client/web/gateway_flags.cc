@@ -1,6 +1,5 @@
 #include "client/web/gateway_flags.h"
 
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -71,14 +70,6 @@ absl::StatusOr<GatewayFlags> ToFlags(const FlagValues& v) {
 }
 
 }  // namespace
-
-Environment ProcessEnvironment() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* value = std::getenv(name.c_str());
-    if (value == nullptr) return std::nullopt;
-    return std::string(value);
-  };
-}
 
 absl::StatusOr<GatewayFlags> ParseGatewayFlags(int argc,
                                                const char* const* argv,

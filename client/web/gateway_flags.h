@@ -4,11 +4,10 @@
 #ifndef CLIENT_WEB_GATEWAY_FLAGS_H_
 #define CLIENT_WEB_GATEWAY_FLAGS_H_
 
-#include <functional>
-#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "base/environment.h"
 #include "client/client.h"
 #include "client/web/gateway.h"
 
@@ -21,11 +20,6 @@ struct GatewayFlags {
   // Not empty when --help or --version was given: the text for stdout.
   std::string help;
 };
-
-// An environment variable's value, nullopt when it is not set.
-using Environment =
-    std::function<std::optional<std::string>(const std::string& name)>;
-Environment ProcessEnvironment();
 
 // Parses `argv` and, for each flag not given there, its variable from
 // `env` (an empty value counts as unset). Reads the API key file (required;

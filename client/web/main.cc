@@ -33,7 +33,7 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   absl::StatusOr<web::GatewayFlags> flags =
-      web::ParseGatewayFlags(argc, argv, web::ProcessEnvironment());
+      web::ParseGatewayFlags(argc, argv, token_authority::ProcessEnvironment());
   if (!flags.ok()) return Fail(std::string(flags.status().message()));
   if (!flags->help.empty()) {
     std::fputs(flags->help.c_str(), stdout);
