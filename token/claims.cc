@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "token/base64url.h"
@@ -35,16 +34,6 @@ struct ClaimsAccess {
 };
 
 namespace {
-
-// A claim value quoted in a problem sentence: the token's own text, so it is
-// escaped and cut (details never carry more than 64 characters of it).
-std::string QuoteClaimValue(absl::string_view s) {
-  constexpr size_t kMax = 64;
-  std::string out =
-      absl::StrCat("\"", absl::CHexEscape(s.substr(0, kMax)), "\"");
-  if (s.size() > kMax) out.append("...");
-  return out;
-}
 
 using json::Node;
 using json::Type;
@@ -195,7 +184,7 @@ bool ClaimsReader::IpClaim(const Node& n) {
   if (!out_->client_ip || IpPrefix::Parse(*out_->client_ip).ok()) return true;
   const bool go = Problem(
       absl::StrCat("claim \"ip\" is not an IPv4/IPv6 address or CIDR network: ",
-                   QuoteClaimValue(*out_->client_ip)));
+                   QuoteUntrusted(*out_->client_ip)));
   out_->client_ip.reset();
   return go;
 }
@@ -205,7 +194,7 @@ bool ClaimsReader::DomainClaim(const Node& n) {
   if (!out_->domain || ValidateDomainPattern(*out_->domain).ok()) return true;
   const bool go = Problem(
       absl::StrCat("claim \"domain\" is not a host name or *.host name: ",
-                   QuoteClaimValue(*out_->domain)));
+                   QuoteUntrusted(*out_->domain)));
   out_->domain.reset();
   return go;
 }

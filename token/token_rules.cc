@@ -1,10 +1,10 @@
 #include "token/token_rules.h"
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "token/base64url.h"
 #include "token/time_util.h"
+#include "token/validation.h"
 
 namespace token_authority::token {
 namespace {
@@ -212,14 +212,6 @@ void CheckClaims(const std::string& payload_json, SignedTokenFacts& facts,
 }
 
 }  // namespace
-
-std::string QuoteUntrusted(absl::string_view text) {
-  constexpr size_t kMax = 64;
-  std::string out =
-      absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMax)), "\"");
-  if (text.size() > kMax) out.append("...");
-  return out;
-}
 
 SignedTokenFacts CheckSignedToken(absl::string_view jwt, const KeySet* keys,
                                   SegmentBuffers& buffers,

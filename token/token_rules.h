@@ -114,10 +114,6 @@ TimeValidity CheckValidityWindow(int64_t not_before_unix,
                                  int64_t expires_at_unix, absl::Time now,
                                  absl::Duration leeway, RuleFindings& findings);
 
-// Attacker-controlled text for a sentence: quoted, C-escaped, cut to 64
-// characters ("..." after a cut).
-std::string QuoteUntrusted(absl::string_view text);
-
 }  // namespace token_authority::token
 
 #endif  // TOKEN_TOKEN_RULES_H_

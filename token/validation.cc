@@ -1,5 +1,6 @@
 #include "token/validation.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "token/json.h"
@@ -111,6 +112,14 @@ absl::Status ValidatePrintableText(absl::string_view text, size_t max_chars) {
         absl::StrCat("at most ", max_chars, " characters (got ", chars, ")"));
   }
   return absl::OkStatus();
+}
+
+std::string QuoteUntrusted(absl::string_view text) {
+  constexpr size_t kMax = 64;
+  std::string out =
+      absl::StrCat("\"", absl::CHexEscape(text.substr(0, kMax)), "\"");
+  if (text.size() > kMax) out.append("...");
+  return out;
 }
 
 }  // namespace token_authority::token

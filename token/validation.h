@@ -55,6 +55,10 @@ absl::Status ValidateOrganizationId(absl::string_view id);
 // The empty string is valid.
 absl::Status ValidatePrintableText(absl::string_view text, size_t max_chars);
 
+// Attacker-controlled text for a sentence (a detail, an error message):
+// quoted, C-escaped, cut to 64 characters ("..." after a cut).
+std::string QuoteUntrusted(absl::string_view text);
+
 }  // namespace token_authority::token
 
 #endif  // TOKEN_VALIDATION_H_

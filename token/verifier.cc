@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "token/base64url.h"
@@ -14,6 +13,7 @@
 #include "token/ip_address.h"
 #include "token/jws.h"
 #include "token/time_util.h"
+#include "token/validation.h"
 
 namespace token_authority::token {
 

@@ -214,11 +214,5 @@ TEST(CheckValidityWindowTest, SentencesOnlyOutsideTheWindow) {
               HasSubstr("not valid before 1970-01-01T00:01:40Z"));
 }
 
-TEST(QuoteUntrustedTest, EscapesAndCuts) {
-  EXPECT_EQ(QuoteUntrusted("a\"b\n"), "\"a\\\"b\\n\"");
-  EXPECT_EQ(QuoteUntrusted(std::string(70, 'x')),
-            "\"" + std::string(64, 'x') + "\"...");
-}
-
 }  // namespace
 }  // namespace token_authority::token

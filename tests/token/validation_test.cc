@@ -82,5 +82,11 @@ TEST(PrintableTextTest, RefusesControlsAndBadUtf8) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(QuoteUntrustedTest, EscapesAndCuts) {
+  EXPECT_EQ(QuoteUntrusted("a\"b\n"), "\"a\\\"b\\n\"");
+  EXPECT_EQ(QuoteUntrusted(std::string(70, 'x')),
+            "\"" + std::string(64, 'x') + "\"...");
+}
+
 }  // namespace
 }  // namespace token_authority::token
