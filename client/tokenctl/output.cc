@@ -140,15 +140,10 @@ size_t DisplayWidth(absl::string_view text) {
   size_t width = 0;
   for (size_t i = 0; i < text.size();) {
     const int32_t cp = NextCodePoint(text, &i);
-    if (cp == kInvalid) {
-      ++width;  // shown as one replacement character
-    } else if (InRanges(cp, kZero, std::size(kZero))) {
-      continue;
-    } else if (InRanges(cp, kWide, std::size(kWide))) {
-      width += 2;
-    } else {
-      ++width;
-    }
+    // An invalid byte is shown as one replacement character.
+    if (cp != kInvalid && InRanges(cp, kZero, std::size(kZero))) continue;
+    const bool wide = cp != kInvalid && InRanges(cp, kWide, std::size(kWide));
+    width += wide ? 2 : 1;
   }
   return width;
 }
