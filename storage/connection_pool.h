@@ -48,7 +48,7 @@ class ConnectionPool {
    public:
     Lease(ConnectionPool* pool, std::unique_ptr<Conn> conn)
         : pool_(pool), conn_(std::move(conn)) {}
-    Lease(Lease&&) = default;
+    Lease(Lease&&) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     ~Lease() {
       if (conn_ != nullptr) pool_->Return(std::move(conn_));
