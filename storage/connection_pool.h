@@ -24,7 +24,8 @@ namespace token_authority::storage {
 template <typename Conn>
 class ConnectionPool {
  public:
-  // Opens a new connection (called without the pool's lock held).
+  // Opens a new connection (called without the pool's lock held, so from
+  // several threads at once).
   using OpenFn = std::function<absl::StatusOr<std::unique_ptr<Conn>>()>;
   // What becomes of a connection handed back.
   enum class Returned {
@@ -32,7 +33,8 @@ class ConnectionPool {
     kClose,     // closed (e.g. left in the middle of a transaction)
     kCloseAll,  // closed, with every idle one (e.g. the server went away)
   };
-  // Checks a connection handed back (called without the pool's lock held).
+  // Checks a connection handed back (called without the pool's lock held,
+  // from several threads at once).
   using ReturnFn = std::function<Returned(Conn&)>;
 
   ConnectionPool(OpenFn open, ReturnFn on_return, int max_idle)

@@ -48,8 +48,8 @@ class ConnectionPoolTest : public ::testing::Test {
         max_idle);
   }
 
-  int opened_ = 0;
-  bool refuse_open_ = false;
+  std::atomic<int> opened_{0};
+  std::atomic<bool> refuse_open_{false};
 };
 
 TEST_F(ConnectionPoolTest, ReusesAnIdleConnection) {
@@ -62,7 +62,7 @@ TEST_F(ConnectionPoolTest, ReusesAnIdleConnection) {
   EXPECT_EQ(pool->idle(), 1u);
   ASSERT_OK_AND_ASSIGN(Pool::Lease b, pool->Acquire());
   EXPECT_EQ(b->id, first);
-  EXPECT_EQ(opened_, 1);
+  EXPECT_EQ(opened_.load(), 1);
   EXPECT_EQ(pool->idle(), 0u);
 }
 
@@ -74,7 +74,7 @@ TEST_F(ConnectionPoolTest, OpensANewOneWhenNoneIsIdleAndKeepsAtMostMaxIdle) {
     ASSERT_OK_AND_ASSIGN(Pool::Lease c, pool->Acquire());
     EXPECT_NE(a->id, b->id);
     EXPECT_NE(b->id, c->id);
-    EXPECT_EQ(opened_, 3);
+    EXPECT_EQ(opened_.load(), 3);
   }
   EXPECT_EQ(pool->idle(), 2u);
 }
