@@ -1,6 +1,7 @@
 #include "storage/pg_connection.h"
 
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -121,11 +122,22 @@ absl::Status StatusFromResult(const PGresult* r, PGconn* conn,
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     const std::string& conninfo, const std::string& password) {
-  // expand_dbname: `conninfo` is parsed as a connection string or URL; the
-  // password, given after it, wins.
-  const char* keys[] = {"dbname", password.empty() ? nullptr : "password",
+  // expand_dbname: `conninfo` is parsed as a connection string or URL. The
+  // defaults come before it, so that its own settings win; the password,
+  // given after it, wins over one in it.
+  static const std::string kTimeout = std::to_string(kConnectTimeoutSeconds);
+  const char* keys[] = {"connect_timeout",
+                        "keepalives",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "tcp_user_timeout",
+                        "dbname",
+                        password.empty() ? nullptr : "password",
                         nullptr};
-  const char* values[] = {conninfo.c_str(), password.c_str(), nullptr};
+  const char* values[] = {
+      kTimeout.c_str(), "1",    "30", "10", "3", "60000", conninfo.c_str(),
+      password.c_str(), nullptr};
   ConnPtr c(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (c == nullptr)
     return absl::ResourceExhaustedError("PQconnectdb: no memory");

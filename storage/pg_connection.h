@@ -107,9 +107,15 @@ absl::Status StatusFromResult(const PGresult* r, PGconn* conn,
 // One connection; one thread at a time.
 class Connection {
  public:
+  static constexpr int kConnectTimeoutSeconds = 10;
+
   // Connects with `conninfo` (key=value or a postgresql:// URL) and, if not
   // empty, `password` (which overrides one in `conninfo`). Unavailable with
-  // libpq's message if the server cannot be reached.
+  // libpq's message if the server cannot be reached. Unless `conninfo` says
+  // otherwise, a connection attempt gives up after kConnectTimeoutSeconds
+  // (libpq waits for ever by default: a host that drops packets would hang a
+  // replica's start or its reconnect), and TCP keepalives and a user timeout
+  // find a peer that vanished without closing within about a minute.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(
       const std::string& conninfo, const std::string& password = "");
 

@@ -3,10 +3,18 @@
 // idle re-opened once, the read pool.
 #include "storage/pg_connection.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/postgres_cluster.h"
@@ -15,6 +23,7 @@
 namespace token_authority::storage::pg {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::token_authority::testing::IsOkAndHolds;
 using ::token_authority::testing::PostgresCluster;
@@ -69,6 +78,60 @@ TEST_F(PgConnectionTest, ServerErrorsBecomeStatuses) {
               StatusIs(absl::StatusCode::kInternal, HasSubstr("no row")));
   EXPECT_THAT(Connection::Open("host=127.0.0.1 port=1 connect_timeout=5"),
               StatusIs(absl::StatusCode::kUnavailable));
+}
+
+// A listener that completes TCP handshakes (the kernel does) but never
+// answers: what a half-dead host or a black-holing firewall looks like to
+// libpq, which by default would wait for ever.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd_ < 0 ||
+        bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        listen(fd_, 8) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(PgConnectTimeoutTest, AServerThatNeverAnswersTimesOut) {
+  SilentListener silent;
+  ASSERT_NE(silent.port(), 0);
+  const std::string conninfo =
+      absl::StrCat("host=127.0.0.1 port=", silent.port(), " dbname=x user=x");
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(Connection::Open(conninfo),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("cannot connect to PostgreSQL"),
+                             HasSubstr("timeout expired"))));
+  const absl::Duration took = absl::Now() - start;
+  // The default timeout, not for ever (libpq's own default).
+  EXPECT_GE(took, absl::Seconds(Connection::kConnectTimeoutSeconds - 1));
+  EXPECT_LT(took, absl::Seconds(Connection::kConnectTimeoutSeconds + 20));
+
+  // The URL's own connect_timeout wins over the default.
+  const absl::Time again = absl::Now();
+  EXPECT_THAT(
+      Connection::Open(absl::StrCat("postgresql://x@127.0.0.1:", silent.port(),
+                                    "/x?connect_timeout=2")),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("timeout")));
+  EXPECT_LT(absl::Now() - again,
+            absl::Seconds(Connection::kConnectTimeoutSeconds - 1));
 }
 
 TEST_F(PgConnectionTest, PipelineHandsBackResultsInOrder) {
