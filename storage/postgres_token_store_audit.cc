@@ -45,7 +45,7 @@ absl::StatusOr<Page<AuditEvent>> PostgresTokenStoreImpl::ListAuditEvents(
   PageFiller<AuditEvent> out(start.size, PageKind::kAuditEvents, start.binding);
   for (int i = 0; i < r.rows(); ++i) {
     if (!out.Room()) break;
-    AuditEvent event = readers::ReadAudit(r.row(i));
+    TA_ASSIGN_OR_RETURN(AuditEvent event, readers::ReadAudit(r.row(i)));
     std::string cursor = AuditCursor(event.id);
     out.Add(std::move(event), std::move(cursor));
   }

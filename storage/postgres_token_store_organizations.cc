@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,11 +30,15 @@ const std::string& ApiKeySelect() {
   return *kSql;
 }
 
+// read(row) of every row (a reader that can fail); its first error.
 template <typename T, typename F>
-std::vector<T> ReadAll(const Result& r, F read) {
+absl::StatusOr<std::vector<T>> ReadAll(const Result& r, F read) {
   std::vector<T> out;
   out.reserve(r.rows());
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read(r.row(i)));
+  for (int i = 0; i < r.rows(); ++i) {
+    TA_ASSIGN_OR_RETURN(T value, read(r.row(i)));
+    out.push_back(std::move(value));
+  }
   return out;
 }
 
@@ -139,7 +144,10 @@ PostgresTokenStoreImpl::ListAllOrganizations() {
   TA_ASSIGN_OR_RETURN(
       Result r,
       c->Query(OrgSelect() + "WHERE no != 0 ORDER BY id COLLATE \"C\""));
-  return ReadAll<Organization>(r, readers::ReadOrganization<Row>);
+  return ReadAll<Organization>(
+      r, [](const Row& row) -> absl::StatusOr<Organization> {
+        return readers::ReadOrganization(row);
+      });
 }
 
 // --------------------------------------------------------------------------
@@ -182,7 +190,7 @@ absl::StatusOr<ApiKey> PostgresTokenStoreImpl::RevokeApiKey(
         Result r, ctx.conn.Query(ApiKeySelect() + "WHERE k.id = $1 FOR UPDATE",
                                  Params().Text(api_key_id)));
     if (r.rows() == 0) return ApiKeyNotFoundError(api_key_id);
-    out = readers::ReadApiKey(r.row(0));
+    TA_ASSIGN_OR_RETURN(out, readers::ReadApiKey(r.row(0)));
     if (out.revoked_at.has_value()) return absl::OkStatus();
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(out.organization_id));
     TA_RETURN_IF_ERROR(

@@ -67,11 +67,11 @@ absl::StatusOr<Token> ReadToken(const Row& s) {
 
 // Columns of kAuditColumns (token_queries.h).
 template <typename Row>
-AuditEvent ReadAudit(const Row& s) {
+absl::StatusOr<AuditEvent> ReadAudit(const Row& s) {
   AuditEvent e;
   e.id = s.Int64(0);
   e.time = absl::FromUnixMicros(s.Int64(1));
-  e.action = static_cast<AuditAction>(s.Int64(2));
+  TA_ASSIGN_OR_RETURN(e.action, AuditActionFromNumber(s.Int64(2)));
   e.actor = s.String(3);
   e.organization_id = s.String(4);
   if (!s.IsNull(5)) e.token_id = EncodeTokenId(s.Blob(5));
@@ -96,11 +96,11 @@ Organization ReadOrganization(const Row& s) {
 
 // Columns of kApiKeyColumns (row_readers.h).
 template <typename Row>
-ApiKey ReadApiKey(const Row& s) {
+absl::StatusOr<ApiKey> ReadApiKey(const Row& s) {
   ApiKey k;
   k.id = s.String(0);
   k.organization_id = s.String(1);
-  k.role = static_cast<ApiKeyRole>(s.Int64(2));
+  TA_ASSIGN_OR_RETURN(k.role, ApiKeyRoleFromNumber(s.Int64(2)));
   k.name = s.String(3);
   k.secret_hash = std::string(s.Blob(4));
   k.created_at = absl::FromUnixMicros(s.Int64(5));

@@ -21,13 +21,17 @@ absl::StatusOr<Token> ReadToken(const Statement& s) {
   return readers::ReadToken(s);
 }
 
-AuditEvent ReadAudit(const Statement& s) { return readers::ReadAudit(s); }
+absl::StatusOr<AuditEvent> ReadAudit(const Statement& s) {
+  return readers::ReadAudit(s);
+}
 
 Organization ReadOrganization(const Statement& s) {
   return readers::ReadOrganization(s);
 }
 
-ApiKey ReadApiKey(const Statement& s) { return readers::ReadApiKey(s); }
+absl::StatusOr<ApiKey> ReadApiKey(const Statement& s) {
+  return readers::ReadApiKey(s);
+}
 
 absl::StatusOr<std::string> ReadSigningKey(const Statement& s, SigningKey* k) {
   return readers::ReadSigningKey(s, k);

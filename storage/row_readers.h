@@ -29,8 +29,9 @@ int64_t FloorSeconds(absl::Time t);
 // algorithm no writer stores (column_codes.h).
 absl::StatusOr<Token> ReadToken(const Statement& s);
 
-// Columns of kAuditColumns (token_queries.h).
-AuditEvent ReadAudit(const Statement& s);
+// Columns of kAuditColumns (token_queries.h). DataLoss for an action no
+// writer stores.
+absl::StatusOr<AuditEvent> ReadAudit(const Statement& s);
 
 inline constexpr char kOrgColumns[] =
     "id, name, secure_enabled, created_at, updated_at";
@@ -42,8 +43,8 @@ inline constexpr char kApiKeyColumns[] =
     "k.id, o.id, k.role, k.name, k.secret_hash, k.created_at, k.revoked_at, "
     "k.last_used_at FROM api_keys k CROSS JOIN organizations o ON o.no = "
     "k.org_no";
-// Columns of kApiKeyColumns.
-ApiKey ReadApiKey(const Statement& s);
+// Columns of kApiKeyColumns. DataLoss for a role no writer stores.
+absl::StatusOr<ApiKey> ReadApiKey(const Statement& s);
 
 // "SELECT " kSigningKeyColumns " WHERE ...": the columns and the FROM clause.
 inline constexpr char kSigningKeyColumns[] =

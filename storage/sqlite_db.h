@@ -20,6 +20,19 @@
 #include "absl/time/time.h"
 
 namespace token_authority::storage::sqlite {
+namespace internal {
+// What a row reader gives: T for T or absl::StatusOr<T>.
+template <typename T>
+struct Unwrapped {
+  using type = T;
+  static constexpr bool kFallible = false;
+};
+template <typename T>
+struct Unwrapped<absl::StatusOr<T>> {
+  using type = T;
+  static constexpr bool kFallible = true;
+};
+}  // namespace internal
 
 // Prefixes a status message with `context` ("context: message"), keeping the
 // code; OK stays OK.
@@ -85,16 +98,23 @@ class Statement {
   absl::StatusOr<bool> Step();
   // Steps to completion, ignoring rows.
   absl::Status Run();
-  // Steps to completion and returns read(*this) of every row, in order.
+  // Steps to completion and returns read(*this) of every row, in order; a
+  // reader returning absl::StatusOr<T> gives T, or its first error.
   template <typename Read>
-  auto ReadAll(Read read)
-      -> absl::StatusOr<std::vector<decltype(read(*this))>> {
-    std::vector<decltype(read(*this))> out;
+  auto ReadAll(Read read) -> absl::StatusOr<
+      std::vector<typename internal::Unwrapped<decltype(read(*this))>::type>> {
+    std::vector<typename internal::Unwrapped<decltype(read(*this))>::type> out;
     while (true) {
       absl::StatusOr<bool> row = Step();
       if (!row.ok()) return row.status();
       if (!*row) return out;
-      out.push_back(read(*this));
+      auto value = read(*this);
+      if constexpr (internal::Unwrapped<decltype(value)>::kFallible) {
+        if (!value.ok()) return value.status();
+        out.push_back(*std::move(value));
+      } else {
+        out.push_back(std::move(value));
+      }
     }
   }
 

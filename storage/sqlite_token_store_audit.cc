@@ -58,7 +58,7 @@ absl::StatusOr<Page<AuditEvent>> SqliteTokenStoreImpl::ListAuditEvents(
   while (true) {
     TA_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row || !out.Room()) break;
-    AuditEvent event = ReadAudit(s);
+    TA_ASSIGN_OR_RETURN(AuditEvent event, ReadAudit(s));
     std::string cursor = AuditCursor(event.id);
     out.Add(std::move(event), std::move(cursor));
   }

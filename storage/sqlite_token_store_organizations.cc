@@ -185,7 +185,7 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::RevokeApiKey(
       s.BindText(1, api_key_id);
       TA_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) return ApiKeyNotFoundError(api_key_id);
-      out = ReadApiKey(s);
+      TA_ASSIGN_OR_RETURN(out, ReadApiKey(s));
     }
     if (out.revoked_at.has_value()) return absl::OkStatus();
     TA_ASSIGN_OR_RETURN(org_no, ctx.OrgNo(out.organization_id));

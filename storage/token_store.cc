@@ -32,6 +32,17 @@ absl::StatusOr<E> ParseName(
       field, ": unknown value \"", name, "\" (expected one of ", allowed, ")"));
 }
 
+template <typename E, size_t N>
+absl::StatusOr<E> FromNumber(
+    const std::array<std::pair<E, absl::string_view>, N>& table, int64_t value,
+    absl::string_view column) {
+  for (const auto& [e, n] : table) {
+    if (static_cast<int64_t>(e) == value) return e;
+  }
+  return absl::DataLossError(
+      absl::StrCat(column, ": unknown stored value ", value));
+}
+
 constexpr std::array<std::pair<ApiKeyRole, absl::string_view>, 4> kRoles = {{
     {ApiKeyRole::kAdmin, "admin"},
     {ApiKeyRole::kIssuer, "issuer"},
@@ -81,6 +92,13 @@ absl::string_view AuditActionName(AuditAction action) {
 absl::StatusOr<AuditAction> ParseAuditAction(absl::string_view name,
                                              absl::string_view field) {
   return ParseName(kActions, name, field);
+}
+
+absl::StatusOr<ApiKeyRole> ApiKeyRoleFromNumber(int64_t value) {
+  return FromNumber(kRoles, value, "api_keys.role");
+}
+absl::StatusOr<AuditAction> AuditActionFromNumber(int64_t value) {
+  return FromNumber(kActions, value, "audit_events.action");
 }
 
 TokenState TokenStateAt(const Token& token, absl::Time now) {

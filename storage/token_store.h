@@ -97,6 +97,12 @@ absl::StatusOr<TokenState> ParseTokenState(absl::string_view name,
 absl::string_view AuditActionName(AuditAction action);
 absl::StatusOr<AuditAction> ParseAuditAction(
     absl::string_view name, absl::string_view field = "action");
+// The role or action a stored number stands for (its enum value, as both
+// stores keep it); a number no writer stores is DataLoss naming the column,
+// e.g. "api_keys.role: unknown stored value 9", never a value outside the
+// enum (an API key's role decides what it may do).
+absl::StatusOr<ApiKeyRole> ApiKeyRoleFromNumber(int64_t value);
+absl::StatusOr<AuditAction> AuditActionFromNumber(int64_t value);
 
 // ---------------------------------------------------------------------------
 // Records.

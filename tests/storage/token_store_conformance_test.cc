@@ -357,6 +357,38 @@ TYPED_TEST(TokenStoreConformanceTest, UnknownStoredEnumerationsAreDataLoss) {
                        HasSubstr("signing_keys.algorithm")));
 }
 
+// An API key's role decides what it may do: a stored role no writer makes
+// (and an audit action) is refused, never cast to a role.
+TYPED_TEST(TokenStoreConformanceTest, UnknownStoredRolesAndActionsAreDataLoss) {
+  this->SetUpOrg("acme");
+  ApiKey k;
+  k.id = "issuer-1";
+  k.organization_id = "acme";
+  k.role = ApiKeyRole::kIssuer;
+  k.secret_hash = Sha('b');
+  ASSERT_OK(this->store_->CreateApiKey(k, {}).status());
+  this->store_.reset();
+  this->RawExec(
+      "UPDATE api_keys SET role = 0; UPDATE audit_events "
+      "SET action = 11");
+  this->Reopen();
+  EXPECT_THAT(this->store_->FindApiKeyBySecretHash(Sha('b')),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "api_keys.role: unknown stored value 0"));
+  EXPECT_THAT(
+      this->store_->GetApiKey("issuer-1"),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("api_keys.role")));
+  EXPECT_THAT(
+      this->store_->ListApiKeys("acme", true),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("api_keys.role")));
+  EXPECT_THAT(
+      this->store_->RevokeApiKey("issuer-1", {}),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("api_keys.role")));
+  EXPECT_THAT(this->store_->ListAuditEvents("acme", {}, {}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit_events.action: unknown stored value 11"));
+}
+
 // --- Tokens ---
 
 TYPED_TEST(TokenStoreConformanceTest, InsertAndGetRoundTripEveryField) {

@@ -1,5 +1,8 @@
 #include "storage/token_store.h"
 
+#include <cstdint>
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -42,6 +45,21 @@ TEST(TokenStoreNamesTest, UnknownNamesNameTheField) {
       ParseAuditAction("token.deleted"),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("token.issued")));
   EXPECT_EQ(TokenStateName(static_cast<TokenState>(42)), "unknown");
+}
+
+TEST(TokenStoreNamesTest, StoredNumbersAreCheckedNotCast) {
+  EXPECT_THAT(ApiKeyRoleFromNumber(4), IsOkAndHolds(ApiKeyRole::kAuditor));
+  EXPECT_THAT(AuditActionFromNumber(10),
+              IsOkAndHolds(AuditAction::kKeyRetired));
+  for (int64_t bad : {int64_t{0}, int64_t{5}, int64_t{-1}, int64_t{1} << 32}) {
+    EXPECT_THAT(
+        ApiKeyRoleFromNumber(bad),
+        StatusIs(absl::StatusCode::kDataLoss,
+                 "api_keys.role: unknown stored value " + std::to_string(bad)));
+  }
+  EXPECT_THAT(AuditActionFromNumber(11),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit_events.action: unknown stored value 11"));
 }
 
 TEST(TokenStateAtTest, PrecedenceIsRevokedExpiredNotYetValidActive) {
