@@ -180,16 +180,4 @@ bool ApiKeyRegistry::HasActiveAdminKey() const {
   return false;
 }
 
-bool ApiKeyRegistry::IsLastActiveAdminKey(absl::string_view api_key_id) const {
-  ReaderLock lock(&mu_);
-  auto target = keys_.find(api_key_id);
-  if (target == keys_.end() || !IsActiveServiceAdmin(*target->second)) {
-    return false;
-  }
-  for (const auto& [id, entry] : keys_) {
-    if (id != api_key_id && IsActiveServiceAdmin(*entry)) return false;
-  }
-  return true;
-}
-
 }  // namespace token_authority::server

@@ -70,9 +70,6 @@ class ApiKeyRegistry {
   bool IsActive(absl::string_view api_key_id) const;
   // Whether a service-wide (no organisation), unrevoked admin key exists.
   bool HasActiveAdminKey() const;
-  // Whether `api_key_id` is an unrevoked service-wide admin key and no other
-  // one exists (revoking it would lock every administrator out).
-  bool IsLastActiveAdminKey(absl::string_view api_key_id) const;
 
  private:
   struct Entry;

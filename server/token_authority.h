@@ -390,9 +390,6 @@ class TokenAuthority {
   const std::unique_ptr<KeyRetirement> key_retirement_;
   std::unique_ptr<RevocationFeed> feed_;  // set by Load
   WakeList api_key_revocations_;
-  // Serialises RevokeApiKey's "not the last admin key" check with the
-  // revocation itself.
-  Mutex api_key_revocation_mu_;
   // "ta-maintenance": RunMaintenance every maintenance_interval.
   BackgroundLoop maintenance_;
 };

@@ -162,20 +162,19 @@ absl::StatusOr<storage::ApiKey> TokenAuthority::RevokeApiKey(
   if (api_key_id.empty()) {
     return absl::InvalidArgumentError("api_key_id: required");
   }
-  // Check and revoke as one step, so that two concurrent revocations cannot
-  // remove the last two admin keys.
-  MutexLock lock(&api_key_revocation_mu_);
-  if (api_keys_->IsLastActiveAdminKey(api_key_id)) {
+  // The store refuses to revoke the last active admin key, checked in its
+  // write transaction (so also across replicas); the operator's way out is
+  // added here.
+  absl::StatusOr<storage::ApiKey> revoked =
+      store_->RevokeApiKey(api_key_id, AuditBy(caller));
+  if (absl::IsFailedPrecondition(revoked.status())) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "api_key_id: ", api_key_id,
-        " is the last active admin key; revoking it would leave nobody able "
-        "to administer the service. Create another admin key first (tokenctl "
-        "admin key create --role admin); to recover when no admin key works, "
-        "stop the server and run token-authority admin-key reset --data-dir "
-        "DIR"));
+        revoked.status().message(),
+        ". Create another admin key first (tokenctl admin key create --role "
+        "admin); to recover when no admin key works, stop the server and run "
+        "token-authority admin-key reset --data-dir DIR"));
   }
-  TA_ASSIGN_OR_RETURN(storage::ApiKey stored,
-                      store_->RevokeApiKey(api_key_id, AuditBy(caller)));
+  TA_ASSIGN_OR_RETURN(storage::ApiKey stored, std::move(revoked));
   api_keys_->MarkRevoked(api_key_id);
   api_key_revocations_.WakeAll();
   stored.secret_hash.clear();

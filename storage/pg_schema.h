@@ -19,6 +19,9 @@ inline constexpr int kLatestSchemaVersion = 2;
 // The advisory lock key that serialises migrations and first-start set-up
 // (the KEK check value) across replicas.
 inline constexpr int64_t kSetupLockKey = 0x74612d7067;  // "ta-pg"
+// Held (transaction-level) by a transaction that checks for the last active
+// admin key before revoking one.
+inline constexpr int64_t kAdminKeysLockKey = 0x74612d616b;  // "ta-ak"
 
 // Holds the set-up advisory lock on `conn` while it lives.
 class SetupLock {

@@ -39,6 +39,12 @@ absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row);
 // writer's SigningKeyNo, write_rules.h). (postgres_token_store_tokens.cc)
 absl::StatusOr<std::optional<std::pair<int64_t, token::Algorithm>>>
 LookupSigningKey(Connection& c, int64_t org_no, const std::string& kid);
+// Active service-wide admin keys other than `id` as committed once every other
+// transaction counting them has ended (a transaction-level advisory lock:
+// replicas revoking admin keys at once take turns; write_rules.h's
+// CheckNotLastAdminKey). (postgres_token_store_organizations.cc)
+absl::StatusOr<int64_t> CountOtherActiveAdminKeys(Connection& c,
+                                                  const std::string& id);
 // The token in row `no`; Internal if none. (postgres_token_store_tokens.cc)
 absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no);
 

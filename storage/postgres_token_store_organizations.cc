@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "storage/page_token.h"
+#include "storage/pg_schema.h"
 #include "storage/pg_sql.h"
 #include "storage/postgres_token_store_impl.h"
 #include "storage/record_readers.h"
@@ -43,6 +44,18 @@ absl::StatusOr<std::vector<T>> ReadAll(const Result& r, F read) {
 }
 
 }  // namespace
+
+absl::StatusOr<int64_t> CountOtherActiveAdminKeys(Connection& c,
+                                                  const std::string& id) {
+  // Taken in turns: a second replica's count waits for the first one's
+  // commit and, read committed, sees its revocation.
+  TA_RETURN_IF_ERROR(c.Run("SELECT pg_advisory_xact_lock($1)",
+                           Params().Int(kAdminKeysLockKey)));
+  return c.QueryInt64(
+      "SELECT count(*) FROM api_keys WHERE org_no = 0 AND role = $1 AND "
+      "revoked_at IS NULL AND id <> $2",
+      Params().Int(static_cast<int64_t>(ApiKeyRole::kAdmin)).Text(id));
+}
 
 absl::StatusOr<Organization> PostgresTokenStoreImpl::CreateOrganization(
     const Organization& org, const AuditContext& audit) {
@@ -192,6 +205,7 @@ absl::StatusOr<ApiKey> PostgresTokenStoreImpl::RevokeApiKey(
     if (r.rows() == 0) return ApiKeyNotFoundError(api_key_id);
     TA_ASSIGN_OR_RETURN(out, readers::ReadApiKey(r.row(0)));
     if (out.revoked_at.has_value()) return absl::OkStatus();
+    TA_RETURN_IF_ERROR(CheckNotLastAdminKey(ctx, out));
     TA_ASSIGN_OR_RETURN(int64_t org_no, ctx.OrgNo(out.organization_id));
     TA_RETURN_IF_ERROR(
         ctx.conn.Run("UPDATE api_keys SET revoked_at = $2 WHERE id = $1",

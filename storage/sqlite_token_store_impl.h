@@ -57,6 +57,11 @@ absl::Status InsertAudit(WriteCtx& ctx, const AuditRow& row);
 // writer's SigningKeyNo, write_rules.h). (sqlite_token_store_tokens.cc)
 absl::StatusOr<std::optional<std::pair<int64_t, token::Algorithm>>>
 LookupSigningKey(Connection& c, int64_t org_no, const std::string& kid);
+// Active service-wide admin keys other than `id` (write_rules.h's
+// CheckNotLastAdminKey; the writer is the only one).
+// (sqlite_token_store_organizations.cc)
+absl::StatusOr<int64_t> CountOtherActiveAdminKeys(Connection& c,
+                                                  const std::string& id);
 // The token in row `no`; Internal if there is none.
 // (sqlite_token_store_tokens.cc)
 absl::StatusOr<Token> ReadTokenByNo(Connection& c, int64_t no);

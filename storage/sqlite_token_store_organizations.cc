@@ -172,6 +172,19 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::CreateApiKey(
   return out;
 }
 
+absl::StatusOr<int64_t> CountOtherActiveAdminKeys(Connection& c,
+                                                  const std::string& id) {
+  TA_ASSIGN_OR_RETURN(
+      Statement s, c.Prepare("SELECT count(*) FROM api_keys WHERE org_no = 0 "
+                             "AND role = ?1 AND revoked_at IS NULL "
+                             "AND id != ?2"));
+  s.BindInt64(1, static_cast<int64_t>(ApiKeyRole::kAdmin));
+  s.BindText(2, id);
+  TA_ASSIGN_OR_RETURN(const bool row, s.Step());
+  if (!row) return absl::InternalError("count(*) returned no row");
+  return s.Int64(0);
+}
+
 absl::StatusOr<ApiKey> SqliteTokenStoreImpl::RevokeApiKey(
     absl::string_view api_key_id, const AuditContext& audit) {
   TA_RETURN_IF_ERROR(CheckRevokeApiKey(api_key_id, audit));
@@ -188,6 +201,7 @@ absl::StatusOr<ApiKey> SqliteTokenStoreImpl::RevokeApiKey(
       TA_ASSIGN_OR_RETURN(out, ReadApiKey(s));
     }
     if (out.revoked_at.has_value()) return absl::OkStatus();
+    TA_RETURN_IF_ERROR(CheckNotLastAdminKey(ctx, out));
     TA_ASSIGN_OR_RETURN(org_no, ctx.OrgNo(out.organization_id));
     {
       TA_ASSIGN_OR_RETURN(

@@ -167,6 +167,13 @@ absl::Status ApiKeyNotFoundError(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("API key ", id, " not found"));
 }
 
+absl::Status LastAdminKeyError(absl::string_view id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("api_key_id: ", id,
+                   " is the last active admin key; revoking it would leave "
+                   "nobody able to administer the service"));
+}
+
 absl::Status TokenNotFoundError(absl::string_view id) {
   return absl::NotFoundError(absl::StrCat("token ", id, " not found"));
 }

@@ -85,6 +85,9 @@ absl::Status OrganizationExistsError(absl::string_view id);
 // `same_id`: another key has this id (else: this secret).
 absl::Status ApiKeyExistsError(absl::string_view id, bool same_id);
 absl::Status ApiKeyNotFoundError(absl::string_view id);
+// FailedPrecondition: revoking `id` would leave no active service-wide admin
+// key.
+absl::Status LastAdminKeyError(absl::string_view id);
 absl::Status TokenNotFoundError(absl::string_view id);
 absl::Status SigningKeyNotFoundError(absl::string_view kid);
 absl::Status SigningKeyExistsError(absl::string_view kid);

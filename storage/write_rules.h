@@ -7,6 +7,11 @@
 //   // row `org_no`, else the service-wide one (org_no 0); nullopt if none.
 //   absl::StatusOr<std::optional<std::pair<int64_t, token::Algorithm>>>
 //   LookupSigningKey(Conn& c, int64_t org_no, const std::string& kid);
+//   // How many active service-wide admin keys other than `id` are
+//   // committed now, after waiting for any other process's transaction
+//   // that may revoke one.
+//   absl::StatusOr<int64_t> CountOtherActiveAdminKeys(Conn& c,
+//                                                     const std::string& id);
 // Internal to storage/.
 #ifndef STORAGE_WRITE_RULES_H_
 #define STORAGE_WRITE_RULES_H_
@@ -54,6 +59,23 @@ absl::StatusOr<int64_t> SigningKeyNo(Ctx& ctx, int64_t org_no,
   }
   TA_RETURN_IF_ERROR(CheckKeyAlgorithm(token, cached->second.second));
   return cached->second.first;
+}
+
+// Refuses to revoke `key` (read in this transaction) when it is the last
+// active service-wide admin key (the keys that administer the service; an
+// organisation's own admin keys do not count): FailedPrecondition naming
+// api_key_id. Checked in the writer's transaction, so that two revocations,
+// also from two replicas on one PostgreSQL database, cannot remove the last
+// two.
+template <typename Ctx>
+absl::Status CheckNotLastAdminKey(Ctx& ctx, const ApiKey& key) {
+  if (key.role != ApiKeyRole::kAdmin || !key.organization_id.empty() ||
+      key.revoked_at.has_value()) {
+    return absl::OkStatus();
+  }
+  TA_ASSIGN_OR_RETURN(const int64_t others,
+                      CountOtherActiveAdminKeys(ctx.conn, key.id));
+  return others > 0 ? absl::OkStatus() : LastAdminKeyError(key.id);
 }
 
 // Writes a mutation's event `row` with `audit`'s actor, request id and

@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/pg_connection.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/testing/postgres_cluster.h"
 #include "tests/testing/status_matchers.h"
@@ -24,6 +26,7 @@ using ::testing::HasSubstr;
 using testing::MakeKey;
 using testing::MakeOrg;
 using testing::MakeToken;
+using testing::Sha;
 using ::testing::StartsWith;
 using testing::StartTime;
 using testing::TempDir;
@@ -158,6 +161,48 @@ TEST_F(PostgresTokenStoreTest, ReplicasRetryingOneRequestIdMakeOneToken) {
     EXPECT_EQ(created, 1) << "round " << round;
   }
   EXPECT_EQ(Query("SELECT count(*) FROM tokens"), "10");
+}
+
+// Two replicas revoking the last two service-wide admin keys at once: the
+// check runs in each one's transaction, in turns, so one of them is refused
+// and one admin key stays. A third session holds the change log's counter
+// row (which a revocation's trigger takes) while both run, so that both
+// transactions are open at once: without the turns, both would have counted
+// the other's key as still active.
+TEST_F(PostgresTokenStoreTest, ReplicasNeverRevokeTheLastTwoAdminKeys) {
+  ASSERT_OK_AND_ASSIGN(auto a, PostgresTokenStore::Open(Options()));
+  ASSERT_OK_AND_ASSIGN(auto b, PostgresTokenStore::Open(Options()));
+  auto create = [&](int n) -> std::string {
+    ApiKey k;
+    k.id = absl::StrCat("admin-", n);
+    k.role = ApiKeyRole::kAdmin;
+    k.secret_hash = Sha(static_cast<char>('a' + n));
+    EXPECT_OK(a->CreateApiKey(k, {}).status());
+    return k.id;
+  };
+  std::string survivor = create(0);
+  for (int round = 1; round <= 3; ++round) {
+    const std::string added = create(round);
+    ASSERT_OK_AND_ASSIGN(auto blocker,
+                         pg::Connection::Open(cluster_->ConnInfo(db_)));
+    ASSERT_OK(blocker->Run("BEGIN"));
+    ASSERT_OK(blocker->Run("SELECT last FROM change_counter FOR UPDATE"));
+    absl::Status results[2];
+    std::thread first(
+        [&] { results[0] = b->RevokeApiKey(survivor, {}).status(); });
+    std::thread second(
+        [&] { results[1] = a->RevokeApiKey(added, {}).status(); });
+    absl::SleepFor(Scaled(absl::Milliseconds(300)));
+    ASSERT_OK(blocker->Run("COMMIT"));
+    first.join();
+    second.join();
+    ASSERT_NE(results[0].ok(), results[1].ok())
+        << "round " << round << ": " << results[0] << " / " << results[1];
+    EXPECT_EQ(Query("SELECT count(*) FROM api_keys WHERE role = 1 AND "
+                    "revoked_at IS NULL"),
+              "1");
+    if (results[0].ok()) survivor = added;
+  }
 }
 
 TEST_F(PostgresTokenStoreTest, RevocationSequencesAcrossReplicasHaveNoGaps) {

@@ -357,6 +357,62 @@ TYPED_TEST(TokenStoreConformanceTest, UnknownStoredEnumerationsAreDataLoss) {
                        HasSubstr("signing_keys.algorithm")));
 }
 
+// Nobody could administer the service without a service-wide admin key:
+// the store refuses to revoke the last one (an organisation's own admin
+// keys do not count), in its write transaction.
+TYPED_TEST(TokenStoreConformanceTest, TheLastServiceWideAdminKeyStays) {
+  this->SetUpOrg("acme");
+  auto key = [](const char* id, const char* org, ApiKeyRole role, char c) {
+    ApiKey k;
+    k.id = id;
+    k.organization_id = org;
+    k.role = role;
+    k.secret_hash = Sha(c);
+    return k;
+  };
+  ASSERT_OK(this->store_
+                ->CreateApiKey(key("admin-1", "", ApiKeyRole::kAdmin, 'a'), {})
+                .status());
+  ASSERT_OK(
+      this->store_
+          ->CreateApiKey(key("acme-admin", "acme", ApiKeyRole::kAdmin, 'b'), {})
+          .status());
+  EXPECT_THAT(this->store_->RevokeApiKey("admin-1", {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "api_key_id: admin-1 is the last active admin key; "
+                       "revoking it would leave nobody able to administer "
+                       "the service"));
+  ASSERT_OK_AND_ASSIGN(ApiKey still, this->store_->GetApiKey("admin-1"));
+  EXPECT_FALSE(still.revoked_at.has_value());
+  // The organisation's admin key may go; so may the first service-wide one
+  // once there is a second, which is then the last.
+  EXPECT_OK(this->store_->RevokeApiKey("acme-admin", {}).status());
+  ASSERT_OK(this->store_
+                ->CreateApiKey(key("admin-2", "", ApiKeyRole::kAdmin, 'c'), {})
+                .status());
+  EXPECT_OK(this->store_->RevokeApiKey("admin-1", {}).status());
+  EXPECT_THAT(this->store_->RevokeApiKey("admin-2", {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  // Revoking a revoked key stays a no-op, and other roles are unaffected.
+  EXPECT_OK(this->store_->RevokeApiKey("admin-1", {}).status());
+  ASSERT_OK(
+      this->store_
+          ->CreateApiKey(key("verifier", "", ApiKeyRole::kVerifier, 'd'), {})
+          .status());
+  EXPECT_OK(this->store_->RevokeApiKey("verifier", {}).status());
+
+  // Two revocations at once of the last two: exactly one succeeds.
+  ASSERT_OK(this->store_
+                ->CreateApiKey(key("admin-3", "", ApiKeyRole::kAdmin, 'e'), {})
+                .status());
+  absl::Status results[2];
+  std::thread other(
+      [&] { results[0] = this->store_->RevokeApiKey("admin-2", {}).status(); });
+  results[1] = this->store_->RevokeApiKey("admin-3", {}).status();
+  other.join();
+  EXPECT_NE(results[0].ok(), results[1].ok()) << results[0] << results[1];
+}
+
 // An API key's role decides what it may do: a stored role no writer makes
 // (and an audit action) is refused, never cast to a role.
 TYPED_TEST(TokenStoreConformanceTest, UnknownStoredRolesAndActionsAreDataLoss) {
