@@ -71,9 +71,15 @@ absl::StatusOr<std::vector<SigningKey>> OpenKeys(const Result& r,
   return out;
 }
 
-// The kid of the organisation's primary key, or "" (locking the key rows
-// of the organisation against a concurrent rotation by another replica).
+// The kid of the organisation's primary key, or "". First locks the
+// organisation's row, so that replicas changing its keys take turns: with
+// no primary key there is no key row to lock, and two replicas adding the
+// first primary key at once would both succeed. FOR NO KEY UPDATE: token
+// inserts (whose foreign key check takes KEY SHARE) do not wait for it.
 absl::StatusOr<std::string> PrimaryKid(Connection& c, int64_t org_no) {
+  TA_RETURN_IF_ERROR(
+      c.Run("SELECT no FROM organizations WHERE no = $1 FOR NO KEY UPDATE",
+            Params().Int(org_no)));
   TA_ASSIGN_OR_RETURN(
       Result r, c.Query("SELECT kid FROM signing_keys WHERE org_no = $1 AND "
                         "state = $2 FOR UPDATE",

@@ -132,6 +132,8 @@ TEST_F(ChangeLogTest, EveryMutationOfCachedStateIsLoggedInOrder) {
 
 TEST_F(ChangeLogTest, TouchesAndIdempotentRevocationsAreNotLogged) {
   ASSERT_OK(store_->CreateApiKey(MakeApiKey("adm", "", 'a'), {}).status());
+  // Not the last admin key, which cannot be revoked.
+  ASSERT_OK(store_->CreateApiKey(MakeApiKey("adm2", "", 'b'), {}).status());
   ASSERT_OK(store_->RevokeApiKey("adm", {}).status());
   const int64_t before = MaxSeq();
   ASSERT_OK(store_->TouchApiKey("adm", StartTime() + absl::Seconds(5)));

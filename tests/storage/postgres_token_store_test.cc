@@ -5,6 +5,8 @@
 #include "storage/postgres_token_store.h"
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
@@ -49,6 +51,33 @@ class PostgresTokenStoreTest : public ::testing::Test {
     o.sweep_interval = absl::ZeroDuration();
     return o;
   }
+  // A third session holding the change log's counter row, which every
+  // change of an API key, signing key or organisation takes in its
+  // transaction (a trigger): changes made while it is held wait, their
+  // transactions open, until its COMMIT.
+  std::unique_ptr<pg::Connection> HoldChangeCounter() {
+    absl::StatusOr<std::unique_ptr<pg::Connection>> c =
+        pg::Connection::Open(cluster_->ConnInfo(db_));
+    EXPECT_TRUE(c.ok()) << c.status();
+    if (!c.ok()) return nullptr;
+    EXPECT_OK((*c)->Run("BEGIN"));
+    EXPECT_OK((*c)->Run("SELECT last FROM change_counter FOR UPDATE"));
+    return *std::move(c);
+  }
+  // Runs `first` and `second` on two threads while the change counter is
+  // held, so that both transactions are open at once, then releases it.
+  void RunTogether(const std::function<void()>& first,
+                   const std::function<void()>& second) {
+    std::unique_ptr<pg::Connection> blocker = HoldChangeCounter();
+    ASSERT_NE(blocker, nullptr);
+    std::thread a(first);
+    std::thread b(second);
+    absl::SleepFor(Scaled(absl::Milliseconds(300)));
+    EXPECT_OK(blocker->Run("COMMIT"));
+    a.join();
+    b.join();
+  }
+
   std::string Query(const std::string& sql) {
     absl::StatusOr<std::string> v = cluster_->QueryText(db_, sql);
     EXPECT_TRUE(v.ok()) << v.status();
@@ -165,10 +194,8 @@ TEST_F(PostgresTokenStoreTest, ReplicasRetryingOneRequestIdMakeOneToken) {
 
 // Two replicas revoking the last two service-wide admin keys at once: the
 // check runs in each one's transaction, in turns, so one of them is refused
-// and one admin key stays. A third session holds the change log's counter
-// row (which a revocation's trigger takes) while both run, so that both
-// transactions are open at once: without the turns, both would have counted
-// the other's key as still active.
+// and one admin key stays (without the turns, each open transaction would
+// count the other's key as still active).
 TEST_F(PostgresTokenStoreTest, ReplicasNeverRevokeTheLastTwoAdminKeys) {
   ASSERT_OK_AND_ASSIGN(auto a, PostgresTokenStore::Open(Options()));
   ASSERT_OK_AND_ASSIGN(auto b, PostgresTokenStore::Open(Options()));
@@ -183,25 +210,43 @@ TEST_F(PostgresTokenStoreTest, ReplicasNeverRevokeTheLastTwoAdminKeys) {
   std::string survivor = create(0);
   for (int round = 1; round <= 3; ++round) {
     const std::string added = create(round);
-    ASSERT_OK_AND_ASSIGN(auto blocker,
-                         pg::Connection::Open(cluster_->ConnInfo(db_)));
-    ASSERT_OK(blocker->Run("BEGIN"));
-    ASSERT_OK(blocker->Run("SELECT last FROM change_counter FOR UPDATE"));
     absl::Status results[2];
-    std::thread first(
-        [&] { results[0] = b->RevokeApiKey(survivor, {}).status(); });
-    std::thread second(
-        [&] { results[1] = a->RevokeApiKey(added, {}).status(); });
-    absl::SleepFor(Scaled(absl::Milliseconds(300)));
-    ASSERT_OK(blocker->Run("COMMIT"));
-    first.join();
-    second.join();
+    RunTogether([&] { results[0] = b->RevokeApiKey(survivor, {}).status(); },
+                [&] { results[1] = a->RevokeApiKey(added, {}).status(); });
     ASSERT_NE(results[0].ok(), results[1].ok())
         << "round " << round << ": " << results[0] << " / " << results[1];
     EXPECT_EQ(Query("SELECT count(*) FROM api_keys WHERE role = 1 AND "
                     "revoked_at IS NULL"),
               "1");
     if (results[0].ok()) survivor = added;
+  }
+}
+
+// Two replicas giving an organisation without keys its first primary key
+// at once (both started while its creator was between creating it and
+// adding its key): they take turns on the organisation's row, so one
+// succeeds and the other is told which key is primary.
+TEST_F(PostgresTokenStoreTest, ReplicasAddingTheFirstPrimaryKeyMakeOne) {
+  ASSERT_OK_AND_ASSIGN(auto a, PostgresTokenStore::Open(Options()));
+  ASSERT_OK_AND_ASSIGN(auto b, PostgresTokenStore::Open(Options()));
+  for (int round = 0; round < 3; ++round) {
+    const std::string org = absl::StrCat("org-", round);
+    ASSERT_OK(a->CreateOrganization(MakeOrg(org), {}).status());
+    SigningKey ka = MakeKey(org, org + "-a");
+    SigningKey kb = MakeKey(org, org + "-b");
+    ka.state = kb.state = token::KeyState::kPrimary;
+    absl::Status results[2];
+    RunTogether([&] { results[0] = a->InsertSigningKey(ka, {}).status(); },
+                [&] { results[1] = b->InsertSigningKey(kb, {}).status(); });
+    ASSERT_NE(results[0].ok(), results[1].ok())
+        << "round " << round << ": " << results[0] << " / " << results[1];
+    EXPECT_THAT(results[0].ok() ? results[1] : results[0],
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_EQ(Query(absl::StrCat(
+                  "SELECT count(*) FROM signing_keys k JOIN organizations o "
+                  "ON o.no = k.org_no WHERE o.id = '",
+                  org, "' AND k.state = 1")),
+              "1");
   }
 }
 
