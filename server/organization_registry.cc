@@ -193,9 +193,7 @@ absl::Status OrganizationRegistry::Refresh(const std::string& organization_id) {
 absl::Status OrganizationRegistry::EnsurePrimaryKey(
     const storage::Organization& org, std::vector<storage::SigningKey>& rows,
     const storage::AuditContext& audit) {
-  for (const storage::SigningKey& k : rows) {
-    if (k.state == token::KeyState::kPrimary) return absl::OkStatus();
-  }
+  if (HasPrimary(rows)) return absl::OkStatus();
   TA_ASSIGN_OR_RETURN(std::unique_ptr<const token::SigningKey> key,
                       token::SigningKey::Generate(token::kDefaultAlgorithm,
                                                   clock_.Now(), random_));
@@ -205,9 +203,21 @@ absl::Status OrganizationRegistry::EnsurePrimaryKey(
   row.algorithm = key->algorithm();
   row.state = token::KeyState::kPrimary;
   TA_ASSIGN_OR_RETURN(row.private_key, key->ExportPrivateKey());
-  TA_ASSIGN_OR_RETURN(storage::SigningKey stored,
-                      store_->InsertSigningKey(row, audit));
-  rows.push_back(std::move(stored));
+  absl::StatusOr<storage::SigningKey> stored =
+      store_->InsertSigningKey(row, audit);
+  if (absl::IsFailedPrecondition(stored.status())) {
+    // Another replica gave it a primary key first (it started, or created
+    // the organisation, at the same moment; the store lets one of them):
+    // that key serves.
+    TA_ASSIGN_OR_RETURN(std::vector<storage::SigningKey> now,
+                        store_->ListSigningKeys(org.id));
+    if (HasPrimary(now)) {
+      rows = std::move(now);
+      return absl::OkStatus();
+    }
+  }
+  TA_RETURN_IF_ERROR(stored.status());
+  rows.push_back(*std::move(stored));
   return absl::OkStatus();
 }
 

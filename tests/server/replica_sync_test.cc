@@ -8,10 +8,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/pg_connection.h"
 #include "storage/postgres_token_store.h"
 #include "tests/testing/postgres_cluster.h"
 #include "tests/testing/status_matchers.h"
@@ -21,6 +23,7 @@
 namespace token_authority::server {
 namespace {
 
+using ::testing::HasSubstr;
 using ::token_authority::testing::PostgresCluster;
 using ::token_authority::testing::Scaled;
 using ::token_authority::testing::SharedPostgresCluster;
@@ -182,6 +185,46 @@ TEST_F(ReplicaSyncTest, ChangesThroughOneReplicaReachTheOther) {
 
 // Re-applying every change from the start changes nothing: no state is
 // published again, no key is replaced.
+// Two replicas starting while an organisation has no primary key yet (its
+// creator between creating it and adding its key): both give it one at
+// start; the store lets one of them (they take turns on the organisation's
+// row) and the other starts with that key instead of failing. A third
+// session holds the change counter, which a key's insert takes, so that
+// both inserts are in flight at once.
+TEST_F(ReplicaSyncTest, ReplicasStartingTogetherShareOneNewPrimaryKey) {
+  storage::Organization org;
+  org.id = "acme";
+  org.name = "Acme";
+  org.secure_enabled = true;
+  ASSERT_OK(a_.store->CreateOrganization(org, {}).status());
+  ASSERT_OK_AND_ASSIGN(auto blocker,
+                       storage::pg::Connection::Open(cluster_->ConnInfo(db_)));
+  ASSERT_OK(blocker->Run("BEGIN"));
+  ASSERT_OK(blocker->Run("SELECT last FROM change_counter FOR UPDATE"));
+  Replica c;
+  FakeRandom random_c{3};
+  std::thread start_b([&] { Open(&b_, random_b_, /*sync=*/false); });
+  std::thread start_c([&] { Open(&c, random_c, /*sync=*/false); });
+  absl::SleepFor(Scaled(absl::Milliseconds(300)));
+  ASSERT_OK(blocker->Run("COMMIT"));
+  start_b.join();
+  start_c.join();
+  ASSERT_NE(b_.authority, nullptr);
+  ASSERT_NE(c.authority, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::vector<storage::SigningKey> keys,
+                       a_.store->ListSigningKeys("acme"));
+  ASSERT_EQ(keys.size(), 1u);
+  // Both serve that key.
+  ASSERT_OK_AND_ASSIGN(std::string b_jwks,
+                       b_.authority->GetJwks(admin_, "acme"));
+  ASSERT_OK_AND_ASSIGN(std::string c_jwks,
+                       c.authority->GetJwks(admin_, "acme"));
+  EXPECT_EQ(b_jwks, c_jwks);
+  EXPECT_THAT(b_jwks, HasSubstr(keys[0].kid));
+  c.authority.reset();
+  c.store.reset();
+}
+
 TEST_F(ReplicaSyncTest, ReapplyingIsHarmless) {
   ASSERT_OK_AND_ASSIGN(storage::Organization org,
                        a_.authority->CreateOrganization(admin_, "acme", true));
