@@ -25,10 +25,10 @@ namespace token_authority::storage {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::MakeApiKey;
 using testing::MakeKey;
 using testing::MakeOrg;
 using testing::MakeToken;
-using testing::Sha;
 using ::testing::StartsWith;
 using testing::StartTime;
 using testing::TempDir;
@@ -200,10 +200,8 @@ TEST_F(PostgresTokenStoreTest, ReplicasNeverRevokeTheLastTwoAdminKeys) {
   ASSERT_OK_AND_ASSIGN(auto a, PostgresTokenStore::Open(Options()));
   ASSERT_OK_AND_ASSIGN(auto b, PostgresTokenStore::Open(Options()));
   auto create = [&](int n) -> std::string {
-    ApiKey k;
-    k.id = absl::StrCat("admin-", n);
-    k.role = ApiKeyRole::kAdmin;
-    k.secret_hash = Sha(static_cast<char>('a' + n));
+    const ApiKey k = MakeApiKey(absl::StrCat("admin-", n), "",
+                                ApiKeyRole::kAdmin, static_cast<char>('a' + n));
     EXPECT_OK(a->CreateApiKey(k, {}).status());
     return k.id;
   };

@@ -52,6 +52,18 @@ inline Token MakeToken(RandomSource& random, const std::string& org,
   return t;
 }
 
+// An API key `id` of `org` ("" for service-wide) with `role`, its secret
+// hash made of `fill`.
+inline ApiKey MakeApiKey(const std::string& id, const std::string& org,
+                         ApiKeyRole role, char fill) {
+  ApiKey k;
+  k.id = id;
+  k.organization_id = org;
+  k.role = role;
+  k.secret_hash = Sha(fill);
+  return k;
+}
+
 inline SigningKey MakeKey(const std::string& org, const std::string& kid,
                           token::Algorithm alg = token::Algorithm::kEs256) {
   SigningKey k;

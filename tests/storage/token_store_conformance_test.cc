@@ -28,6 +28,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::MakeApiKey;
 using testing::MakeKey;
 using testing::MakeOrg;
 using testing::MakeToken;
@@ -362,20 +363,14 @@ TYPED_TEST(TokenStoreConformanceTest, UnknownStoredEnumerationsAreDataLoss) {
 // keys do not count), in its write transaction.
 TYPED_TEST(TokenStoreConformanceTest, TheLastServiceWideAdminKeyStays) {
   this->SetUpOrg("acme");
-  auto key = [](const char* id, const char* org, ApiKeyRole role, char c) {
-    ApiKey k;
-    k.id = id;
-    k.organization_id = org;
-    k.role = role;
-    k.secret_hash = Sha(c);
-    return k;
-  };
-  ASSERT_OK(this->store_
-                ->CreateApiKey(key("admin-1", "", ApiKeyRole::kAdmin, 'a'), {})
-                .status());
   ASSERT_OK(
       this->store_
-          ->CreateApiKey(key("acme-admin", "acme", ApiKeyRole::kAdmin, 'b'), {})
+          ->CreateApiKey(MakeApiKey("admin-1", "", ApiKeyRole::kAdmin, 'a'), {})
+          .status());
+  ASSERT_OK(
+      this->store_
+          ->CreateApiKey(
+              MakeApiKey("acme-admin", "acme", ApiKeyRole::kAdmin, 'b'), {})
           .status());
   EXPECT_THAT(this->store_->RevokeApiKey("admin-1", {}),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -387,24 +382,26 @@ TYPED_TEST(TokenStoreConformanceTest, TheLastServiceWideAdminKeyStays) {
   // The organisation's admin key may go; so may the first service-wide one
   // once there is a second, which is then the last.
   EXPECT_OK(this->store_->RevokeApiKey("acme-admin", {}).status());
-  ASSERT_OK(this->store_
-                ->CreateApiKey(key("admin-2", "", ApiKeyRole::kAdmin, 'c'), {})
-                .status());
+  ASSERT_OK(
+      this->store_
+          ->CreateApiKey(MakeApiKey("admin-2", "", ApiKeyRole::kAdmin, 'c'), {})
+          .status());
   EXPECT_OK(this->store_->RevokeApiKey("admin-1", {}).status());
   EXPECT_THAT(this->store_->RevokeApiKey("admin-2", {}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   // Revoking a revoked key stays a no-op, and other roles are unaffected.
   EXPECT_OK(this->store_->RevokeApiKey("admin-1", {}).status());
-  ASSERT_OK(
-      this->store_
-          ->CreateApiKey(key("verifier", "", ApiKeyRole::kVerifier, 'd'), {})
-          .status());
+  ASSERT_OK(this->store_
+                ->CreateApiKey(
+                    MakeApiKey("verifier", "", ApiKeyRole::kVerifier, 'd'), {})
+                .status());
   EXPECT_OK(this->store_->RevokeApiKey("verifier", {}).status());
 
   // Two revocations at once of the last two: exactly one succeeds.
-  ASSERT_OK(this->store_
-                ->CreateApiKey(key("admin-3", "", ApiKeyRole::kAdmin, 'e'), {})
-                .status());
+  ASSERT_OK(
+      this->store_
+          ->CreateApiKey(MakeApiKey("admin-3", "", ApiKeyRole::kAdmin, 'e'), {})
+          .status());
   absl::Status results[2];
   std::thread other(
       [&] { results[0] = this->store_->RevokeApiKey("admin-2", {}).status(); });
@@ -417,12 +414,11 @@ TYPED_TEST(TokenStoreConformanceTest, TheLastServiceWideAdminKeyStays) {
 // (and an audit action) is refused, never cast to a role.
 TYPED_TEST(TokenStoreConformanceTest, UnknownStoredRolesAndActionsAreDataLoss) {
   this->SetUpOrg("acme");
-  ApiKey k;
-  k.id = "issuer-1";
-  k.organization_id = "acme";
-  k.role = ApiKeyRole::kIssuer;
-  k.secret_hash = Sha('b');
-  ASSERT_OK(this->store_->CreateApiKey(k, {}).status());
+  ASSERT_OK(
+      this->store_
+          ->CreateApiKey(
+              MakeApiKey("issuer-1", "acme", ApiKeyRole::kIssuer, 'b'), {})
+          .status());
   this->store_.reset();
   this->RawExec(
       "UPDATE api_keys SET role = 0; UPDATE audit_events "
