@@ -200,8 +200,9 @@ absl::StatusOr<ApiKey> PostgresTokenStoreImpl::RevokeApiKey(
   ApiKey out;
   TA_RETURN_IF_ERROR(writer_.Write([&](WriteCtx& ctx) -> absl::Status {
     TA_ASSIGN_OR_RETURN(
-        Result r, ctx.conn.Query(ApiKeySelect() + "WHERE k.id = $1 FOR UPDATE",
-                                 Params().Text(api_key_id)));
+        Result r,
+        ctx.conn.Query(ApiKeySelect() + "WHERE k.id = $1 FOR UPDATE OF k",
+                       Params().Text(api_key_id)));
     if (r.rows() == 0) return ApiKeyNotFoundError(api_key_id);
     TA_ASSIGN_OR_RETURN(out, readers::ReadApiKey(r.row(0)));
     if (out.revoked_at.has_value()) return absl::OkStatus();
